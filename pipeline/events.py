@@ -1,0 +1,222 @@
+"""The wire contract: pydantic models of every event megawatch reads or writes.
+
+These models are the source of truth. ``schemas/*.json`` are generated from them
+(:func:`json_schemas`, ``megawatch schemas``) for producers in other languages, and a test
+fails when the checked-in files drift. Field names are public and stable (users'
+producers and kcat scripts depend on them): add optional fields, never rename.
+
+Conventions: timestamps are event time in UTC, given as RFC 3339 strings with an offset
+or as integer epoch milliseconds, and held as aware datetimes; units are in field names;
+unknown fields are ignored so that newer producers can talk to older workers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+
+#: Site, rack, host, GPU and link ids: 1-64 characters of ``[A-Za-z0-9._:-]``.
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+#: Event time: RFC 3339 with an offset, or integer epoch milliseconds.
+Timestamp = Annotated[
+    AwareDatetime,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "integer", "minimum": 0, "description": "epoch milliseconds"},
+            ],
+            "description": "event time, UTC: RFC 3339 with offset, or epoch milliseconds",
+        }
+    ),
+]
+
+# Upper bounds are generous physical limits: they catch unit mix-ups (kW sent as W,
+# bytes as packets) without rejecting tomorrow's 1 MW racks.
+MAX_RACK_POWER_W = 2_000_000.0
+MAX_GPU_POWER_W = 5_000.0
+MAX_COUNTER = 2**64 - 1
+MAX_CAP_MW = 10_000.0
+
+Watts = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Counter = Annotated[int, Field(ge=0, le=MAX_COUNTER)]
+LossRatio = Annotated[float, Field(gt=0, lt=1)]
+
+
+class Severity(StrEnum):
+    info = "info"
+    warning = "warning"
+    critical = "critical"
+
+
+class AlertStatus(StrEnum):
+    firing = "firing"
+    resolved = "resolved"
+
+
+class LinkClass(StrEnum):
+    fabric = "fabric"
+    wan = "wan"
+
+
+class Event(BaseModel):
+    """Base of the telemetry events: lenient about extra fields, strict about values."""
+
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, val_temporal_unit="milliseconds", str_max_length=256
+    )
+
+
+class RackPower(Event):
+    """Power drawn by one rack, from its PDUs or the facility meter (topic telemetry.rack_power)."""
+
+    site: Id
+    rack: Id
+    ts: Timestamp
+    power_w: Annotated[Watts, Field(le=MAX_RACK_POWER_W)]
+    pdu: Id | None = None
+    source: Id | None = None
+
+
+class GpuSample(Event):
+    """One accelerator of one host, any vendor (topic telemetry.gpu)."""
+
+    site: Id
+    rack: Id
+    host: Id
+    gpu: Id
+    ts: Timestamp
+    util_pct: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+    power_w: Annotated[Watts, Field(le=MAX_GPU_POWER_W)]
+    vendor: Id | None = None
+    model: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    mem_used_pct: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
+    temp_c: Annotated[float, Field(ge=-40, le=150, allow_inf_nan=False)] | None = None
+    power_limit_w: Annotated[Watts, Field(gt=0, le=MAX_GPU_POWER_W)] | None = None
+
+
+class LinkCounters(Event):
+    """Cumulative packet counters of one link, as NICs, switches and gNMI report them
+    (topic telemetry.link). A counter that goes down is a reset, never loss."""
+
+    site: Id
+    link: Id
+    link_class: LinkClass
+    ts: Timestamp
+    tx_packets: Counter
+    rx_packets: Counter
+    dropped_packets: Counter
+    peer_site: Id | None = None
+    error_packets: Counter | None = None
+
+
+class LinkThresholds(BaseModel):
+    """Loss-ratio thresholds per link class; unset means the worker's default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fabric: LossRatio | None = None
+    wan: LossRatio | None = None
+
+
+class SiteSpec(BaseModel):
+    """A site's power cap and alerting parameters (compacted topic control.sites, key = site)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    site: Id
+    cap_mw: Annotated[float, Field(gt=0, le=MAX_CAP_MW, allow_inf_nan=False)]
+    region: Id | None = None
+    warn_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    stale_after_s: Annotated[float, Field(gt=0, le=3600)] | None = None
+    loss_warn: LinkThresholds | None = None
+    loss_crit: LinkThresholds | None = None
+
+
+class Alert(BaseModel):
+    """One state change of one alert (topic alerts, key = fingerprint).
+
+    An episode is one ``firing`` and one ``resolved`` event with the same fingerprint;
+    ``seq`` counts the events of that fingerprint so receivers can dedupe on
+    ``fingerprint:seq`` and order what arrives late.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    fingerprint: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{16}$")]
+    rule: Id
+    severity: Severity
+    status: AlertStatus
+    site: Id
+    value: float
+    threshold: float
+    starts_at: AwareDatetime
+    summary: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    link: Id | None = None
+    peer_site: Id | None = None
+    rack: Id | None = None
+    ends_at: AwareDatetime | None = None
+    seq: Annotated[int, Field(ge=0)] = 0
+    forecast_at: AwareDatetime | None = Field(
+        None, description="cap_forecast only: when the site is projected to reach its cap"
+    )
+    test: bool = Field(False, description="true for `megawatch alerts test`; not a real condition")
+
+
+class DeadLetter(BaseModel):
+    """A message or event that failed validation (topic telemetry.deadletter)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    topic: str
+    partition: Annotated[int, Field(ge=0)]
+    offset: Annotated[int, Field(ge=0)]
+    raw: str = Field(description="the offending bytes: UTF-8 text, or base64 (see raw_encoding)")
+    raw_encoding: Literal["utf-8", "base64"] = "utf-8"
+    index: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="position of the event in its batch; null for the whole message"
+    )
+    key: str | None = None
+    received_at: AwareDatetime | None = None
+
+
+TelemetryEvent = RackPower | GpuSample | LinkCounters
+
+#: Kind name -> model; the kind name is also the schema file name.
+KINDS: dict[str, type[BaseModel]] = {
+    "rack_power": RackPower,
+    "gpu": GpuSample,
+    "link": LinkCounters,
+    "site_spec": SiteSpec,
+    "alert": Alert,
+    "deadletter": DeadLetter,
+}
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of every kind, as written to ``schemas/<kind>.json``."""
+    out = {}
+    for kind, model in KINDS.items():
+        schema = model.model_json_schema(mode="validation")
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        out[kind] = schema
+    return out
+
+
+def utc_ms(ts: datetime) -> int:
+    """Epoch milliseconds of an aware datetime."""
+    return int(ts.timestamp() * 1000)

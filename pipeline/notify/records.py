@@ -1,0 +1,135 @@
+"""Delivery records: one row per alert per attempt, batched into ``alert_deliveries``.
+
+The notifier never talks to ClickHouse itself. It is handed a :data:`RecordSink`, an
+async callable that takes a list of records: in the worker (embedded chDB, one owner per
+process) the worker passes its own writer; the standalone notifier passes
+:func:`store_sink`. :class:`RecordBatcher` collects records and calls the sink at most
+every ``flush_s`` seconds, keeping (bounded) what a failing sink could not take.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import astuple, dataclass, fields
+from datetime import datetime
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+TABLE = "alert_deliveries"
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """A row of ``alert_deliveries``; field order is the table's column order."""
+
+    at: datetime
+    fingerprint: str
+    seq: int
+    status: str
+    rule: str
+    site: str
+    receiver: str
+    receiver_kind: str
+    attempt: int
+    outcome: str  # delivered | retry | failed | gave_up
+    http_status: int  # 0: no response (timeout, connection error)
+    latency_ms: float
+    error: str
+
+
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(DeliveryRecord))
+
+RecordSink = Callable[[list[DeliveryRecord]], Awaitable[None]]
+
+
+class _ColumnStore(Protocol):
+    def insert_columns(
+        self,
+        table: str,
+        column_names: Sequence[str],
+        columns: Sequence[Sequence[Any]],
+        dedup_token: str | None = None,
+    ) -> Any: ...
+
+
+def to_columns(records: Sequence[DeliveryRecord]) -> list[list[Any]]:
+    rows = [astuple(r) for r in records]
+    return [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in COLUMNS]
+
+
+def dedup_token(records: Sequence[DeliveryRecord]) -> str:
+    """Same batch, same token: a retried insert of it is dropped by ClickHouse."""
+    digest = hashlib.sha256()
+    for r in records:
+        digest.update(f"{r.receiver}|{r.fingerprint}|{r.seq}|{r.attempt}|{r.at}|".encode())
+    return "deliveries-" + digest.hexdigest()[:32]
+
+
+def store_sink(store: _ColumnStore) -> RecordSink:
+    """A sink writing to ``alert_deliveries`` through the store, off the event loop."""
+
+    async def write(records: list[DeliveryRecord]) -> None:
+        await asyncio.to_thread(
+            store.insert_columns, TABLE, COLUMNS, to_columns(records), dedup_token(records)
+        )
+
+    return write
+
+
+class RecordBatcher:
+    """Collects records; a background task hands them to the sink in batches."""
+
+    def __init__(
+        self, sink: RecordSink | None, flush_s: float = 0.5, max_buffer: int = 100_000
+    ) -> None:
+        self._sink = sink
+        self._flush_s = flush_s
+        self._max_buffer = max_buffer
+        self._buffer: list[DeliveryRecord] = []
+        self._task: asyncio.Task[None] | None = None
+        self.written = 0
+        self.dropped = 0
+
+    def add(self, records: Sequence[DeliveryRecord]) -> None:
+        if self._sink is None:
+            return
+        self._buffer.extend(records)
+        overflow = len(self._buffer) - self._max_buffer
+        if overflow > 0:  # the sink has been failing for long: keep the newest
+            del self._buffer[:overflow]
+            self.dropped += overflow
+            logger.error("delivery records: sink behind, dropped %s oldest records", overflow)
+
+    def start(self) -> None:
+        if self._sink is not None and self._task is None:
+            self._task = asyncio.create_task(self._run(), name="notify-records")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        if not self._buffer or self._sink is None:
+            return
+        batch, self._buffer = self._buffer, []
+        try:
+            await self._sink(batch)
+        except Exception as exc:  # keep them for the next flush; the sink reports details
+            self._buffer[:0] = batch
+            logger.warning("delivery records: write of %s failed: %s", len(batch), exc)
+            return
+        self.written += len(batch)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_s)
+            await self.flush()

@@ -1,0 +1,172 @@
+"""One frozen settings object, read from ``MEGAWATCH_*`` variables or a ``.env`` file.
+
+The CLI builds it once (:func:`load_settings`) and passes it down; nothing else in
+megawatch reads ``os.environ``. A wrong value fails at start with one line that names the
+variable and what is expected (:func:`load_settings` raises :class:`ConfigError`).
+Secrets are :class:`~pydantic.SecretStr` (or redacted, for URLs that carry credentials),
+so they never appear in reprs, logs or error messages.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from pipeline.errors import ConfigError
+
+ENV_PREFIX = "MEGAWATCH_"
+SECRET_FIELDS = frozenset(
+    {"webhook_secret", "clickhouse_password", "kafka_sasl_password", "slack_webhook_url"}
+)
+
+
+def default_data_dir() -> Path:
+    """``$XDG_DATA_HOME/megawatch``, else ``~/.local/share/megawatch``."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "megawatch"
+
+
+def redact_url(url: str) -> str:
+    """Drop the password (and query string, where tokens hide) from a URL for display."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    if parts.username:
+        secret = ":***" if parts.password else ""
+        netloc = f"{parts.username}{secret}@{netloc}"
+    query = "***" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+class Settings(BaseSettings):
+    """Every knob of megawatch; field ``x`` is the variable ``MEGAWATCH_X``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
+    )
+
+    # --- where things live -------------------------------------------------------
+    data_dir: Path = Field(default_factory=default_data_dir)
+    kafka_bootstrap: str | None = None  # unset: the embedded broker
+    clickhouse_dsn: str | None = Field(None, repr=False)  # unset: chdb:///<data_dir>/clickhouse
+    clickhouse_password: SecretStr | None = None
+    retention_days: int = Field(90, ge=1, le=36500)  # raw tables
+    rollup_retention_days: int = Field(730, ge=1, le=36500)  # per-minute rollups
+
+    # --- Kafka ---------------------------------------------------------------------
+    kafka_partitions: int = Field(8, ge=1, le=1024)
+    kafka_replication: int = Field(1, ge=1, le=10)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    consumer_group: str = Field("megawatch", min_length=1, max_length=200)
+
+    # --- the wire contract's guard rails -------------------------------------------
+    max_event_age_s: float = Field(7 * 86400, gt=0)
+    max_clock_skew_s: float = Field(300, ge=0)
+    max_message_bytes: int = Field(1_048_576, ge=1024)
+
+    # --- alert delivery ------------------------------------------------------------
+    webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
+    webhook_secret: SecretStr | None = None
+    alertmanager_url: str | None = Field(None, repr=False)
+    slack_webhook_url: SecretStr | None = None
+    receivers_file: Path | None = None  # YAML: several receivers, per-receiver filters
+    external_url: str | None = None  # links in Alertmanager payloads; unset: the web endpoint
+    notify_group_wait_s: float = Field(1.0, ge=0, le=3600)  # same site+rule: one notification
+    notify_max_alerts: int = Field(50, ge=1, le=10_000)  # per notification; rest truncated
+    notify_repeat_interval_s: float = Field(4 * 3600, gt=0)  # re-notify a still-firing alert
+    notify_give_up_s: float = Field(900, gt=0)  # retry a notification this long, then dead-letter
+    notify_request_timeout_s: float = Field(10.0, gt=0, le=300)
+    notify_backoff_max_s: float = Field(30.0, gt=0)
+    notify_max_age_s: float = Field(86400, gt=0)  # older alert events are skipped, not sent
+    alertmanager_resend_s: float = Field(60.0, gt=0)  # < Alertmanager's resolve_timeout (5m)
+
+    # --- the worker's own HTTP endpoint (metrics, health, state) ----------------------
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(6066, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("webhook_urls", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _check_urls(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise ValueError("expected comma-separated http(s):// URLs")
+        return urls
+
+    @field_validator("clickhouse_dsn")
+    @classmethod
+    def _check_dsn(cls, dsn: str | None) -> str | None:
+        if dsn is not None and urlsplit(dsn).scheme not in ("chdb", "http", "https"):
+            raise ValueError("expected chdb:///path or http(s)://user:pass@host:port/db")
+        return dsn
+
+    # --- derived values ------------------------------------------------------------
+    @property
+    def embedded_broker(self) -> bool:
+        """True when no Kafka is configured and megawatch runs its own broker."""
+        return self.kafka_bootstrap is None
+
+    @property
+    def store_dsn(self) -> str:
+        """The ClickHouse DSN in effect (may hold a password: never log it)."""
+        return self.clickhouse_dsn or f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
+
+    @property
+    def store_dsn_redacted(self) -> str:
+        return redact_url(self.store_dsn)
+
+    def __repr_args__(self) -> Any:
+        # URL fields are repr=False above and shown here redacted: DSNs and webhook URLs
+        # carry passwords and tokens.
+        yield from super().__repr_args__()
+        for name in ("clickhouse_dsn", "alertmanager_url"):
+            url = getattr(self, name)
+            yield name, redact_url(url) if url else None
+        yield "webhook_urls", [redact_url(url) for url in self.webhook_urls]
+
+
+def env_name(field: str) -> str:
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def describe_error(exc: ValidationError) -> str:
+    """One line per bad variable: its name, what is expected, and (unless secret) the value."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        msg = err["msg"].removeprefix("Value error, ")
+        shown = "" if field in SECRET_FIELDS else f" (got {err.get('input')!r})"
+        lines.append(f"{env_name(field)}: {msg}{shown}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment, raising one-line :class:`ConfigError`."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid setting: {describe_error(exc)}") from None

@@ -1,0 +1,103 @@
+"""What every site-agent source produces: ticks of ready-to-send Kafka messages.
+
+A source (simulator, replay, NVML) yields :class:`Tick` objects: when to send (seconds
+after the run started) and the messages of that moment. One message carries one site's
+readings of one kind as a batch ``{"events": [...]}``, keyed by the site id, as the wire
+contract asks; a tick larger than ``batch_size`` events (or the broker's message size
+limit) is split into several messages. Events are plain dicts with ``ts`` in epoch
+milliseconds: building pydantic objects per reading would cost more than the rest of
+the agent, and tests validate the output against the models instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+#: Event kind -> Kafka topic (ARCHITECTURE.md).
+TOPICS: dict[str, str] = {
+    "rack_power": "telemetry.rack_power",
+    "gpu": "telemetry.gpu",
+    "link": "telemetry.link",
+}
+KINDS = tuple(TOPICS)
+
+DEFAULT_BATCH_SIZE = 2000
+DEFAULT_MAX_MESSAGE_BYTES = 1_048_576
+
+
+@dataclass(frozen=True, slots=True)
+class OutMessage:
+    """One Kafka message to send. ``expected_rejects`` counts events a worker must
+    dead-letter (deliberately bad events of the chaos scenario; 0 otherwise)."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    expected_rejects: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.key) + len(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """The messages of one moment, ``due_s`` seconds after the run started."""
+
+    due_s: float
+    messages: list[OutMessage] = field(default_factory=list)
+
+
+class Source(Protocol):
+    """Anything that yields ticks in due order; the agent loop paces and sends them."""
+
+    def ticks(self) -> Iterator[Tick]: ...
+
+    def describe(self) -> str: ...
+
+
+def _encode(events: Sequence[dict[str, Any]]) -> bytes:
+    return orjson.dumps({"events": events})
+
+
+def encode_batches(
+    kind: str,
+    site: str,
+    events: Sequence[dict[str, Any]],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+) -> list[OutMessage]:
+    """Messages of at most ``batch_size`` events and ``max_bytes`` bytes, keyed by site.
+
+    A chunk over ``max_bytes`` is halved until it fits, so huge ticks still go out; a
+    single event over the limit is sent alone and left to the broker to refuse (counted
+    as a send failure), never dropped here.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be >= 1")
+    topic, key = TOPICS[kind], site.encode()
+    out: list[OutMessage] = []
+    pending = [events[i : i + batch_size] for i in range(0, len(events), batch_size)]
+    pending.reverse()
+    while pending:
+        chunk = pending.pop()
+        value = _encode(chunk)
+        if len(value) + len(key) > max_bytes and len(chunk) > 1:
+            half = len(chunk) // 2
+            pending.extend((chunk[half:], chunk[:half]))
+            continue
+        out.append(OutMessage(topic, key, value))
+    return out
+
+
+def group_by_site(events: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Events split by their ``site`` field, keeping order (unknown site -> "")."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        site = event.get("site")
+        groups.setdefault(site if isinstance(site, str) else "", []).append(event)
+    return groups
