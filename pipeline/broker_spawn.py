@@ -91,7 +91,9 @@ def resolve_tansu_binary() -> str:
 
 
 def _child_env() -> dict[str, str]:
-    return {key: value for key, value in os.environ.items() if key not in _TANSU_ENV}
+    env = {key: value for key, value in os.environ.items() if key not in _TANSU_ENV}
+    env["NO_COLOR"] = "1"  # plain text in broker.log and in the errors quoting it
+    return env
 
 
 def _fork_and_keep(

@@ -192,6 +192,11 @@ class DeadLetter(BaseModel):
     )
     key: str | None = None
     received_at: AwareDatetime | None = None
+    reason_code: str | None = Field(
+        None,
+        description="stable category for counting: not_json, invalid, too_old, too_new, "
+        "too_large, no_key, key_mismatch, ...",
+    )
 
 
 TelemetryEvent = RackPower | GpuSample | LinkCounters

@@ -81,11 +81,33 @@ class Settings(BaseSettings):
     max_clock_skew_s: float = Field(300, ge=0)
     max_message_bytes: int = Field(1_048_576, ge=1024)
 
+    # --- stream processing: rule defaults (a site spec overrides the per-site ones) -----
+    stale_after_s: float = Field(15.0, gt=0, le=3600)  # a rack silent this long is stale
+    cap_for_s: float = Field(5.0, ge=0, le=3600)  # over a cap this long before firing
+    cap_resolve_for_s: float = Field(5.0, ge=0, le=3600)  # under the margin this long to resolve
+    hysteresis: float = Field(0.02, ge=0, lt=0.5)  # resolve only under threshold * (1 - this)
+    forecast_horizon_s: float = Field(600.0, gt=0)  # cap_forecast fires when the cap is closer
+    forecast_window_s: float = Field(300.0, ge=60)  # trend fitted over this much history
+    loss_window_s: float = Field(30.0, gt=0, le=3600)
+    loss_for_s: float = Field(0.0, ge=0, le=3600)
+    loss_resolve_for_s: float = Field(30.0, ge=0, le=3600)
+    loss_min_tx_packets: int = Field(1000, ge=1)  # fewer in the window: loss not judged
+    loss_warn_fabric: float = Field(1e-6, gt=0, lt=1)
+    loss_crit_fabric: float = Field(1e-5, gt=0, lt=1)
+    loss_warn_wan: float = Field(1e-5, gt=0, lt=1)
+    loss_crit_wan: float = Field(1e-4, gt=0, lt=1)
+    idle_power_share: float = Field(0.25, gt=0, lt=1)  # of the GPUs' power limit
+    idle_for_s: float = Field(300.0, ge=0)  # GPUs under 5 % busy this long
+    eval_interval_s: float = Field(1.0, gt=0, le=60)  # staleness, series rows, forecasts
+    sink_max_rows: int = Field(20_000, ge=1_000)  # ClickHouse insert batch, at most
+    sink_flush_interval_s: float = Field(1.0, gt=0, le=60)  # and at least this often
+
     # --- alert delivery ------------------------------------------------------------
     webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
     webhook_secret: SecretStr | None = None
     alertmanager_url: str | None = Field(None, repr=False)
     slack_webhook_url: SecretStr | None = None
+    notifier_in_worker: bool = True  # false when `megawatch notifier` runs on its own
     receivers_file: Path | None = None  # YAML: several receivers, per-receiver filters
     external_url: str | None = None  # links in Alertmanager payloads; unset: the web endpoint
     notify_group_wait_s: float = Field(1.0, ge=0, le=3600)  # same site+rule: one notification

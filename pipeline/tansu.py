@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -58,11 +58,16 @@ async def true_end_offsets(
     keeps its reported value, with a warning.
     """
     wanted = list(partitions)
+    if reported is not None and not any(reported.get(tp) for tp in wanted):
+        return {tp: int(reported.get(tp) or 0) for tp in wanted}  # all empty: nothing to fix
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
         client_id="megawatch-true-end-offsets", **consumer_options,
     )  # fmt: skip
     await consumer.start()
+    # aiokafka 0.14: stop() raises CancelledError if its no-group coordinator task has
+    # not run once yet (start() then stop() with no await between); let it run.
+    await asyncio.sleep(0)
     try:
         by_kafka_tp = {TopicPartition(tp[0], tp[1]): tp for tp in wanted}
         if reported is None:
@@ -109,13 +114,13 @@ class TansuConsumerThread(AIOKafkaConsumerThread):
         reported = await super()._highwaters(partitions)
         if self.consumer.in_transaction:  # never on Tansu (no transactions there)
             return reported
-        transport = self.transport
+        transport = cast(Transport, self.transport)
         bootstrap = server_list(transport.url, transport.default_port)
         corrected = await true_end_offsets(bootstrap, partitions, reported=reported)
-        fixed = {tp: end for tp, end in corrected.items() if end != reported.get(tp)}
+        fixed = {f"{tp[0]}[{tp[1]}]": f"{reported.get(tp)} -> {end}"
+                 for tp, end in corrected.items() if end != reported.get(tp)}  # fmt: skip
         if fixed:
-            logger.info("corrected %d end offsets reported by the embedded broker: %s",
-                        len(fixed), fixed)  # fmt: skip
+            logger.info("corrected end offsets reported by the embedded broker: %s", fixed)
         return corrected
 
 
@@ -171,6 +176,3 @@ __all__ = [
     "seek_to_true_end",
     "true_end_offsets",
 ]
-
-# Keep asyncio imported for type checkers resolving coroutine helpers in subclasses.
-_ = asyncio

@@ -20,10 +20,15 @@ from pipeline.errors import ConfigError, MegawatchError
 
 #: command name -> "module:attribute" of its click command; add new commands here.
 COMMANDS: dict[str, str] = {
+    "agent": "pipeline.cli.agent_cmd:agent",
+    "alerts": "pipeline.cli.alerts_cmd:alerts",
+    "notifier": "pipeline.cli.notifier_cmd:notifier",
     "broker": "pipeline.cli.broker_cmd:broker",
     "db": "pipeline.cli.db_cmd:db",
     "sql": "pipeline.cli.db_cmd:sql",
     "schemas": "pipeline.cli.schemas_cmd:schemas",
+    "sites": "pipeline.cli.sites_cmd:sites",
+    "worker": "pipeline.cli.worker_cmd:worker",
 }
 
 

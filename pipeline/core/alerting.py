@@ -54,6 +54,7 @@ class AlertBook:
         self._states: dict[str, AlertState] = {
             fp: AlertState.from_durable(data) for fp, data in (durable or {}).items()
         }
+        self._keys: dict[str, AlertKey] = {}
         self.dirty = False
 
     def evaluate(
@@ -71,6 +72,7 @@ class AlertBook:
         on the evaluations that change nothing.
         """
         fp = fingerprint(key.rule, self.site, key.severity.value, key.subject)
+        self._keys.setdefault(fp, key)
         before = self._states.get(fp, AlertState())
         result = step(before, breached, cleared, now_ms, timing)
         if result.state != before:
@@ -115,6 +117,16 @@ class AlertBook:
             for fp, state in self._states.items()
             if state.phase in (Phase.firing, Phase.resolving)
         ]
+
+    def firing_rules(self) -> list[dict[str, str]]:
+        """What is firing, by rule, severity and subject (for live views)."""
+        out = []
+        for fp in self.firing():
+            key = self._keys.get(fp)
+            if key is not None:
+                out.append({"rule": key.rule, "severity": key.severity.value,
+                            "subject": key.subject})  # fmt: skip
+        return out
 
     def durable(self) -> dict[str, Any]:
         """Firing states and sequence numbers, for the changelog-backed table."""

@@ -9,6 +9,7 @@ hold a request open for ever). Error texts never carry the receiver's URL or sec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -22,6 +23,10 @@ from pipeline.notify.payloads import Request
 from pipeline.notify.retry import RetryPolicy, Verdict, check, parse_retry_after
 
 logger = logging.getLogger(__name__)
+# httpx logs every request at INFO with its full URL, and a receiver's URL is a secret
+# (a Slack webhook's path is its token): keep that logger to warnings. Our own log lines
+# name the receiver and its redacted URL instead.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 _BODY_SNIPPET = 200
 
@@ -84,18 +89,23 @@ async def deliver(
     *,
     sleep: Sleep = asyncio.sleep,
     rng: random.Random | None = None,
+    limit: asyncio.Semaphore | None = None,
 ) -> Attempt:
     """Attempt until delivered, permanently failed or given up; returns the last attempt.
 
     ``queued_at`` (``time.monotonic()``) starts the give-up clock; ``on_attempt`` sees
-    every attempt, the final one included.
+    every attempt, the final one included; ``limit`` bounds the receiver's concurrent
+    requests.
     """
     number = 0
     while True:
         number += 1
-        started = time.perf_counter()
-        response = await send_once(client, build(datetime.now(UTC)), policy.request_timeout_s, secrets)
-        latency_ms = (time.perf_counter() - started) * 1000
+        async with limit or contextlib.nullcontext():  # held while sending, not sleeping
+            started = time.perf_counter()
+            response = await send_once(
+                client, build(datetime.now(UTC)), policy.request_timeout_s, secrets
+            )
+            latency_ms = (time.perf_counter() - started) * 1000
         verdict = check(response.status) if response.status else Verdict.retry
         if verdict is not Verdict.retry:
             final = Attempt(number, verdict.value, response.status, latency_ms, response.error)

@@ -87,11 +87,12 @@ class Receiver(BaseModel):
         return redact_url(self.url)
 
     def secrets(self) -> list[str]:
-        """Strings that must never reach a log or error: the URL (and a Slack URL's
-        path, its token), the signing secret."""
-        found = [self.url, self.target_url]
+        """Strings that must never reach a log or error: the URL, its query and password
+        (where tokens hide), a Slack URL's path (its token), the signing secret."""
+        parts = urlsplit(self.url)
+        found = [self.target_url, self.url, parts.query, parts.password or ""]
         if self.kind is ReceiverKind.slack:
-            found.append(urlsplit(self.url).path)
+            found.append(parts.path)
         if self.secret is not None:
             found.append(self.secret.get_secret_value())
         return [s for s in found if len(s) > 1]

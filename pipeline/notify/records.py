@@ -15,8 +15,13 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import astuple, dataclass, fields
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from pipeline.notify.delivery import Attempt
+    from pipeline.notify.notification import Notification
+    from pipeline.notify.receivers import Receiver
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +60,34 @@ class _ColumnStore(Protocol):
         columns: Sequence[Sequence[Any]],
         dedup_token: str | None = None,
     ) -> Any: ...
+
+
+def attempt_records(receiver: Receiver, n: Notification, attempt: Attempt) -> list[DeliveryRecord]:
+    """One row per alert of the notification; left-out (truncated) ones say so."""
+    at = datetime.now(UTC)
+    listed = {id(a) for a in n.listed}
+    return [
+        DeliveryRecord(
+            at=at,
+            fingerprint=alert.fingerprint,
+            seq=alert.seq,
+            status=alert.status.value,
+            rule=alert.rule,
+            site=alert.site,
+            receiver=receiver.name,
+            receiver_kind=receiver.kind.value,
+            attempt=attempt.number,
+            outcome=attempt.outcome,
+            http_status=attempt.http_status,
+            latency_ms=round(attempt.latency_ms, 3),
+            error=attempt.error if id(alert) in listed else _truncated(attempt.error),
+        )
+        for alert in n.all_alerts
+    ]
+
+
+def _truncated(error: str) -> str:
+    return "truncated (counted, not listed)" + (f"; {error}" if error else "")
 
 
 def to_columns(records: Sequence[DeliveryRecord]) -> list[list[Any]]:

@@ -13,7 +13,11 @@ from typing import Any
 from pipeline.events import Alert, AlertStatus
 from pipeline.notify.notification import Notification, Purpose
 
-_ICONS = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "info": ":information_source:"}
+_ICONS = {
+    "critical": ":red_circle:",
+    "warning": ":large_orange_circle:",
+    "info": ":information_source:",
+}
 _SI = ((1e9, "G"), (1e6, "M"), (1e3, "k"))
 
 

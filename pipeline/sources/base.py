@@ -17,12 +17,10 @@ from typing import Any, Protocol
 
 import orjson
 
-#: Event kind -> Kafka topic (ARCHITECTURE.md).
-TOPICS: dict[str, str] = {
-    "rack_power": "telemetry.rack_power",
-    "gpu": "telemetry.gpu",
-    "link": "telemetry.link",
-}
+from pipeline.topics import GPU, LINK, RACK_POWER
+
+#: Event kind -> Kafka topic.
+TOPICS: dict[str, str] = {"rack_power": RACK_POWER, "gpu": GPU, "link": LINK}
 KINDS = tuple(TOPICS)
 
 DEFAULT_BATCH_SIZE = 2000

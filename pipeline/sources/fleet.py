@@ -10,7 +10,7 @@ YAML with three top-level keys (a sample is ``examples/fleet.yaml``)::
       - [inf-fra-1, train-dfw-1]
 
 ``sites`` is kept in the SiteSpec shape on purpose, so that the same file feeds both the
-simulator and ``megawatch sites apply FILE`` (:func:`load_site_specs`).
+simulator and ``megawatch sites apply FILE`` (:func:`pipeline.sites.load_specs`).
 """
 
 from __future__ import annotations
@@ -93,9 +93,9 @@ class Fleet(BaseModel):
         extra = sorted(set(self.simulation) - set(names))
         if extra:
             raise ValueError(f"simulation entry {extra[0]!r} is not listed under sites")
-        for a, b in self.wan:
-            if a == b or a not in self.simulation or b not in self.simulation:
-                raise ValueError(f"wan link [{a}, {b}] must join two different listed sites")
+        for a, b in self.wan:  # one end may be a site simulated (or real) elsewhere
+            if a == b or (a not in self.simulation and b not in self.simulation):
+                raise ValueError(f"wan link [{a}, {b}] must join a listed site to another site")
         return self
 
     def spec(self, site: str) -> SiteSpec:
@@ -114,14 +114,17 @@ class Fleet(BaseModel):
         return list(dict.fromkeys(out))
 
     def only(self, names: list[str]) -> Fleet:
-        """The fleet restricted to ``names`` (WAN links to other sites are kept: their
-        far end may be simulated by another agent)."""
+        """The fleet restricted to ``names``; their WAN links to other sites are kept
+        (the far end may be simulated by another agent)."""
         unknown = [name for name in names if name not in self.simulation]
         if unknown:
             known = ", ".join(spec.site for spec in self.sites)
             raise ConfigError(f"--site {unknown[0]}: not in the fleet (sites: {known})")
-        keep = [spec for spec in self.sites if spec.site in names]
-        return self.model_copy(update={"sites": keep})
+        return Fleet(
+            sites=[spec for spec in self.sites if spec.site in names],
+            simulation={k: v for k, v in self.simulation.items() if k in names},
+            wan=[(a, b) for a, b in self.wan if a in names or b in names],
+        )
 
     def to_yaml(self) -> str:
         doc: dict[str, Any] = {
@@ -150,18 +153,3 @@ def load_fleet(path: Path) -> Fleet:
         return Fleet.model_validate(doc)
     except ValidationError as exc:
         raise ConfigError(f"fleet file {path}: {describe_validation_error(exc)}") from None
-
-
-def load_site_specs(path: Path) -> list[SiteSpec]:
-    """Only the ``sites`` list of a fleet (or a plain site-spec) file, as SiteSpecs."""
-    doc = _read_yaml(path)
-    items = doc.get("sites") if isinstance(doc, dict) else doc
-    if not isinstance(items, list):
-        raise ConfigError(f"{path}: expected a list of site specs under 'sites:'")
-    specs = []
-    for i, item in enumerate(items):
-        try:
-            specs.append(SiteSpec.model_validate(item))
-        except ValidationError as exc:
-            raise ConfigError(f"{path}: {describe_validation_error(exc, f'sites[{i}].')}") from None
-    return specs

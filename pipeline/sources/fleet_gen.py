@@ -35,7 +35,9 @@ def _training(racks: dict[str, int], reserve: int, jobs: int) -> SiteSim:
 
 
 TEMPLATES: tuple[_Template, ...] = (
-    _Template("inf-fra", "eu-central", 5.0, _inference({"GB200": 34, "B200": 7, "MI300X": 5}, 6, 1)),
+    _Template(
+        "inf-fra", "eu-central", 5.0, _inference({"GB200": 34, "B200": 7, "MI300X": 5}, 6, 1)
+    ),
     _Template("train-dfw", "us-south", 4.8, _training({"H200": 48, "B200": 24}, 16, 3)),
     _Template("inf-iad", "us-east", 1.0, _inference({"H100": 10, "H200": 6}, 2, -5)),
     _Template("train-ams", "eu-west", 1.5, _training({"MI300X": 24}, 4, 2)),
@@ -47,7 +49,7 @@ TEMPLATES: tuple[_Template, ...] = (
     _Template("inf-syd", "ap-southeast-2", 0.6, _inference({"H200": 8}, 1, 10)),
     _Template("inf-ord", "us-central", 1.0, _inference({"B200": 6, "H100": 6}, 1, -6)),
     _Template("train-lhr", "eu-west-2", 2.0, _training({"H100": 16, "MI300X": 12}, 4, 2)),
-)  # fmt: skip
+)
 
 
 def _wan_pairs(names: list[str], profiles: list[str]) -> list[tuple[str, str]]:

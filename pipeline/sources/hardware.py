@@ -42,45 +42,32 @@ class Accelerator:
     train_frac: float  # steady training compute
     infer_frac: float  # inference at full demand (memory bound: below training)
     ckpt_frac: float  # during a checkpoint (collectives spinning)
-    peak_frac: float  # flat-out, power-virus-like jobs (cap-breach bursts)
     temp_idle_c: float
     temp_full_c: float
     mem_train_pct: float
     mem_infer_pct: float
+    peak_frac: float = 1.0  # flat-out jobs (cap-breach bursts); the trace peaked at 1.06
 
 
-H100 = Accelerator(
-    "nvidia", "NVIDIA H100 80GB HBM3", 700.0,
-    idle_frac=0.10, loading_frac=0.17, train_frac=0.78, infer_frac=0.62, ckpt_frac=0.21,
-    peak_frac=1.0, temp_idle_c=31.0, temp_full_c=68.0, mem_train_pct=52.0, mem_infer_pct=90.0,
-)  # fmt: skip
-H200 = Accelerator(
-    "nvidia", "NVIDIA H200 141GB HBM3e", 700.0,
-    idle_frac=0.11, loading_frac=0.17, train_frac=0.80, infer_frac=0.60, ckpt_frac=0.21,
-    peak_frac=1.0, temp_idle_c=30.0, temp_full_c=66.0, mem_train_pct=38.0, mem_infer_pct=90.0,
-)  # fmt: skip
-# Blackwell and the other vendors: board power from public ratings; fractions assumed
-# (Blackwell idles higher in absolute watts, AMD and Intel report higher idle shares).
-B200 = Accelerator(
-    "nvidia", "NVIDIA B200", 1000.0,
-    idle_frac=0.13, loading_frac=0.18, train_frac=0.80, infer_frac=0.63, ckpt_frac=0.22,
-    peak_frac=1.0, temp_idle_c=32.0, temp_full_c=72.0, mem_train_pct=45.0, mem_infer_pct=92.0,
-)  # fmt: skip
-GB200 = Accelerator(
-    "nvidia", "NVIDIA GB200", 1200.0,
-    idle_frac=0.12, loading_frac=0.18, train_frac=0.80, infer_frac=0.64, ckpt_frac=0.22,
-    peak_frac=1.0, temp_idle_c=29.0, temp_full_c=62.0, mem_train_pct=45.0, mem_infer_pct=92.0,
-)  # fmt: skip  (liquid cooled: runs cooler)
-MI300X = Accelerator(
-    "amd", "AMD Instinct MI300X", 750.0,
-    idle_frac=0.19, loading_frac=0.25, train_frac=0.82, infer_frac=0.66, ckpt_frac=0.28,
-    peak_frac=1.0, temp_idle_c=36.0, temp_full_c=78.0, mem_train_pct=40.0, mem_infer_pct=88.0,
-)  # fmt: skip
-GAUDI3 = Accelerator(
-    "intel", "Intel Gaudi 3", 900.0,
-    idle_frac=0.17, loading_frac=0.22, train_frac=0.76, infer_frac=0.58, ckpt_frac=0.25,
-    peak_frac=1.0, temp_idle_c=34.0, temp_full_c=74.0, mem_train_pct=42.0, mem_infer_pct=85.0,
-)  # fmt: skip
+# fmt: off
+# Columns: vendor, model, board W | fractions of board power: idle, loading, training,
+# inference at full demand, checkpoint | temperature idle/full (C) | memory used %
+# in training and inference. H100 from the trace; H200 the same silicon with more and
+# faster memory (less of it used by the same job). Blackwell and other vendors: board
+# power from public ratings, fractions assumed (AMD and Intel report higher idle shares;
+# GB200 is liquid cooled and runs cooler).
+_ACCELERATORS = {
+    "H100": ("nvidia", "NVIDIA H100 80GB HBM3", 700, 0.10, 0.17, 0.78, 0.62, 0.21, 31, 68, 52, 90),
+    "H200": ("nvidia", "NVIDIA H200 141GB", 700, 0.11, 0.17, 0.80, 0.60, 0.21, 30, 66, 38, 90),
+    "B200": ("nvidia", "NVIDIA B200", 1000, 0.13, 0.18, 0.80, 0.63, 0.22, 32, 72, 45, 92),
+    "GB200": ("nvidia", "NVIDIA GB200", 1200, 0.12, 0.18, 0.80, 0.64, 0.22, 29, 62, 45, 92),
+    "MI300X": ("amd", "AMD Instinct MI300X", 750, 0.19, 0.25, 0.82, 0.66, 0.28, 36, 78, 40, 88),
+    "Gaudi3": ("intel", "Intel Gaudi 3", 900, 0.17, 0.22, 0.76, 0.58, 0.25, 34, 74, 42, 85),
+}
+# fmt: on
+ACCELERATORS: dict[str, Accelerator] = {
+    name: Accelerator(*row) for name, row in _ACCELERATORS.items()
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,23 +101,20 @@ class Platform:
 # Host overhead of 8-GPU HGX servers from the h200-chassis-power trace (1.9 kW idle,
 # ~2.3 kW busy); Blackwell and GB200 trays assumed higher per GPU. Rack maxima span
 # ~63-128 kW and idle ~20-30 kW, so racks draw 40-130 kW when busy.
+# fmt: off
+# Columns: nodes per rack, accelerators per node, host W idle and busy per node, fixed W.
+_PLATFORMS = {
+    "H100":   (8, 8, 1900, 2300, 1500),
+    "H200":   (8, 8, 1900, 2300, 1500),
+    "B200":   (8, 8, 2400, 3200, 1800),
+    "GB200":  (18, 4, 1000, 1700, 8000),  # NVL72: 18 compute trays + 9 switch trays
+    "MI300X": (8, 8, 1900, 2400, 1500),
+    "Gaudi3": (8, 8, 1900, 2400, 1500),
+}
+# fmt: on
 PLATFORMS: dict[str, Platform] = {
-    p.name: p
-    for p in (
-        Platform("H100", H100, nodes=8, gpus_per_node=8, host_idle_w=1900, host_busy_w=2300,
-                 rack_fixed_w=1500),
-        Platform("H200", H200, nodes=8, gpus_per_node=8, host_idle_w=1900, host_busy_w=2300,
-                 rack_fixed_w=1500),
-        Platform("B200", B200, nodes=8, gpus_per_node=8, host_idle_w=2400, host_busy_w=3200,
-                 rack_fixed_w=1800),
-        Platform("GB200", GB200, nodes=18, gpus_per_node=4, host_idle_w=1000, host_busy_w=1700,
-                 rack_fixed_w=8000),  # NVL72: 18 compute trays + 9 switch trays
-        Platform("MI300X", MI300X, nodes=8, gpus_per_node=8, host_idle_w=1900, host_busy_w=2400,
-                 rack_fixed_w=1500),
-        Platform("Gaudi3", GAUDI3, nodes=8, gpus_per_node=8, host_idle_w=1900, host_busy_w=2400,
-                 rack_fixed_w=1500),
-    )
-}  # fmt: skip
+    name: Platform(name, ACCELERATORS[name], *row) for name, row in _PLATFORMS.items()
+}
 
 # Training dynamics from h100-training-node (seconds).
 CHECKPOINT_PERIOD_S = 68.5

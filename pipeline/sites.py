@@ -1,0 +1,83 @@
+"""Site specs: reading them from the compacted ``control.sites`` topic, and publishing.
+
+``megawatch sites apply FILE.yaml`` validates every spec against
+:class:`pipeline.events.SiteSpec` before publishing anything (one bad spec publishes
+none), keyed by site. Workers read the topic as a Faust GlobalTable; :class:`SpecCache`
+parses each value once, so a cap change takes effect at the next evaluation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from pipeline.core.decode import describe_validation_error
+from pipeline.errors import ConfigError
+from pipeline.events import SiteSpec
+
+logger = logging.getLogger(__name__)
+
+
+class SpecCache:
+    """site -> SiteSpec, parsed from the raw table value and cached until it changes."""
+
+    def __init__(self, raw_of: Callable[[str], bytes | None]) -> None:
+        self.raw_of = raw_of
+        self._parsed: dict[str, tuple[bytes, SiteSpec | None]] = {}
+
+    def get(self, site: str) -> SiteSpec | None:
+        raw = self.raw_of(site)
+        if not raw:
+            return None
+        cached = self._parsed.get(site)
+        if cached is not None and cached[0] == raw:
+            return cached[1]
+        spec: SiteSpec | None
+        try:
+            spec = SiteSpec.model_validate_json(raw)
+        except ValidationError as exc:
+            logger.error("invalid spec for site %s in control.sites ignored: %s",
+                         site, describe_validation_error(exc))  # fmt: skip
+            spec = None
+        if spec is not None and spec.site != site:
+            logger.error("spec keyed %s names site %s: ignored", site, spec.site)
+            spec = None
+        self._parsed[site] = (raw, spec)
+        return spec
+
+
+def load_specs(path: Path) -> list[SiteSpec]:
+    """Site specs from YAML: a list, or ``{sites: [...]}`` (the simulator's fleet file)."""
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    items = doc.get("sites") if isinstance(doc, dict) else doc
+    if not isinstance(items, list) or not items:
+        raise ConfigError(f"{path}: expected a list of site specs, or a 'sites:' list")
+    specs = []
+    for i, item in enumerate(items):
+        fields = _spec_fields(item)
+        try:
+            specs.append(SiteSpec.model_validate(fields))
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: site #{i + 1}: {describe_validation_error(exc)}") from None
+    names = [spec.site for spec in specs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"{path}: site listed twice: {', '.join(duplicates)}")
+    return specs
+
+
+def _spec_fields(item: Any) -> Any:
+    """A fleet file nests each site's spec under ``spec:``; a specs file lists them bare."""
+    if isinstance(item, dict) and isinstance(item.get("spec"), dict):
+        return item["spec"]
+    return item

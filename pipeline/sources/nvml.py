@@ -1,0 +1,138 @@
+"""Real GPU readings through NVML (``megawatch agent --source nvml``).
+
+Needs the ``nvidia-ml-py`` package (``pip install 'megawatch[nvml]'``) and an NVIDIA
+driver; both are looked for only when the source starts, so this module imports
+anywhere. Each tick reads every GPU of this host: utilization, power, enforced power
+limit, memory used and temperature, with vendor ``nvidia`` and the device name as model.
+A field the device does not support is left out; a GPU without utilization or power is
+skipped (logged once).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from pipeline.errors import SourceError
+from pipeline.sources.base import DEFAULT_BATCH_SIZE, Tick, encode_batches
+
+logger = logging.getLogger(__name__)
+
+_BAD_ID_CHARS = re.compile(r"[^A-Za-z0-9._:-]")
+
+
+def host_id(name: str | None = None) -> str:
+    """This machine's hostname as a contract id (other characters become '-')."""
+    cleaned = _BAD_ID_CHARS.sub("-", name or socket.gethostname())[:64]
+    return cleaned or "host"
+
+
+def _load_nvml() -> Any:
+    try:
+        import pynvml
+    except ImportError:
+        raise SourceError(
+            "--source nvml needs the nvidia-ml-py package: pip install 'megawatch[nvml]'"
+        ) from None
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError as exc:
+        raise SourceError(
+            f"--source nvml: no NVIDIA driver on this host (NVML: {exc}); run the agent on "
+            "a host with NVIDIA GPUs and drivers, or use --source sim"
+        ) from None
+    return pynvml
+
+
+class NvmlSource:
+    def __init__(
+        self,
+        site: str,
+        rack: str,
+        *,
+        host: str | None = None,
+        interval_s: float = 1.0,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        self.site, self.rack, self.host = site, rack, host_id(host)
+        self.interval_s, self.batch_size = interval_s, batch_size
+        self.nvml = _load_nvml()
+        try:
+            count = self.nvml.nvmlDeviceGetCount()
+            self.handles = [self.nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+        except self.nvml.NVMLError as exc:
+            raise SourceError(f"--source nvml: cannot list the GPUs (NVML: {exc})") from None
+        if not self.handles:
+            raise SourceError("--source nvml: NVML found no GPU on this host")
+        self.names = [self._name(handle) for handle in self.handles]
+        self._skipped: set[int] = set()
+
+    def _name(self, handle: Any) -> str:
+        name = self.nvml.nvmlDeviceGetName(handle)
+        return (name.decode() if isinstance(name, bytes) else str(name))[:64] or "NVIDIA GPU"
+
+    def describe(self) -> str:
+        models = ", ".join(sorted(set(self.names)))
+        return (
+            f"NVML on {self.host}: {len(self.handles)} GPUs ({models}), every {self.interval_s:g} s"
+        )
+
+    def _optional(self, read: Any, *args: Any) -> Any:
+        try:
+            return read(*args)
+        except self.nvml.NVMLError:
+            return None
+
+    def sample(self, index: int, ts_ms: int) -> dict[str, Any] | None:
+        """One GPU's reading, or None when it cannot report utilization and power."""
+        nvml, handle = self.nvml, self.handles[index]
+        try:
+            util = nvml.nvmlDeviceGetUtilizationRates(handle).gpu
+            power_w = nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0
+        except nvml.NVMLError as exc:
+            if index not in self._skipped:
+                logger.warning(
+                    "GPU %d (%s) skipped: NVML cannot read it: %s", index, self.names[index], exc
+                )
+                self._skipped.add(index)
+            return None
+        event: dict[str, Any] = {
+            "site": self.site,
+            "rack": self.rack,
+            "host": self.host,
+            "gpu": str(index),
+            "ts": ts_ms,
+            "util_pct": float(util),
+            "power_w": round(power_w, 2),
+            "vendor": "nvidia",
+            "model": self.names[index],
+        }
+        memory = self._optional(nvml.nvmlDeviceGetMemoryInfo, handle)
+        if memory is not None and memory.total:
+            event["mem_used_pct"] = round(100.0 * memory.used / memory.total, 2)
+        temp = self._optional(nvml.nvmlDeviceGetTemperature, handle, nvml.NVML_TEMPERATURE_GPU)
+        if temp is not None:
+            event["temp_c"] = float(temp)
+        limit = self._optional(nvml.nvmlDeviceGetEnforcedPowerLimit, handle)
+        if limit:
+            event["power_limit_w"] = limit / 1000.0
+        return event
+
+    def ticks(self) -> Iterator[Tick]:
+        """Samples taken at their due time (the loop then sends them at once)."""
+        k, start = 0, time.monotonic()
+        try:
+            while True:
+                time.sleep(max(0.0, start + k * self.interval_s - time.monotonic()))
+                ts_ms = int(time.time() * 1000)
+                events = [e for i in range(len(self.handles)) if (e := self.sample(i, ts_ms))]
+                yield Tick(
+                    k * self.interval_s, encode_batches("gpu", self.site, events, self.batch_size)
+                )
+                k += 1
+        finally:
+            self._optional(self.nvml.nvmlShutdown)
