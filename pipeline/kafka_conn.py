@@ -36,6 +36,12 @@ EMBEDDED_FAUST_OPTIONS: dict[str, Any] = {
     "processing_guarantee": "at_least_once",
 }
 
+#: The same for kafka-python and aiokafka consumers in a group.
+EMBEDDED_GROUP_TIMEOUTS_MS: dict[str, int] = {
+    "session_timeout_ms": 6000,
+    "heartbeat_interval_ms": 1000,
+}
+
 
 @dataclass(frozen=True)
 class KafkaEndpoint:
@@ -165,6 +171,14 @@ def kafka_python_producer_options(settings: Settings, endpoint: KafkaEndpoint) -
     return options
 
 
+def kafka_python_consumer_options(settings: Settings, endpoint: KafkaEndpoint) -> dict[str, Any]:
+    """Options for ``kafka.KafkaConsumer``: quick group joins on the embedded broker."""
+    options = kafka_python_options(settings, endpoint)
+    if endpoint.embedded:
+        options.update(EMBEDDED_GROUP_TIMEOUTS_MS)
+    return options
+
+
 def aiokafka_options(settings: Settings, endpoint: KafkaEndpoint | None = None) -> dict[str, Any]:
     """aiokafka keyword arguments: security (an ``ssl_context``), plus bootstrap if given."""
     options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
@@ -184,6 +198,18 @@ def aiokafka_producer_options(settings: Settings, endpoint: KafkaEndpoint) -> di
     options = aiokafka_options(settings, endpoint)
     if endpoint.embedded:
         options["enable_idempotence"] = False  # aiokafka's default, stated: Tansu rejects it
+    return options
+
+
+def aiokafka_consumer_options(settings: Settings, endpoint: KafkaEndpoint) -> dict[str, Any]:
+    """Options for ``aiokafka.AIOKafkaConsumer``: quick group joins on the embedded broker.
+
+    On the embedded broker a new group with ``auto_offset_reset='latest'`` replays old
+    records: seek with :func:`pipeline.tansu.seek_to_true_end` after the assignment.
+    """
+    options = aiokafka_options(settings, endpoint)
+    if endpoint.embedded:
+        options.update(EMBEDDED_GROUP_TIMEOUTS_MS)
     return options
 
 

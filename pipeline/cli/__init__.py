@@ -25,10 +25,14 @@ COMMANDS: dict[str, str] = {
     "notifier": "pipeline.cli.notifier_cmd:notifier",
     "broker": "pipeline.cli.broker_cmd:broker",
     "db": "pipeline.cli.db_cmd:db",
+    "demo": "pipeline.cli.demo_cmd:demo",
     "sql": "pipeline.cli.db_cmd:sql",
     "schemas": "pipeline.cli.schemas_cmd:schemas",
     "sites": "pipeline.cli.sites_cmd:sites",
     "worker": "pipeline.cli.worker_cmd:worker",
+    "query": "pipeline.cli.query_cmd:query",
+    "report": "pipeline.cli.report_cmd:report",
+    "digest": "pipeline.cli.digest_cmd:digest",
 }
 
 

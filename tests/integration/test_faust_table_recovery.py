@@ -10,6 +10,7 @@ it from the changelog.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -20,10 +21,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from pipeline.broker import EmbeddedBroker
+from pipeline.tansu import seek_to_true_end, true_end_offsets
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -131,3 +134,55 @@ def test_table_state_survives_two_restarts_exactly(broker: EmbeddedBroker, tmp_p
         assert third.recovered() == dict(expected)
     finally:
         third.stop()
+
+
+def write_batches(bootstrap: str, topic: str) -> dict[int, int]:
+    """200 records to partition 1 in one batch, 3 single-record batches to partition 0."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=100, enable_idempotence=False)
+    try:
+        for i in range(200):
+            producer.send(topic, value=b"old-%d" % i, partition=1)
+        producer.flush(timeout=10)
+        for i in range(3):
+            producer.send(topic, value=b"single-%d" % i, partition=0)
+            producer.flush(timeout=10)
+    finally:
+        producer.close(timeout=5)
+    return {0: 3, 1: 200, 2: 0, 3: 0}
+
+
+def test_true_end_offsets_see_past_the_first_record_of_the_last_batch(
+    broker: EmbeddedBroker,
+) -> None:
+    expected = write_batches(broker.bootstrap, "quirk")
+    partitions = [TopicPartition("quirk", p) for p in range(PARTITIONS)]
+
+    async def ends() -> dict[TopicPartition, int]:
+        return await true_end_offsets(broker.bootstrap, partitions)
+
+    assert asyncio.run(ends()) == {tp: expected[tp.partition] for tp in partitions}
+
+
+def test_a_new_reader_starting_at_the_true_end_sees_only_new_records(
+    broker: EmbeddedBroker,
+) -> None:
+    write_batches(broker.bootstrap, "quirk")
+
+    async def read_after_seek() -> list[bytes]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            consumer.assign([TopicPartition("quirk", p) for p in range(PARTITIONS)])
+            await seek_to_true_end(consumer, broker.bootstrap)
+            await asyncio.to_thread(produce_one, broker.bootstrap)
+            batches = await consumer.getmany(timeout_ms=3000)
+        finally:
+            await consumer.stop()
+        return [record.value for records in batches.values() for record in records]
+
+    def produce_one(bootstrap: str) -> None:
+        producer = KafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+        producer.send("quirk", value=b"new", partition=1).get(timeout=10)
+        producer.close(timeout=5)
+
+    assert asyncio.run(read_after_seek()) == [b"new"]

@@ -1,0 +1,131 @@
+"""Kafka side of the benchmark: pre-producing a backlog, the baseline consumer, paced load.
+
+Producers compress with lz4 and linger 20 ms, like the site agents
+(:mod:`pipeline.sources.producer`). The baseline is what a bare aiokafka consumer in its
+own group does with the same messages: fetch, decompress, ``orjson.loads`` and count the
+events of each batch; nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from campus_telemetry import Message
+
+PRODUCER_OPTIONS = {
+    "compression_type": "lz4",
+    "linger_ms": 20,
+    "max_batch_size": 1_048_576,
+    "max_request_size": 4_194_304,
+    "enable_idempotence": False,  # the embedded broker rejects InitProducerId
+    "acks": 1,
+}
+
+
+def producer(bootstrap: str, **overrides: object) -> AIOKafkaProducer:
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, **{**PRODUCER_OPTIONS, **overrides})
+
+
+async def produce_backlog(bootstrap: str, messages: Sequence[Message]) -> float:
+    """Send every message and wait for all acknowledgements; returns the seconds taken."""
+    started = time.perf_counter()
+    prod = producer(bootstrap)
+    await prod.start()
+    try:
+        futures = []
+        for m in messages:
+            futures.append(await prod.send(m.topic, m.value, key=m.key))
+            if len(futures) >= 500:
+                await asyncio.gather(*futures)
+                futures.clear()
+        await asyncio.gather(*futures)
+    finally:
+        await prod.stop()
+    return time.perf_counter() - started
+
+
+@dataclass
+class BaselineResult:
+    readings: int
+    messages: int
+    seconds: float  # first fetched record -> last reading decoded
+    join_s: float  # consumer start -> first fetched record (excluded)
+
+    @property
+    def readings_per_s(self) -> float:
+        return self.readings / self.seconds
+
+
+async def baseline(bootstrap: str, topics: Sequence[str], expected: int,
+                   timeout: float = 300) -> BaselineResult:  # fmt: skip
+    """A bare consumer in its own group: fetch and decode until ``expected`` readings."""
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap,
+                                group_id=f"bench-baseline-{uuid.uuid4().hex[:8]}",
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                session_timeout_ms=6000, heartbeat_interval_ms=1000)  # fmt: skip
+    created = time.perf_counter()
+    await consumer.start()
+    readings = messages = 0
+    first: float | None = None
+    try:
+        while readings < expected:
+            if time.perf_counter() - created > timeout:
+                raise RuntimeError(f"baseline read {readings} of {expected} readings")
+            before = time.perf_counter()
+            batches = await consumer.getmany(timeout_ms=500)
+            if batches and first is None:
+                first = before  # the fetch that brought the first records counts
+            for records in batches.values():
+                for record in records:
+                    readings += len(orjson.loads(record.value)["events"])
+                    messages += 1
+        done = time.perf_counter()
+    finally:
+        await consumer.stop()
+    assert first is not None
+    return BaselineResult(readings, messages, done - first, first - created)
+
+
+@dataclass
+class PacedResult:
+    readings: int
+    messages: int
+    seconds: float
+    late_s_max: float  # how far the sender fell behind its schedule, at worst
+
+    @property
+    def readings_per_s(self) -> float:
+        return self.readings / self.seconds
+
+
+async def paced(bootstrap: str, ticks: Sequence[Sequence[Message]], t0: float,
+                stop: Callable[[], bool] = lambda: False) -> PacedResult:  # fmt: skip
+    """Send tick k at ``t0 + k`` s (perf_counter), its messages spread over the second."""
+    prod = producer(bootstrap, linger_ms=5)
+    await prod.start()
+    readings = messages = 0
+    late = 0.0
+    try:
+        for k, tick in enumerate(ticks):
+            for j, m in enumerate(tick):
+                due = t0 + k + j / len(tick)
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                else:
+                    late = max(late, -wait)
+                await prod.send(m.topic, m.value, key=m.key)
+                readings += m.readings
+                messages += 1
+            if stop():
+                break
+        await prod.flush()
+    finally:
+        await prod.stop()
+    return PacedResult(readings, messages, time.perf_counter() - t0, late)

@@ -1,0 +1,101 @@
+"""The measured phases of ``throughput.py``, each against a running worker.
+
+* :func:`drain` times the worker through a backlog: from the last ``/metrics`` poll that
+  saw no reading processed (so the worker's start, store migration and group join are
+  excluded) until the sink has inserted every reading.
+* :func:`live` runs the paced campus load and the alert probe together, sampling the
+  worker's progress and RSS every second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from alert_latency import AlertWatch, Probe, latencies, run_probe
+from campus_telemetry import Message
+from kafka_load import paced
+from worker_process import WorkerProcess
+
+
+def drain(worker: WorkerProcess, stored_before: int, expected: int,
+          timeout: float = 600) -> dict[str, Any]:  # fmt: skip
+    """Poll until ``expected`` more readings are stored; readings/s excluding startup."""
+    started = time.perf_counter()
+    t_start = started
+    readings0: float | None = None
+    rss_start: dict[str, int] = {}
+    t_processed: float | None = None
+    timeline: list[tuple[float, int, int]] = []
+    while True:
+        worker.check_alive()
+        m = worker.metrics()
+        now = time.perf_counter()
+        readings = m.get("megawatch_readings_total", 0.0)
+        stored = worker.stored_rows(m) - stored_before
+        if readings0 is None:
+            readings0 = readings
+        if readings == readings0 and stored <= 0:
+            t_start, rss_start = now, worker.memory_kib()  # nothing processed yet
+        else:
+            timeline.append((round(now - t_start, 2), int(readings - readings0), stored))
+            if t_processed is None and readings - readings0 >= expected:
+                t_processed = now
+            if stored >= expected:
+                break
+        if now - started > timeout:
+            raise RuntimeError(f"worker stored {stored} of {expected} readings in {timeout} s")
+        time.sleep(0.1 if len(timeline) < 5 else 0.25)
+    seconds = now - t_start
+    processed_s = (t_processed or now) - t_start
+    return {
+        "readings": expected, "seconds": round(seconds, 2),
+        "readings_per_s": round(expected / seconds),
+        "processed_seconds": round(processed_s, 2),
+        "processed_readings_per_s": round(expected / processed_s),
+        "wait_before_first_reading_s": round(t_start - started, 2),
+        "rss_at_start_kib": rss_start, "rss_at_end_kib": worker.memory_kib(),
+        "timeline": timeline[:: max(1, len(timeline) // 40)],
+    }  # fmt: skip
+
+
+async def _sample(worker: WorkerProcess, out: list[dict[str, Any]], stop: asyncio.Event) -> None:
+    t0 = time.perf_counter()
+    while not stop.is_set():
+        m = await asyncio.to_thread(worker.metrics)
+        out.append({"t": round(time.perf_counter() - t0, 1),
+                    "readings": int(m.get("megawatch_readings_total", 0)),
+                    "rss_kib": worker.memory_kib()["VmRSS"]})  # fmt: skip
+        await asyncio.sleep(1.0)
+
+
+async def live(bootstrap: str, worker: WorkerProcess, ticks: Sequence[Sequence[Message]],
+               t0: float, probe: Probe, probe_after_s: float = 2.0) -> dict[str, Any]:  # fmt: skip
+    """Paced load from ``t0`` (perf_counter) with the probe starting ``probe_after_s`` in."""
+    watch = AlertWatch(bootstrap, probe.site)
+    watcher = asyncio.create_task(watch.run())
+    stop = asyncio.Event()
+    samples: list[dict[str, Any]] = []
+    sampler = asyncio.create_task(_sample(worker, samples, stop))
+    load = asyncio.create_task(paced(bootstrap, ticks, t0))
+    await asyncio.sleep(max(0.0, t0 + probe_after_s - time.perf_counter()))
+    sent = await run_probe(bootstrap, probe, warmup_s=probe.stale_after_s + 1.5)
+    load_result = await load
+    await asyncio.sleep(2.0)  # the last alerts in flight
+    stop.set()
+    watch.stopping = True
+    await asyncio.gather(watcher, sampler)
+    rates = [(b["readings"] - a["readings"]) / max(0.1, b["t"] - a["t"])
+             for a, b in itertools.pairwise(samples)]
+    return {
+        "offered_readings": load_result.readings, "offered_messages": load_result.messages,
+        "offered_readings_per_s": round(load_result.readings_per_s),
+        "sender_late_s_max": round(load_result.late_s_max, 3),
+        "worker_readings_per_s_p50": round(sorted(rates)[len(rates) // 2]) if rates else None,
+        "latency": latencies(probe, sent, watch),
+        "other_alerts_seen": watch.other_alerts,
+        "samples": samples,
+    }  # fmt: skip

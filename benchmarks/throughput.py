@@ -1,0 +1,214 @@
+"""Throughput, alert latency and memory of the megawatch worker on a simulated 1 GW campus.
+
+One run, on the real embedded broker and the real chDB store (see .notes/README_bench.md):
+
+1. pre-produce ``--seconds`` of campus telemetry (lz4, batched per hall, tick and kind);
+2. baseline: a bare aiokafka consumer (own group) fetches and ``orjson.loads`` it all;
+3. worker: ``python -m pipeline worker`` drains the same backlog into ClickHouse;
+   readings/s from its first processed reading until every reading is stored;
+4. live: the campus paced at ``--live-rate`` readings/s, plus a probe site toggling over
+   and under its cap: alert latency send -> ``alerts`` topic, p50/p99;
+5. memory: RSS after ``--rss-ticks`` more ticks of the known racks, then after the same
+   ticks of ``--halls`` new halls: the difference per new rack.
+
+    python benchmarks/throughput.py            # ~3-4 min; JSON in benchmarks/results/
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from alert_latency import Probe
+from campus_telemetry import Campus, generate, gpu_every_for_rate
+from kafka_load import baseline, produce_backlog
+from phases import drain, live
+from worker_process import WorkerProcess
+
+from pipeline.broker import EmbeddedBroker
+from pipeline.kafka_conn import KafkaEndpoint
+from pipeline.settings import load_settings
+from pipeline.sites_io import publish_specs
+from pipeline.topics import GPU, LINK, RACK_POWER, ensure_topics
+
+TARGETS = {"readings_per_s": 100_000, "ratio": 0.3, "alert_p99_ms": 1000, "rss_per_rack_kib": 1.0}
+
+
+def machine() -> dict[str, Any]:
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+               platform.processor())  # fmt: skip
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    import os
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "mem_kib": int(mem),
+            "python": platform.python_version(), "kernel": platform.release(),
+            "versions": {p: version(p) for p in ("faust-streaming", "aiokafka", "chdb",
+                                                  "clickhouse-connect", "pydantic", "orjson")}}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def stamp() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def phase_backlog(args: argparse.Namespace, campus: Campus, bootstrap: str) -> dict[str, Any]:
+    t = time.perf_counter()
+    load = generate(campus, args.seconds, now_ms() - args.seconds * 1000,
+                    gpu_every=args.gpu_every, batch=args.batch)  # fmt: skip
+    gen_s = time.perf_counter() - t
+    args.gen_s_per_reading = gen_s / load.readings
+    produce_s = asyncio.run(produce_backlog(bootstrap, load.messages))
+    per_tick = {topic: n // args.seconds for topic, n in load.readings_by_topic().items()}
+    return {"load": load, "info": {
+        "seconds_of_telemetry": args.seconds, "readings": load.readings,
+        "messages": len(load.messages), "json_mb": round(load.bytes / 1e6, 1),
+        "readings_per_campus_second": per_tick, "generate_s": round(gen_s, 1),
+        "produce_s": round(produce_s, 1), "produced_at": stamp()}}  # fmt: skip
+
+
+def phase_live(args: argparse.Namespace, campus: Campus, probe: Probe, bootstrap: str,
+               worker: WorkerProcess) -> dict[str, Any]:  # fmt: skip
+    gpu_every = gpu_every_for_rate(campus, args.live_rate)
+    seconds = int(2 + probe.stale_after_s + 1.5 + probe.transitions * probe.interval_s + 3)
+    # Event time = send time: the first tick is due once the generation (timed on the
+    # backlog, per reading) is done, plus a margin.
+    gen_per_reading = args.gen_s_per_reading
+    start_ms = now_ms() + int(1000 * (2.0 + 1.5 * gen_per_reading * args.live_rate * seconds))
+    load = generate(campus, seconds, start_ms, gpu_every=gpu_every, batch=args.batch, seed=2)
+    t0 = time.perf_counter() + (start_ms - now_ms()) / 1000
+    result = asyncio.run(live(bootstrap, worker, load.ticks, t0, probe))
+    result["gpu_every"] = gpu_every
+    result["seconds"] = seconds
+    return result
+
+
+def settled_rss(worker: WorkerProcess, seconds: float = 3.0) -> int:
+    """Median VmRSS over a few idle seconds (chDB merges and the allocator move it)."""
+    samples = []
+    for _ in range(int(seconds / 0.25)):
+        samples.append(worker.memory_kib()["VmRSS"])
+        time.sleep(0.25)
+    return sorted(samples)[len(samples) // 2]
+
+
+def phase_memory(args: argparse.Namespace, campus: Campus, extra: Campus, bootstrap: str,
+                 worker: WorkerProcess) -> dict[str, Any]:  # fmt: skip
+    """RSS after more ticks of known racks (volume only), then of new racks (volume + state)."""
+    steps = {}
+    for name, which in (("known_racks", campus), ("new_racks", extra)):
+        stored = worker.stored_rows()
+        rss_before = settled_rss(worker)
+        load = generate(which, args.rss_ticks, now_ms(), gpu_every=args.gpu_every,
+                        batch=args.batch, seed=3)  # fmt: skip
+        asyncio.run(produce_backlog(bootstrap, load.messages))
+        drain(worker, stored, load.readings)
+        rss_after = settled_rss(worker)
+        steps[name] = {"readings": load.readings, "racks": which.racks,
+                       "rss_before_kib": rss_before, "rss_after_kib": rss_after,
+                       "growth_kib": rss_after - rss_before}  # fmt: skip
+    growth = steps["new_racks"]["growth_kib"] - steps["known_racks"]["growth_kib"]
+    return {**steps, "ticks": args.rss_ticks,
+            "per_new_rack_kib": round(growth / extra.racks, 2),
+            "per_new_rack_kib_raw": round(steps["new_racks"]["growth_kib"] / extra.racks, 2)}
+
+
+def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
+    campus = Campus(halls=args.halls, racks_per_hall=args.racks_per_hall)
+    extra = Campus(halls=args.halls, racks_per_hall=args.racks_per_hall, prefix="gw-b-hall")
+    probe = Probe(transitions=args.transitions)
+    out: dict[str, Any] = {"started_at": stamp(), "machine": machine(), "targets": TARGETS,
+                           "parameters": {k: str(v) if isinstance(v, Path) else v
+                                          for k, v in vars(args).items()},
+                           "campus": {"halls": campus.halls, "racks": campus.racks,
+                                      "gpus": campus.gpus(), "cap_mw": campus.cap_mw_per_hall
+                                      * campus.halls}}  # fmt: skip
+    with EmbeddedBroker(data_dir) as broker:
+        bootstrap = broker.bootstrap
+        settings = load_settings(data_dir=data_dir)
+        ensure_topics(settings, KafkaEndpoint(bootstrap, True, broker.cluster_id))
+        publish_specs(settings, [*campus.specs(), *extra.specs(), probe.spec()])
+        backlog = phase_backlog(args, campus, bootstrap)
+        load = backlog.pop("load")
+        out["backlog"] = backlog["info"]
+        print(f"backlog: {load.readings} readings in {len(load.messages)} messages", flush=True)
+        base = asyncio.run(baseline(bootstrap, [RACK_POWER, GPU, LINK], load.readings))
+        out["baseline"] = {"readings": base.readings, "messages": base.messages,
+                           "seconds": round(base.seconds, 2), "join_s": round(base.join_s, 2),
+                           "readings_per_s": round(base.readings_per_s)}  # fmt: skip
+        print(f"baseline: {base.readings_per_s:,.0f} readings/s", flush=True)
+        del load
+        worker = WorkerProcess(data_dir)
+        try:
+            out["worker_web_up_s"] = round(worker.start(), 1)
+            if args.profile:
+                worker.start_profile(args.profile)
+            out["worker"] = drain(worker, 0, out["backlog"]["readings"])
+            if args.profile:
+                out["profile"] = {"file": str(args.profile), "py_spy": worker.stop_profile()}
+            out["worker"]["rows"] = worker.count_rows()
+            print(f"worker: {out['worker']['readings_per_s']:,} readings/s", flush=True)
+            out["live"] = phase_live(args, campus, probe, bootstrap, worker)
+            print(f"latency: {out['live']['latency']['all_cap_alerts']}", flush=True)
+            if args.rss_ticks:
+                out["memory"] = phase_memory(args, campus, extra, bootstrap, worker)
+            out["worker_dead_letters"] = worker.metrics().get("megawatch_dead_letters_total", 0)
+            out["worker_memory_end_kib"] = worker.memory_kib()
+        except BaseException:
+            out["worker_log_tail"] = worker.tail(60)
+            raise
+        finally:
+            out["worker_exit"] = worker.stop()
+            worker.stop_profile()
+    out["finished_at"] = stamp()
+    return out
+
+
+def summary(r: dict[str, Any]) -> dict[str, Any]:
+    w, b = r["worker"]["readings_per_s"], r["baseline"]["readings_per_s"]
+    lat = r["live"]["latency"]["all_cap_alerts"]
+    mem = r.get("memory", {})
+    return {"worker_readings_per_s": w, "baseline_readings_per_s": b,
+            "ratio": round(w / b, 3), "alert_p50_ms": lat.get("p50_ms"),
+            "alert_p99_ms": lat.get("p99_ms"), "alerts_measured": lat.get("n"),
+            "live_offered_readings_per_s": r["live"]["offered_readings_per_s"],
+            "rss_ready_mib": round(r["worker"]["rss_at_start_kib"]["VmRSS"] / 1024),
+            "rss_after_backlog_mib": round(r["worker"]["rss_at_end_kib"]["VmRSS"] / 1024),
+            "rss_per_new_rack_kib": mem.get("per_new_rack_kib"),
+            "targets": TARGETS}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=30, help="backlog: campus seconds")
+    parser.add_argument("--halls", type=int, default=8, help="sites of the campus")
+    parser.add_argument("--racks-per-hall", type=int, default=1000)
+    parser.add_argument("--gpu-every", type=int, default=10, help="GPU poll period, ticks")
+    parser.add_argument("--batch", type=int, default=1000, help="events per message, at most")
+    parser.add_argument("--live-rate", type=float, default=50_000, help="readings/s, live")
+    parser.add_argument("--transitions", type=int, default=40, help="probe fire/resolve batches")
+    parser.add_argument("--rss-ticks", type=int, default=10, help="0: skip the memory phase")
+    parser.add_argument("--profile", type=Path, help="py-spy output of the drain (.svg/.txt)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/throughput.json"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="megawatch-bench-") as tmp:
+        result = run(args, Path(tmp))
+    result["summary"] = summary(result)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=str))
+    print(json.dumps(result["summary"], indent=2))
+
+
+if __name__ == "__main__":
+    main()

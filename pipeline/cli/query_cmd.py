@@ -1,0 +1,83 @@
+"""``megawatch query NAME [--param k=v ...] [--format table|csv|json]`` and ``query --list``.
+
+Named queries live in ``sql/queries/<name>.sql`` (see :mod:`pipeline.store.named`). While
+a worker owns the embedded store, the query goes through the worker's ``/api/sql``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import click
+
+from pipeline.cli.common import format_option, settings_from
+from pipeline.errors import QueryError
+
+if TYPE_CHECKING:
+    from pipeline.store.named import NamedQuery, QueryParam
+
+
+def _split_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise QueryError(f"--param {pair!r}: expected NAME=VALUE, e.g. --param since_s=6h")
+        values[name.strip()] = value
+    return values
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
+              help="A query parameter (repeatable); durations such as 6h for *_s ones.")
+@click.option("--list", "list_them", is_flag=True, help="List the named queries and exit.")
+@format_option
+def query(name: str | None, params: tuple[str, ...], list_them: bool, fmt: str) -> None:
+    """Run the named query NAME from sql/queries and print its result.
+
+    \b
+    Examples:
+      megawatch query --list
+      megawatch query fleet_ledger
+      megawatch query site_headroom -p site=ams-1 -p since_s=6h -p bucket_s=15m
+      megawatch query top_racks -p limit=5 --format csv
+    """
+    from pipeline.store.named import get_query, named_queries, named_query
+
+    if list_them or name is None:
+        click.echo(listing(named_queries().values()))
+        if name is None and not list_them:
+            click.echo("\nrun one with: megawatch query NAME [--param NAME=VALUE ...]")
+        return
+    from pipeline.cli.db_cmd import render_frame
+
+    get_query(name)  # an unknown name fails before the store is opened
+    frame = named_query(settings_from(), name, **_split_params(params))
+    if frame.empty and fmt == "table":
+        click.echo(f"{name}: no rows")
+        return
+    click.echo(render_frame(frame, fmt))
+
+
+def listing(queries: Iterable[NamedQuery]) -> str:
+    """Name and description of each query, and its parameters with their defaults."""
+    items = list(queries)
+    width = max((len(q.name) for q in items), default=0)
+    lines = []
+    for q in items:
+        lines.append(f"{q.name:<{width}}  {q.description}")
+        if q.params:
+            shown = " ".join(_param_text(p) for p in q.params)
+            lines.append(f"{'':<{width}}    params: {shown}")
+    return "\n".join(lines)
+
+
+def _param_text(param: QueryParam) -> str:
+    if param.required:
+        return f"{param.name} (required)"
+    return f"{param.name}={param.default or EMPTY}"
+
+
+EMPTY = "''"

@@ -1,0 +1,1 @@
+"""``megawatch demo``: the whole pipeline on one machine, with nothing configured."""

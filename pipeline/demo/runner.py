@@ -1,0 +1,215 @@
+"""``megawatch demo``: broker, store, worker + notifier, a signed-webhook receiver and a
+simulated fleet, shown live, then summarised; everything started is stopped again.
+
+Each step prints its progress; a failure prints one line naming what to fix, and the
+steps already taken are undone in reverse order (an ExitStack).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.live import Live
+
+from pipeline.demo.receiver import SignedWebhookReceiver
+from pipeline.demo.report import EXAMPLES, print_examples, print_summary
+from pipeline.demo.view import plain_line, render
+from pipeline.demo.worker_process import WorkerProcess, child_env
+from pipeline.errors import MegawatchError
+from pipeline.settings import Settings
+
+DEMO_SCENARIOS = ("cap-breach", "wan-loss", "stale-racks")
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    duration_s: float | None = None  # None: until Ctrl-C
+    sites: int = 12
+    seed: int = 7
+    breach_after_s: float = 20.0  # the scripted effects start then (after the warm-up)
+    gpu_every: int = 5  # GPU samples every Nth tick keep the in-memory broker small
+    live: bool | None = None  # None: a live view when stdout is a terminal
+
+
+class Demo:
+    def __init__(self, settings: Settings, options: DemoOptions, console: Console) -> None:
+        self.settings = settings
+        self.options = options
+        self.console = console
+        self.started = datetime.now(UTC)
+        self.log_path = Path(settings.data_dir) / "demo.log"
+
+    # --- steps ------------------------------------------------------------------------
+    def run(self) -> int:
+        with ExitStack() as stack:
+            stack.enter_context(_logging_to(self.log_path))
+            endpoint = self._broker(stack)
+            self._migrate()
+            receiver = self._receiver(stack)
+            worker = self._worker(stack, receiver)
+            fleet = self._fleet(stack, endpoint)
+            self._watch(worker, receiver, endpoint)
+            self.console.print("[bold]stopping the fleet, letting the worker store the rest…")
+            fleet.stop()
+            time.sleep(3.0)  # two sink flushes and a notifier group wait
+            print_summary(self.console, worker, receiver, self.started)
+            print_examples(self.console, worker, self.started, EXAMPLES)
+        self.console.print("[green]demo finished: broker, worker and receiver stopped.")
+        return 0
+
+    def _step(self, text: str) -> None:
+        self.console.print(f"[cyan]•[/cyan] {text}")
+
+    def _broker(self, stack: ExitStack) -> Any:
+        from pipeline.kafka_conn import resolve_kafka
+        from pipeline.topics import ensure_topics
+
+        endpoint, owned = resolve_kafka(self.settings, start_if_missing=True)
+        if owned is not None:
+            stack.callback(owned.stop)
+            self._step(f"embedded broker up at {endpoint.bootstrap} (Tansu, in memory)")
+        else:
+            self._step(f"using the Kafka at {endpoint.bootstrap}")
+        ensure_topics(self.settings, endpoint)
+        return endpoint
+
+    def _migrate(self) -> None:
+        from pipeline.store import open_store
+
+        with open_store(self.settings) as store:
+            applied = store.migrate()
+            rows = store.query_rows("SELECT count() FROM site_power")[0][0]
+        self._step(f"store {self.settings.store_dsn_redacted} migrated "
+                   f"({len(applied)} new migrations; {rows:,} power points from earlier runs)")
+
+    def _receiver(self, stack: ExitStack) -> SignedWebhookReceiver:
+        secret = (self.settings.webhook_secret.get_secret_value()
+                  if self.settings.webhook_secret else secrets.token_hex(16))
+        receiver = SignedWebhookReceiver(secret).start()
+        stack.callback(receiver.stop)
+        self._step(f"webhook receiver at {receiver.url} (verifies HMAC signatures)")
+        return receiver
+
+    def _worker(self, stack: ExitStack, receiver: SignedWebhookReceiver) -> WorkerProcess:
+        urls = [*self.settings.webhook_urls, receiver.url]
+        env = child_env({
+            "MEGAWATCH_DATA_DIR": str(self.settings.data_dir),
+            "MEGAWATCH_WEBHOOK_URLS": ",".join(urls),
+            "MEGAWATCH_WEBHOOK_SECRET": receiver.secret,
+        })
+        env.pop("MEGAWATCH_WEB_PORT", None)  # a free port, whatever the user's worker uses
+        worker = WorkerProcess(env, Path(self.settings.data_dir) / "demo-worker.log")
+        self._step("starting the worker (Faust: joins the group, recovers its tables)…")
+        stack.callback(worker.stop)
+        worker.start()
+        self._step(f"worker ready at {worker.url} with {worker.assigned_partitions()} "
+                   "partitions; the notifier runs inside it")
+        return worker
+
+    def _fleet(self, stack: ExitStack, endpoint: Any) -> Any:
+        from pipeline.sites_io import publish_specs
+        from pipeline.sources.agent import AgentRun, kafka_publisher, simulated_fleet
+        from pipeline.sources.fleet_gen import generate_fleet
+
+        fleet = generate_fleet(self.options.sites)
+        publish_specs(self.settings, fleet.site_specs())
+        caps = sum(spec.cap_mw for spec in fleet.site_specs())
+        self._step(f"published the specs of {self.options.sites} sites ({caps:,.1f} MW of caps)")
+        source = simulated_fleet(fleet, DEMO_SCENARIOS, seed=self.options.seed,
+                                 gpu_every=self.options.gpu_every,
+                                 effects_at_s=self.options.breach_after_s)
+        for note in source.simulator.plan.notes:
+            self._step(f"scenario {note}")
+        agent = AgentRun(source, kafka_publisher(self.settings, endpoint)).start()
+        stack.callback(lambda: agent.stop() if agent.running else None)
+        self._step("simulated fleet publishing (one batch per site and tick, lz4)")
+        return agent
+
+    # --- the live part ----------------------------------------------------------------
+    def _watch(self, worker: WorkerProcess, receiver: SignedWebhookReceiver,
+               endpoint: Any) -> None:
+        live = self.console.is_terminal if self.options.live is None else self.options.live
+        bad_sent = False
+        deadline = None if self.options.duration_s is None else (
+            time.monotonic() + self.options.duration_s)
+        start = time.monotonic()
+        hint = "Ctrl-C to stop" if deadline is None else f"{self.options.duration_s:.0f} s"
+        try:
+            with ExitStack() as screen:
+                display = screen.enter_context(
+                    Live(console=self.console, auto_refresh=False)) if live else None
+                while deadline is None or time.monotonic() < deadline:
+                    elapsed = time.monotonic() - start
+                    if not bad_sent and elapsed > self.options.breach_after_s + 5:
+                        _send_bad_messages(self.settings, endpoint)
+                        bad_sent = True
+                    self._refresh(display, worker, receiver, elapsed, hint)
+                    time.sleep(1.0)
+        except KeyboardInterrupt:
+            self.console.print("\n[bold]Ctrl-C: wrapping up…")
+
+    def _refresh(self, display: Live | None, worker: WorkerProcess,
+                 receiver: SignedWebhookReceiver, elapsed: float, hint: str) -> None:
+        if worker.proc is not None and worker.proc.poll() is not None:
+            raise MegawatchError(f"the worker stopped: {worker.last_error()}")
+        try:
+            state = worker.state()
+        except Exception:  # a busy worker may miss one refresh; the next one catches up
+            return
+        alerts, rejected, _ = receiver.received.snapshot()
+        header = (f"megawatch demo: {len(state.get('sites', []))} sites live, "
+                  f"{elapsed:4.0f} s ({hint}), {len(alerts)} alerts received, "
+                  f"{rejected} rejected")
+        if display is not None:
+            display.update(render(state, alerts, header), refresh=True)
+        elif int(elapsed) % 5 == 0:
+            self.console.print(plain_line(state, alerts, header))
+
+
+def _send_bad_messages(settings: Settings, endpoint: Any) -> None:
+    """A misbehaving producer: one message that is not JSON, one with a negative power."""
+    from kafka import KafkaProducer
+
+    from pipeline.kafka_conn import kafka_python_producer_options
+
+    producer = KafkaProducer(**kafka_python_producer_options(settings, endpoint))
+    site = b"inf-fra-1"
+    bad = {"site": site.decode(), "rack": "r01", "ts": int(time.time() * 1000), "power_w": -1}
+    try:
+        producer.send("telemetry.rack_power", key=site, value=b"power=4.2MW")
+        producer.send("telemetry.rack_power", key=site, value=orjson.dumps({"events": [bad]}))
+        producer.flush(10)
+    finally:
+        producer.close(5)
+
+
+class _logging_to:
+    """Send log records to a file while the live view owns the terminal."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.saved: list[logging.Handler] = []
+
+    def __enter__(self) -> _logging_to:
+        root = logging.getLogger()
+        self.saved = root.handlers[:]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(self.path)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.handlers = [handler]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        root = logging.getLogger()
+        for handler in root.handlers:
+            handler.close()
+        root.handlers = self.saved
