@@ -88,8 +88,10 @@ async def live(bootstrap: str, worker: WorkerProcess, ticks: Sequence[Sequence[M
     stop.set()
     watch.stopping = True
     await asyncio.gather(watcher, sampler)
-    rates = [(b["readings"] - a["readings"]) / max(0.1, b["t"] - a["t"])
-             for a, b in itertools.pairwise(samples)]
+    rates = [
+        (b["readings"] - a["readings"]) / max(0.1, b["t"] - a["t"])
+        for a, b in itertools.pairwise(samples)
+    ]
     return {
         "offered_readings": load_result.readings, "offered_messages": load_result.messages,
         "offered_readings_per_s": round(load_result.readings_per_s),

@@ -49,10 +49,24 @@ def machine() -> dict[str, Any]:
     mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
     import os
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "mem_kib": int(mem),
-            "python": platform.python_version(), "kernel": platform.release(),
-            "versions": {p: version(p) for p in ("faust-streaming", "aiokafka", "chdb",
-                                                  "clickhouse-connect", "pydantic", "orjson")}}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "mem_kib": int(mem),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "versions": {
+            p: version(p)
+            for p in (
+                "faust-streaming",
+                "aiokafka",
+                "chdb",
+                "clickhouse-connect",
+                "pydantic",
+                "orjson",
+            )
+        },
+    }
 
 
 def now_ms() -> int:
@@ -119,9 +133,12 @@ def phase_memory(args: argparse.Namespace, campus: Campus, extra: Campus, bootst
                        "rss_before_kib": rss_before, "rss_after_kib": rss_after,
                        "growth_kib": rss_after - rss_before}  # fmt: skip
     growth = steps["new_racks"]["growth_kib"] - steps["known_racks"]["growth_kib"]
-    return {**steps, "ticks": args.rss_ticks,
-            "per_new_rack_kib": round(growth / extra.racks, 2),
-            "per_new_rack_kib_raw": round(steps["new_racks"]["growth_kib"] / extra.racks, 2)}
+    return {
+        **steps,
+        "ticks": args.rss_ticks,
+        "per_new_rack_kib": round(growth / extra.racks, 2),
+        "per_new_rack_kib_raw": round(steps["new_racks"]["growth_kib"] / extra.racks, 2),
+    }
 
 
 def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:

@@ -137,19 +137,19 @@ class EmbeddedBroker:
             return self.info
         binary = resolve_tansu_binary()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        attempts = 1 if self.requested_port is not None else _PORT_ATTEMPTS
-        for attempt in range(1, attempts + 1):
+        attempt = 1
+        while True:
             port = self.requested_port or free_port()
             try:
                 info = self._start_on(binary, port)
             except _PortInUse:
-                if attempt == attempts:
+                if self.requested_port is not None or attempt == _PORT_ATTEMPTS:
                     raise
                 logger.info("port %s was taken meanwhile; trying another", port)
+                attempt += 1
                 continue
             logger.info("embedded broker %s ready (pid %s)", info.bootstrap, info.pid)
             return info
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _start_on(self, binary: str, port: int) -> BrokerInfo:
         cluster_id = f"megawatch-{uuid.uuid4().hex[:20]}"

@@ -10,6 +10,7 @@ so they never appear in reprs, logs or error messages.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -118,6 +119,8 @@ class Settings(BaseSettings):
     notify_backoff_max_s: float = Field(30.0, gt=0)
     notify_max_age_s: float = Field(86400, gt=0)  # older alert events are skipped, not sent
     alertmanager_resend_s: float = Field(60.0, gt=0)  # < Alertmanager's resolve_timeout (5m)
+    # "08:00": the worker sends the last day's digest to the receivers daily at this UTC time
+    digest_schedule_utc: str | None = None
 
     # --- the worker's own HTTP endpoint (metrics, health, state) ----------------------
     web_host: str = "127.0.0.1"
@@ -145,6 +148,13 @@ class Settings(BaseSettings):
         if dsn is not None and urlsplit(dsn).scheme not in ("chdb", "http", "https"):
             raise ValueError("expected chdb:///path or http(s)://user:pass@host:port/db")
         return dsn
+
+    @field_validator("digest_schedule_utc")
+    @classmethod
+    def _check_schedule(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("expected a UTC time of day as HH:MM, e.g. 08:00")
+        return value
 
     # --- derived values ------------------------------------------------------------
     @property

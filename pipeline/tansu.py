@@ -65,10 +65,10 @@ async def true_end_offsets(
         client_id="megawatch-true-end-offsets", **consumer_options,
     )  # fmt: skip
     await consumer.start()
-    # aiokafka 0.14: stop() raises CancelledError if its no-group coordinator task has
-    # not run once yet (start() then stop() with no await between); let it run.
-    await asyncio.sleep(0)
     try:
+        # aiokafka 0.14: stop() raises CancelledError if its no-group coordinator task
+        # has not run once yet (start() then stop() with no await between); let it run.
+        await asyncio.sleep(0)
         by_kafka_tp = {TopicPartition(tp[0], tp[1]): tp for tp in wanted}
         if reported is None:
             reported = dict(await consumer.end_offsets(list(by_kafka_tp)))

@@ -87,5 +87,6 @@ def _print_banner(bootstrap: str, cluster_id: str, data_dir: str, log_path: str)
     click.echo(
         f"Other megawatch commands with MEGAWATCH_DATA_DIR={data_dir} use it automatically;\n"
         f"plain Kafka clients connect directly, e.g.  kcat -b {bootstrap} -L\n"
-        "Storage is in memory: topics and messages are gone when it stops. Ctrl-C to stop."
+        "Storage is in memory (about 250 bytes per record, never compacted or expired):\n"
+        "topics and messages are gone when it stops. Ctrl-C to stop."
     )

@@ -23,7 +23,9 @@ The files ship inside the package (``pipeline/_sql`` is the repository's ``sql/`
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -32,7 +34,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import QueryError
+from pipeline.errors import QueryError, StoreError, StoreInUseError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -145,7 +147,11 @@ def _timestamp(raw: Any, now: datetime) -> str:
     elif str(raw).strip().lower() == "now":
         when = now
     else:
-        when = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
+        try:
+            when = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("expected an ISO-8601 time such as 2026-11-20T08:00:00Z, "
+                             "or now") from None
     if when.tzinfo is None:  # documented: naive times are UTC
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
@@ -238,11 +244,28 @@ def named_query(target: Store | Settings, name: str, /, **params: Any) -> pd.Dat
     values); unknown, missing or malformed ones raise :class:`QueryError`.
     """
     from pipeline.settings import Settings
+    from pipeline.store.reader import read_query, store_hint
 
     query = get_query(name)
     bound = query.bind(params)
     if isinstance(target, Settings):
-        from pipeline.store.reader import read_query
-
         return read_query(target, query.sql, bound)
-    return target.query_df(query.sql, bound)
+    try:
+        return target.query_df(query.sql, bound)
+    except StoreError as exc:
+        raise StoreError(f"query {name}: {store_hint(str(exc))}") from exc
+
+
+@contextlib.contextmanager
+def query_target(settings: Settings) -> Iterator[Store | Settings]:
+    """The store, opened once for several named queries; or, while a worker owns the
+    embedded store, the settings (each query then goes through the worker's /api/sql)."""
+    from pipeline.store.client import open_store
+
+    try:
+        store = open_store(settings)
+    except StoreInUseError:
+        yield settings
+        return
+    with store:
+        yield store

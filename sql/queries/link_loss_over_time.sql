@@ -9,6 +9,7 @@
 -- link_class: 'wan', 'fabric' or '' (all).
 SELECT site,
        link,
+       link_class,
        peer_site,
        toStartOfInterval(minute, toIntervalSecond({bucket_s:UInt32})) AS bucket,
        sum(d_tx) AS tx_packets,
@@ -19,5 +20,5 @@ WHERE ({site:String} = '' OR site = {site:String})
   AND ({link_class:String} = '' OR link_class = {link_class:String})
   AND minute >= {until:DateTime64(3,'UTC')} - toIntervalSecond({since_s:UInt32})
   AND minute < {until:DateTime64(3,'UTC')}
-GROUP BY site, link, peer_site, bucket
+GROUP BY site, link, link_class, peer_site, bucket
 ORDER BY site, link, bucket;

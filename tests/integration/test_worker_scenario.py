@@ -7,6 +7,9 @@ per alert; every valid reading stored once; every bad event dead-lettered once.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,8 +54,6 @@ def worker(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[WorkerProcess]:
 
 
 def publish_spec(prod: object, spec: dict) -> None:
-    import json
-
     prod.send(
         "control.sites",
         key=spec["site"].encode(),  # type: ignore[attr-defined]
@@ -145,6 +146,13 @@ def test_scripted_scenario(broker: EmbeddedBroker, worker: WorkerProcess) -> Non
     ]
     resets = worker.sql("SELECT sum(reset) r, countIf(baseline = 1) b FROM link_samples")[0]
     assert resets == {"r": 1, "b": 2}  # the first sample and the reset are baselines
+    # While the worker owns the embedded store, the CLI goes through the worker.
+    cli = subprocess.run([sys.executable, "-m", "pipeline", "sql",
+                          "SELECT count() AS n FROM rack_power", "--format", "json"],
+                         env=worker.env, cwd=worker.data_dir, capture_output=True, text=True,
+                         timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout) == [{"n": valid_racks}]
     series = worker.sql("SELECT count() n, max(total_w) mx FROM site_power WHERE site = 'atl-2'")
     assert series[0]["n"] >= len(plan) / 2 and series[0]["mx"] == pytest.approx(1.2e6)
 

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import httpx
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from pipeline.broker import free_port
+from pipeline.demo.worker_process import WorkerProcess as ManagedWorker
+from pipeline.errors import MegawatchError
 
 #: Short windows so a scenario runs in seconds, not minutes.
 FAST_RULES = {
@@ -37,72 +34,31 @@ FAST_RULES = {
 }
 
 
-class WorkerProcess:
-    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MEGAWATCH_")}
-        self.env.update(FAST_RULES)
-        self.env.update(
-            {
-                "MEGAWATCH_DATA_DIR": str(data_dir),
-                "MEGAWATCH_WEB_PORT": str(self.port),
-                "MEGAWATCH_CLICKHOUSE_DSN": f"chdb://{data_dir / 'clickhouse'}",
-            }
-        )
-        self.env.update(extra_env or {})
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = data_dir / "worker.log"
+class WorkerProcess(ManagedWorker):
+    """A worker on ``data_dir`` with the fast rule windows above."""
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MEGAWATCH_")}
+        env.update(FAST_RULES)
+        env.update({
+            "MEGAWATCH_DATA_DIR": str(data_dir),
+            "MEGAWATCH_CLICKHOUSE_DSN": f"chdb://{data_dir / 'clickhouse'}",
+        })
+        env.update(extra_env or {})
+        data_dir.mkdir(parents=True, exist_ok=True)
+        super().__init__(env, data_dir / "worker.log", cwd=data_dir)
+        self.data_dir = data_dir
 
     def start(self, timeout: float = 90) -> WorkerProcess:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "pipeline", "worker", "--quiet"],
-                env=self.env,
-                cwd=self.data_dir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"worker exited {self.proc.returncode}:\n{self.tail()}")
-            try:
-                health = httpx.get(f"{self.url}/health", timeout=2).json()
-                if health.get("assigned_partitions", 0) > 0:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError(f"worker not ready in {timeout} s:\n{self.tail()}")
+        try:
+            super().start(timeout)
+        except MegawatchError as exc:
+            raise AssertionError(f"{exc}\n{self.tail()}") from None
+        return self
 
     def tail(self, lines: int = 40) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(sig)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
-
-    def sql(self, query: str) -> list[dict[str, Any]]:
-        response = httpx.post(f"{self.url}/api/sql", json={"sql": query}, timeout=30)
-        body = response.json()
-        assert response.status_code == 200, body
-        return [dict(zip(body["columns"], row, strict=True)) for row in body["data"]]
-
-    def state(self) -> dict[str, Any]:
-        return httpx.get(f"{self.url}/api/state", timeout=5).json()
 
 
 def producer(bootstrap: str) -> KafkaProducer:

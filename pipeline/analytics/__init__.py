@@ -1,0 +1,11 @@
+"""Analytics for people: named-query results as an HTML report and a daily digest.
+
+* :mod:`.ranking`, :mod:`.findings`, :mod:`.digest`: the digest's rules and words (pure,
+  table-tested: nothing of ClickHouse or HTTP);
+* :mod:`.digest_data`: reads the digest's inputs with the named queries;
+* :mod:`.digest_send`: delivers a digest through the configured receivers, signed like
+  alerts; :mod:`.schedule`: the worker's daily digest (``MEGAWATCH_DIGEST_SCHEDULE_UTC``);
+* :mod:`.report`, :mod:`.report_charts`: the self-contained HTML report (plotly).
+
+Named queries themselves are :func:`pipeline.store.named_query`.
+"""

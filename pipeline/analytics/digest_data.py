@@ -1,0 +1,117 @@
+"""The digest's inputs, read with the named queries, and the digest built from them.
+
+Every number of the digest comes from a named query (``megawatch query ...`` shows the
+same rows): sites_above_warning, site_headroom (the power trend), link_loss_over_time
+(per minute, every link class), idle_power, delivery_outcomes and dead_letters. A digest
+for one site leaves out the fleet-wide parts (deliveries, dead letters).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pipeline.analytics.digest import Digest, DigestInputs, LossThresholds, build_digest
+from pipeline.analytics.findings import (
+    DeadLetterGroup,
+    DeliveryTrouble,
+    IdleRack,
+    LinkMinute,
+    PowerPoint,
+    SiteTime,
+)
+from pipeline.analytics.ranking import TOP
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from pipeline.settings import Settings
+    from pipeline.store.client import Store
+
+#: (query name, parameters) -> result; :func:`pipeline.store.named_query` bound to a target
+QueryRunner = Callable[..., "pd.DataFrame"]
+TREND_POINTS = 48  # buckets of the power trend over the window
+
+
+def loss_thresholds(settings: Settings) -> LossThresholds:
+    """The worker's default loss ratios per link class (MEGAWATCH_LOSS_WARN_* / _CRIT_*)."""
+    return LossThresholds(
+        warn={"wan": settings.loss_warn_wan, "fabric": settings.loss_warn_fabric},
+        crit={"wan": settings.loss_crit_wan, "fabric": settings.loss_crit_fabric},
+    )
+
+
+def read_digest(target: Store | Settings, settings: Settings, since_s: int,
+                until: datetime | None = None, site: str | None = None,
+                top: int = TOP) -> Digest:  # fmt: skip
+    """The digest of the ``since_s`` seconds before ``until`` (default now), for the fleet
+    or one site; ``target`` is an open store or the settings (see ``named_query``)."""
+    from pipeline.store.named import named_query
+
+    def run(name: str, **params: Any) -> pd.DataFrame:
+        return named_query(target, name, **params)
+
+    end = until or datetime.now(UTC)
+    inputs = gather_inputs(run, since_s, end, site)
+    return build_digest(inputs, loss_thresholds(settings), top=top)
+
+
+def gather_inputs(run: QueryRunner, since_s: int, until: datetime,
+                  site: str | None = None) -> DigestInputs:  # fmt: skip
+    window = {"since_s": since_s, "until": until}
+    scope = {"site": site or ""}
+    bucket_s = max(60, since_s // TREND_POINTS)
+    site_times = [
+        SiteTime(r["site"], _num(r["cap_mw"]), _num(r["warn_ratio"]), _num(r["peak_mw"]),
+                 warn_s=float(r["minutes_above_warn"]) * 60,
+                 cap_s=float(r["minutes_above_cap"]) * 60)
+        for r in _rows(run("sites_above_warning", **window))
+        if not site or r["site"] == site
+    ]  # fmt: skip
+    power = [PowerPoint(r["site"], _time(r["bucket"]), float(r["avg_mw"]), _num(r["cap_mw"]))
+             for r in _rows(run("site_headroom", bucket_s=bucket_s, **scope, **window))]
+    links = [
+        LinkMinute(r["site"], r["link"], r["link_class"], r["peer_site"], _time(r["bucket"]),
+                   int(r["tx_packets"]), int(r["dropped_packets"]))
+        for r in _rows(run("link_loss_over_time", bucket_s=60, link_class="", **scope, **window))
+    ]  # fmt: skip
+    idle = [IdleRack(r["site"], r["rack"], float(r["idle_mwh"]), float(r["idle_gpu_hours"]),
+                     int(r["gpu_count"]))
+            for r in _rows(run("idle_power", **scope, **window))]  # fmt: skip
+    fleet_wide = site is None
+    deliveries = [
+        DeliveryTrouble(r["receiver"], r["outcome"], int(r["alerts"]), _time(r["first_at"]),
+                        _time(r["last_at"]), str(r["latest_error"]))
+        for r in _rows(run("delivery_outcomes", **window))
+        if r["outcome"] in ("failed", "gave_up")
+    ] if fleet_wide else []  # fmt: skip
+    dead = [
+        DeadLetterGroup(r["topic"], r["reason_code"], int(r["dead_letters"]),
+                        _time(r["first_at"]), _time(r["last_at"]))
+        for r in _rows(run("dead_letters", **window))
+    ] if fleet_wide else []  # fmt: skip
+    return DigestInputs(until - timedelta(seconds=since_s), until, site, site_times, power,
+                        links, idle, deliveries, dead)  # fmt: skip
+
+
+def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return list(frame.to_dict("records"))  # type: ignore[arg-type]
+
+
+def _num(value: Any) -> float | None:
+    """A number, or None for NULL/NaN."""
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def _time(value: Any) -> datetime:
+    """A timestamp from a DataFrame (pandas, or ISO text from the worker's /api/sql)."""
+    import pandas as pd
+
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.to_pydatetime()

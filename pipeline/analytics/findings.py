@@ -1,0 +1,288 @@
+"""Candidate findings for the digest, from plain records of the named queries (pure).
+
+Each builder turns the rows of one question (time near the cap, power trend, link loss
+per minute, idle GPU energy, failed deliveries, dead letters) into :class:`Finding`
+objects with their sentence; :mod:`pipeline.analytics.ranking` says which five matter
+most. Inputs are plain dataclasses so that the rules are table-tested without a store.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pipeline.analytics.ranking import Finding, duration_text, energy_text, mw_text, percent_text
+from pipeline.core.forecast import PowerTrend
+
+GROWTH_FINDING_DAYS = 30.0  # a site reaching its cap later than this is no finding
+GROWTH_WARNING_DAYS = 7.0
+GROWTH_MENTION_DAYS = 365.0  # near-cap sentences mention a reach date up to this far
+
+
+@dataclass(frozen=True)
+class SiteTime:
+    """Time a site spent at or over its warning level and its cap (sites_above_warning)."""
+
+    site: str
+    cap_mw: float | None
+    warn_ratio: float | None
+    peak_mw: float | None
+    warn_s: float
+    cap_s: float
+
+
+@dataclass(frozen=True)
+class PowerPoint:
+    """A site's average power in one bucket (site_headroom)."""
+
+    site: str
+    at: datetime
+    avg_mw: float
+    cap_mw: float | None
+
+
+@dataclass(frozen=True)
+class LinkMinute:
+    """One link's traffic and drops in one minute (link_loss_over_time, bucket 60 s)."""
+
+    site: str
+    link: str
+    link_class: str
+    peer_site: str
+    minute: datetime
+    tx: int
+    dropped: int
+
+
+@dataclass(frozen=True)
+class IdleRack:
+    site: str
+    rack: str
+    idle_mwh: float
+    idle_gpu_hours: float
+    gpu_count: int
+
+
+@dataclass(frozen=True)
+class DeliveryTrouble:
+    """Deliveries to one receiver that failed or were given up (delivery_outcomes)."""
+
+    receiver: str
+    outcome: str  # failed | gave_up
+    alerts: int
+    first_at: datetime
+    last_at: datetime
+    latest_error: str
+
+
+@dataclass(frozen=True)
+class DeadLetterGroup:
+    topic: str
+    reason_code: str
+    count: int
+    first_at: datetime
+    last_at: datetime
+
+
+@dataclass(frozen=True)
+class Growth:
+    slope_mw_per_day: float
+    level_mw: float
+    reach_at: datetime | None
+
+
+# --- power --------------------------------------------------------------------------------
+def site_growth(points: Iterable[PowerPoint], window_s: float) -> dict[str, Growth]:
+    """Per site, the robust trend of its bucketed power (the worker's forecast method:
+    Theil-Sen over at least 6 points spanning a fifth of the window) and when it meets
+    the cap."""
+    by_site: dict[str, list[PowerPoint]] = defaultdict(list)
+    for point in points:
+        by_site[point.site].append(point)
+    out = {}
+    for site, series in by_site.items():
+        series.sort(key=lambda p: p.at)
+        cap = next((p.cap_mw for p in reversed(series) if p.cap_mw), None)
+        if cap is None:
+            continue  # no cap to reach
+        trend = PowerTrend(window_ms=int(window_s * 1000), step_ms=1)
+        for point in series:
+            trend.add(int(point.at.timestamp() * 1000), point.avg_mw * 1e6)
+        projection = trend.project(cap * 1e6, min_points=6)
+        if projection is None:
+            continue
+        reach = projection.reach_ms
+        out[site] = Growth(
+            slope_mw_per_day=projection.slope_w_per_s * 86400 / 1e6,
+            level_mw=projection.level_w / 1e6,
+            reach_at=datetime.fromtimestamp(reach / 1000, UTC) if reach is not None else None,
+        )
+    return out
+
+
+def cap_findings(times: Iterable[SiteTime], growth: Mapping[str, Growth],
+                 now: datetime) -> list[Finding]:  # fmt: skip
+    """Time at or over the cap (critical), else near it (warning); sites that spent no
+    time near their cap but grow towards it within 30 days (cap_growth)."""
+    out = []
+    for t in times:
+        if t.cap_mw is None or t.cap_mw <= 0:
+            continue
+        peak = f" (peak {mw_text(t.peak_mw)})" if t.peak_mw is not None else ""
+        cap = mw_text(t.cap_mw)
+        facts = {"cap_mw": t.cap_mw, "peak_mw": t.peak_mw, "seconds_above_warn": t.warn_s,
+                 "seconds_above_cap": t.cap_s, "warn_ratio": t.warn_ratio}
+        if t.cap_s > 0:
+            text = f"site {t.site} spent {duration_text(t.cap_s)} at or above its {cap} cap{peak}"
+            out.append(Finding("cap_breach", "critical", f"site {t.site}", t.site, t.cap_s,
+                               t.cap_mw, text, facts))  # fmt: skip
+        elif t.warn_s > 0:
+            level = (f"{t.warn_ratio * 100:.0f} % of its {cap} cap" if t.warn_ratio
+                     else f"the warning level of its {cap} cap")  # fmt: skip
+            text = f"site {t.site} spent {duration_text(t.warn_s)} above {level}{peak}"
+            text += _reach_clause(growth.get(t.site), now)
+            out.append(Finding("near_cap", "warning", f"site {t.site}", t.site, t.warn_s,
+                               t.cap_mw, text, facts))  # fmt: skip
+        else:
+            found = _growth_finding(t, growth.get(t.site), now)
+            if found is not None:
+                out.append(found)
+    return out
+
+
+def _reach_clause(growth: Growth | None, now: datetime) -> str:
+    if growth is None or growth.reach_at is None or growth.slope_mw_per_day <= 0:
+        return ""
+    if not now < growth.reach_at <= now + timedelta(days=GROWTH_MENTION_DAYS):
+        return ""
+    return (f"; at its current growth of {growth.slope_mw_per_day:+.2f} MW/day it reaches "
+            f"the cap on {_date(growth.reach_at, now)}")  # fmt: skip
+
+
+def _growth_finding(t: SiteTime, growth: Growth | None, now: datetime) -> Finding | None:
+    if growth is None or growth.reach_at is None or growth.slope_mw_per_day <= 0:
+        return None
+    days = (growth.reach_at - now).total_seconds() / 86400
+    if not 0 < days <= GROWTH_FINDING_DAYS or t.cap_mw is None:
+        return None
+    severity = "warning" if days <= GROWTH_WARNING_DAYS else "info"
+    text = (f"site {t.site} grows {growth.slope_mw_per_day:+.2f} MW/day "
+            f"(now {mw_text(growth.level_mw)}); at this rate it reaches its "
+            f"{mw_text(t.cap_mw)} cap on {_date(growth.reach_at, now)}, in {days:.0f} days")
+    facts = {"cap_mw": t.cap_mw, "mw_per_day": round(growth.slope_mw_per_day, 4),
+             "reach_at": growth.reach_at.isoformat(), "days_to_cap": round(days, 2)}
+    # A forecast has no duration yet: it counts as one hour (see ranking).
+    return Finding("cap_growth", severity, f"site {t.site}", t.site, 3600.0, t.cap_mw, text,
+                   facts)  # fmt: skip
+
+
+# --- links --------------------------------------------------------------------------------
+def loss_findings(minutes: Iterable[LinkMinute], warn: Mapping[str, float],
+                  crit: Mapping[str, float], now: datetime) -> list[Finding]:  # fmt: skip
+    """Links with minutes at or over their class's warning loss ratio: how much they
+    dropped during those minutes (critical when that reaches the critical ratio)."""
+    by_link: dict[tuple[str, str], list[LinkMinute]] = defaultdict(list)
+    for m in minutes:
+        by_link[(m.site, m.link)].append(m)
+    out = []
+    for (site, link), series in sorted(by_link.items()):
+        first = series[0]
+        threshold = warn.get(first.link_class)
+        lossy = sorted((m for m in series
+                        if threshold is not None and m.tx > 0 and m.dropped / m.tx >= threshold),
+                       key=lambda m: m.minute)  # fmt: skip
+        if not lossy:
+            continue
+        tx, dropped = sum(m.tx for m in lossy), sum(m.dropped for m in lossy)
+        ratio = dropped / tx
+        severity = "critical" if ratio >= crit.get(first.link_class, float("inf")) else "warning"
+        label = "WAN" if first.link_class == "wan" else first.link_class
+        peer = f" ({site} to {first.peer_site})" if first.peer_site else f" at {site}"
+        text = (f"{label} link {link}{peer} dropped {percent_text(ratio)} of packets "
+                f"{_period(lossy, now)}")  # fmt: skip
+        facts = {"loss_ratio": ratio, "dropped_packets": dropped, "tx_packets": tx,
+                 "lossy_minutes": len(lossy), "from": lossy[0].minute.isoformat(),
+                 "to": (lossy[-1].minute + timedelta(minutes=1)).isoformat()}
+        out.append(Finding("link_loss", severity, f"link {link}", site, 60.0 * len(lossy), tx,
+                           text, facts))  # fmt: skip
+    return out
+
+
+def _period(lossy: list[LinkMinute], now: datetime) -> str:
+    start, end = lossy[0].minute, lossy[-1].minute + timedelta(minutes=1)
+    span_min = round((end - start).total_seconds() / 60)
+    if span_min == len(lossy):
+        return f"during {span_text(start, end, now, '-')}"
+    return f"in {len(lossy)} minutes between {span_text(start, end, now, ' and ')}"
+
+
+# --- GPUs, deliveries, dead letters --------------------------------------------------------
+def idle_findings(racks: Iterable[IdleRack]) -> list[Finding]:
+    out = []
+    for r in racks:
+        if r.idle_mwh <= 0:
+            continue
+        per_gpu_h = r.idle_gpu_hours / r.gpu_count if r.gpu_count else r.idle_gpu_hours
+        text = (f"rack {r.rack} at {r.site} burned {energy_text(r.idle_mwh)} with GPUs under "
+                f"5 % busy ({r.idle_gpu_hours:.1f} GPU-hours idle)")
+        facts = {"idle_mwh": r.idle_mwh, "idle_gpu_hours": r.idle_gpu_hours,
+                 "gpus": r.gpu_count}
+        out.append(Finding("idle_energy", "info", f"rack {r.site}/{r.rack}", r.site,
+                           per_gpu_h * 3600, r.idle_mwh, text, facts))  # fmt: skip
+    return out
+
+
+def delivery_findings(troubles: Iterable[DeliveryTrouble], now: datetime) -> list[Finding]:
+    out = []
+    for t in troubles:
+        verb = "gave up delivering" if t.outcome == "gave_up" else "was refused"
+        what = f"{t.alerts} alert{'s' if t.alerts != 1 else ''}"
+        when = _when(t.first_at, t.last_at, now)
+        error = f": {t.latest_error[:80]}" if t.latest_error else ""
+        text = f"receiver {t.receiver} {verb} {what} {when}{error}"
+        facts = {"outcome": t.outcome, "alerts": t.alerts}
+        duration = (t.last_at - t.first_at).total_seconds()
+        out.append(Finding("delivery_failures", "critical", f"receiver {t.receiver}/{t.outcome}",
+                           "", duration, t.alerts, text, facts))  # fmt: skip
+    return out
+
+
+def dead_letter_findings(groups: Iterable[DeadLetterGroup], now: datetime) -> list[Finding]:
+    out = []
+    for g in groups:
+        text = (f"{g.count:,} {g.topic} message(s) or event(s) were dead-lettered as "
+                f"{g.reason_code or 'unknown'} {_when(g.first_at, g.last_at, now)}")
+        duration = (g.last_at - g.first_at).total_seconds()
+        out.append(Finding("dead_letters", "info", f"{g.topic}/{g.reason_code}", "", duration,
+                           g.count, text, {"count": g.count}))  # fmt: skip
+    return out
+
+
+# --- time words ---------------------------------------------------------------------------
+def span_text(start: datetime, end: datetime, now: datetime, joint: str) -> str:
+    """``14:02-14:19`` today, ``Nov 29 14:02-14:19`` on another day, the date written once
+    when both ends share it (UTC)."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    if start.date() != end.date():
+        return f"{_clock(start, now)}{joint}{_clock(end, now)}"
+    return f"{_clock(start, now)}{joint}{end:%H:%M}"
+
+
+def _when(first: datetime, last: datetime, now: datetime) -> str:
+    if last - first < timedelta(minutes=1):
+        return f"at {_clock(first, now)}"
+    return f"between {span_text(first, last, now, ' and ')}"
+
+
+def _clock(at: datetime, now: datetime) -> str:
+    """``14:02`` on the digest's day, ``Nov 19 14:02`` on another (UTC)."""
+    at, now = at.astimezone(UTC), now.astimezone(UTC)
+    return f"{at:%H:%M}" if at.date() == now.date() else f"{_date(at, now)} {at:%H:%M}"
+
+
+def _date(at: datetime, now: datetime) -> str:
+    """``Dec 4``, or ``Jan 3 2027`` in another year."""
+    text = f"{at:%b} {at.day}"
+    return text if at.year == now.year else f"{text} {at.year}"
