@@ -32,22 +32,30 @@ def producer(bootstrap: str, **overrides: object) -> AIOKafkaProducer:
     return AIOKafkaProducer(bootstrap_servers=bootstrap, **{**PRODUCER_OPTIONS, **overrides})
 
 
-async def produce_backlog(bootstrap: str, messages: Sequence[Message]) -> float:
-    """Send every message and wait for all acknowledgements; returns the seconds taken."""
+#: Where a message landed: (topic, partition, offset, readings).
+Placement = tuple[str, int, int, int]
+
+
+async def produce_backlog(
+    bootstrap: str, messages: Sequence[Message]
+) -> tuple[float, list[Placement]]:
+    """Send every message and wait for all acknowledgements: seconds taken, placements."""
     started = time.perf_counter()
     prod = producer(bootstrap)
     await prod.start()
+    placements: list[Placement] = []
     try:
-        futures = []
+        pending: list[tuple[asyncio.Future, Message]] = []
         for m in messages:
-            futures.append(await prod.send(m.topic, m.value, key=m.key))
-            if len(futures) >= 500:
-                await asyncio.gather(*futures)
-                futures.clear()
-        await asyncio.gather(*futures)
+            pending.append((await prod.send(m.topic, m.value, key=m.key), m))
+            if len(pending) >= 500 or m is messages[-1]:
+                for meta, sent in zip(await asyncio.gather(*(f for f, _ in pending)),
+                                      (s for _, s in pending), strict=True):  # fmt: skip
+                    placements.append((sent.topic, meta.partition, meta.offset, sent.readings))
+                pending.clear()
     finally:
         await prod.stop()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, placements
 
 
 @dataclass

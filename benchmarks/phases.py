@@ -17,19 +17,31 @@ from typing import Any
 
 from alert_latency import AlertWatch, Probe, latencies, run_probe
 from campus_telemetry import Message
-from kafka_load import paced
+from kafka_load import Placement, paced
 from worker_process import WorkerProcess
 
 
+class DrainStalled(RuntimeError):
+    """The worker stopped making progress before storing everything; carries its metrics."""
+
+    def __init__(self, message: str, metrics: dict[str, float]) -> None:
+        super().__init__(message)
+        self.metrics = {k: v for k, v in metrics.items() if k.startswith("megawatch_")}
+
+
 def drain(worker: WorkerProcess, stored_before: int, expected: int,
-          timeout: float = 600) -> dict[str, Any]:  # fmt: skip
-    """Poll until ``expected`` more readings are stored; readings/s excluding startup."""
+          stall_s: float = 30.0) -> dict[str, Any]:  # fmt: skip
+    """Poll until ``expected`` more readings are stored; readings/s excluding startup.
+
+    Raises :class:`DrainStalled` when nothing moves for ``stall_s`` once started (or for
+    four times that before the first reading)."""
     started = time.perf_counter()
-    t_start = started
+    t_start = progress_at = started
     readings0: float | None = None
     rss_start: dict[str, int] = {}
     t_processed: float | None = None
     timeline: list[tuple[float, int, int]] = []
+    last = (-1.0, -1)
     while True:
         worker.check_alive()
         m = worker.metrics()
@@ -38,6 +50,8 @@ def drain(worker: WorkerProcess, stored_before: int, expected: int,
         stored = worker.stored_rows(m) - stored_before
         if readings0 is None:
             readings0 = readings
+        if (readings, stored) != last:
+            last, progress_at = (readings, stored), now
         if readings == readings0 and stored <= 0:
             t_start, rss_start = now, worker.memory_kib()  # nothing processed yet
         else:
@@ -46,8 +60,9 @@ def drain(worker: WorkerProcess, stored_before: int, expected: int,
                 t_processed = now
             if stored >= expected:
                 break
-        if now - started > timeout:
-            raise RuntimeError(f"worker stored {stored} of {expected} readings in {timeout} s")
+        if now - progress_at > (stall_s if timeline else 4 * stall_s):
+            raise DrainStalled(f"worker stored {stored} of {expected} readings and made no "
+                               f"progress for {now - progress_at:.0f} s", m)  # fmt: skip
         time.sleep(0.1 if len(timeline) < 5 else 0.25)
     seconds = now - t_start
     processed_s = (t_processed or now) - t_start
@@ -60,6 +75,20 @@ def drain(worker: WorkerProcess, stored_before: int, expected: int,
         "rss_at_start_kib": rss_start, "rss_at_end_kib": worker.memory_kib(),
         "timeline": timeline[:: max(1, len(timeline) // 40)],
     }  # fmt: skip
+
+
+TABLE_OF = {"telemetry.rack_power": "rack_power", "telemetry.gpu": "gpu_samples",
+            "telemetry.link": "link_samples"}  # fmt: skip
+
+
+def missing_messages(worker: WorkerProcess, placements: Sequence[Placement]) -> list[Placement]:
+    """Produced messages with no row in their table (asked through the worker's SQL)."""
+    missing: list[Placement] = []
+    for topic, table in TABLE_OF.items():
+        rows = worker.sql(f"SELECT DISTINCT kafka_partition, kafka_offset FROM {table}")
+        stored = {(int(p), int(o)) for p, o in rows}
+        missing += [pl for pl in placements if pl[0] == topic and (pl[1], pl[2]) not in stored]
+    return missing
 
 
 async def _sample(worker: WorkerProcess, out: list[dict[str, Any]], stop: asyncio.Event) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 from alert_latency import Probe
 from campus_telemetry import Campus, generate, gpu_every_for_rate
 from kafka_load import baseline, produce_backlog
-from phases import drain, live
+from phases import DrainStalled, drain, live, missing_messages
 from worker_process import WorkerProcess
 
 from pipeline.broker import EmbeddedBroker
@@ -83,9 +83,9 @@ def phase_backlog(args: argparse.Namespace, campus: Campus, bootstrap: str) -> d
                     gpu_every=args.gpu_every, batch=args.batch)  # fmt: skip
     gen_s = time.perf_counter() - t
     args.gen_s_per_reading = gen_s / load.readings
-    produce_s = asyncio.run(produce_backlog(bootstrap, load.messages))
+    produce_s, placements = asyncio.run(produce_backlog(bootstrap, load.messages))
     per_tick = {topic: n // args.seconds for topic, n in load.readings_by_topic().items()}
-    return {"load": load, "info": {
+    return {"load": load, "placements": placements, "info": {
         "seconds_of_telemetry": args.seconds, "readings": load.readings,
         "messages": len(load.messages), "json_mb": round(load.bytes / 1e6, 1),
         "readings_per_campus_second": per_tick, "generate_s": round(gen_s, 1),
@@ -157,7 +157,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         ensure_topics(settings, KafkaEndpoint(bootstrap, True, broker.cluster_id))
         publish_specs(settings, [*campus.specs(), *extra.specs(), probe.spec()])
         backlog = phase_backlog(args, campus, bootstrap)
-        load = backlog.pop("load")
+        load, placements = backlog.pop("load"), backlog.pop("placements")
         out["backlog"] = backlog["info"]
         print(f"backlog: {load.readings} readings in {len(load.messages)} messages", flush=True)
         base = asyncio.run(baseline(bootstrap, [RACK_POWER, GPU, LINK], load.readings))
@@ -182,8 +182,13 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
                 out["memory"] = phase_memory(args, campus, extra, bootstrap, worker)
             out["worker_dead_letters"] = worker.metrics().get("megawatch_dead_letters_total", 0)
             out["worker_memory_end_kib"] = worker.memory_kib()
-        except BaseException:
+        except BaseException as exc:
+            out["error"] = f"{type(exc).__name__}: {exc}"
+            out["error_metrics"] = getattr(exc, "metrics", None)
             out["worker_log_tail"] = worker.tail(60)
+            if isinstance(exc, DrainStalled) and worker.proc and worker.proc.poll() is None:
+                out["missing_messages"] = missing_messages(worker, placements)[:50]
+            write(args.out.with_suffix(".failed.json"), out)
             raise
         finally:
             out["worker_exit"] = worker.stop()
@@ -206,6 +211,11 @@ def summary(r: dict[str, Any]) -> dict[str, Any]:
             "targets": TARGETS}  # fmt: skip
 
 
+def write(path: Path, result: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2, default=str))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=30, help="backlog: campus seconds")
@@ -222,8 +232,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="megawatch-bench-") as tmp:
         result = run(args, Path(tmp))
     result["summary"] = summary(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=str))
+    write(args.out, result)
     print(json.dumps(result["summary"], indent=2))
 
 

@@ -9,15 +9,13 @@ lives in :class:`pipeline.core.processor.Processor`, history goes to ClickHouse 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 import mode
-from faust.tables.globaltable import GlobalTable
 
 from pipeline.agents import TELEMETRY, Handlers, Publishers
 from pipeline.core.config import RuleConfig
@@ -27,15 +25,17 @@ from pipeline.core.rules import Timing
 from pipeline.events import GpuSample, LinkClass, LinkCounters, RackPower
 from pipeline.kafka_conn import KafkaEndpoint, faust_options, resolve_kafka
 from pipeline.metrics import Metrics
-from pipeline.sink import ClickHouseSink, ColumnWriter
+from pipeline.sink import ClickHouseSink
 from pipeline.sites import SpecCache
 from pipeline.tansu import MegawatchApp
-from pipeline.topics import ALERTS, DEADLETTER, GPU, LINK, RACK_POWER, SITES, SITES_PARTITIONS
+from pipeline.topics import ALERTS, DEADLETTER, GPU, LINK, RACK_POWER
+from pipeline.worker_services import register_services
+from pipeline.worker_tables import RAW, alert_state_table, spec_table
+
+if TYPE_CHECKING:
+    from pipeline.store import Store
 
 logger = logging.getLogger(__name__)
-RAW: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
-                       "key_serializer": "raw", "value_serializer": "raw"}
-
 
 def rule_config(settings: Any) -> RuleConfig:
     def ms(seconds: float) -> int:
@@ -71,7 +71,7 @@ def decode_limits(settings: Any) -> Limits:
 class WorkerResources:
     """What a worker holds besides Faust: the store (owned), the cluster id, metrics."""
 
-    store: ColumnWriter
+    store: Store
     cluster_id: str
     metrics: Metrics = field(default_factory=Metrics)
 
@@ -105,12 +105,8 @@ def create_app(
     )
     topics = {name: app.topic(name, partitions=settings.kafka_partitions, **RAW)
               for name in (RACK_POWER, GPU, LINK, DEADLETTER, ALERTS)}
-    sites_table = _spec_table(app)
-    # Keyed by site bytes and written with the producer's partitioner: the changelog
-    # partition of a site is the partition of its telemetry (same key, same murmur2).
-    # (Faust derives a table's serializers from key_type/value_type: bytes -> raw.)
-    alert_states = app.Table("alert_states", use_partitioner=True, key_type=bytes,
-                             partitions=settings.kafka_partitions)
+    sites_table = spec_table(app)
+    alert_states = alert_state_table(app, settings.kafka_partitions)
     specs = SpecCache(lambda site: sites_table.get(site.encode()))
 
     def durable_of(site: str) -> dict[str, Any] | None:
@@ -127,7 +123,8 @@ def create_app(
     metrics = resources.metrics
     sink = ClickHouseSink(resources.store, resources.cluster_id, max_rows=settings.sink_max_rows,
                           flush_interval=settings.sink_flush_interval_s,
-                          on_flushed=metrics.on_flushed)
+                          on_flushed=metrics.on_flushed,
+                          on_failed=metrics.sink_failures.inc)
     limits = decode_limits(settings)
     decoders: dict[str, MessageDecoder[Any]] = {RACK_POWER: MessageDecoder(RackPower, limits),
                 GPU: MessageDecoder(GpuSample, limits),
@@ -142,35 +139,11 @@ def create_app(
     _register_agents(app, topics, handlers)
     _register_timers(app, settings, handlers)
     _register_rebalance(app, handlers)
-    if settings.notifier_in_worker:
-        _register_notifier(app, settings, endpoint, resources)
+    register_services(app, settings, endpoint, resources)
     from pipeline.web import register_views
 
     register_views(app, settings, handlers, resources)
     return app
-
-
-class SpecTable(GlobalTable):
-    """A GlobalTable whose changelog is the contract's own ``control.sites`` topic.
-
-    Faust's assignor looks a global table's changelog up by the table's *default*
-    changelog name, and fails silently (the group never finishes joining) when the
-    table reads another topic: this names the topic it really reads.
-    """
-
-    def _changelog_topic_name(self) -> str:
-        return SITES
-
-
-def _spec_table(app: faust.App) -> Any:
-    # One partition and a recovery buffer of one: Faust's documented remedy for global
-    # tables that never finish recovering when several workers share them.
-    return app.tables.add(SpecTable(
-        app, name="sites", beacon=app.tables.beacon, partitions=SITES_PARTITIONS,
-        changelog_topic=app.topic(SITES, partitions=SITES_PARTITIONS, **RAW),
-        key_type=bytes, value_type=bytes, is_global=True, standby_buffer_size=1,
-        recovery_buffer_size=1,
-    ))
 
 
 def open_resources(settings: Any, endpoint: KafkaEndpoint) -> WorkerResources:
@@ -222,30 +195,6 @@ def _register_timers(app: faust.App, settings: Any, handlers: Handlers) -> None:
 
         async def on_stop(self) -> None:
             await sink.flush()
-
-
-def _register_notifier(
-    app: faust.App, settings: Any, endpoint: KafkaEndpoint, resources: WorkerResources
-) -> None:
-    """Alert delivery in the worker's loop: in embedded mode only this process may write
-    the delivery records to the store (``megawatch notifier`` runs it on its own)."""
-    from pipeline.notify import NotifierService, firing_alerts, store_sink
-
-    @app.service
-    class NotifierRunner(mode.Service):
-        service: NotifierService | None = None
-
-        async def on_start(self) -> None:
-            firing = await asyncio.to_thread(firing_alerts, resources.store)
-            self.service = NotifierService(settings, endpoint=endpoint, firing=firing,
-                                           record_sink=store_sink(resources.store))
-            await self.service.start()
-
-        async def on_stop(self) -> None:
-            if self.service is not None:
-                await self.service.stop(drain_s=2.0)
-
-    app.megawatch_notifier = NotifierRunner  # type: ignore[attr-defined]
 
 
 def _register_rebalance(app: faust.App, handlers: Handlers) -> None:

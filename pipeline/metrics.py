@@ -6,9 +6,45 @@ registry of their own so that tests and several apps in one process do not colli
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+#: (topic, partition) -> messages behind the end of the partition
+LagReader = Callable[[], Mapping[tuple[str, int], int]]
+#: the notifier's stats(): {"receivers": {name: {"backlog": n, "delivered": n, ...}}}
+DeliveryReader = Callable[[], Mapping[str, Any]]
+
+
+class LiveCollector(Collector):
+    """Figures read at scrape time from the running worker: consumer lag, deliveries."""
+
+    def __init__(self) -> None:
+        self.lag: LagReader | None = None
+        self.deliveries: DeliveryReader | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        lag = GaugeMetricFamily("megawatch_consumer_lag", "Messages behind the end of the "
+                                "partition, per assigned partition", labels=["topic", "partition"])
+        for (topic, partition), behind in sorted((self.lag() if self.lag else {}).items()):
+            lag.add_metric([topic, str(partition)], behind)
+        yield lag
+        done = CounterMetricFamily("megawatch_deliveries", "Delivery attempts by receiver and "
+                                   "outcome", labels=["receiver", "outcome"])
+        backlog = GaugeMetricFamily("megawatch_delivery_backlog", "Notifications waiting, per "
+                                    "receiver", labels=["receiver"])
+        stats = self.deliveries() if self.deliveries else {}
+        for receiver, counts in sorted(stats.get("receivers", {}).items()):
+            backlog.add_metric([receiver], counts.get("backlog", 0))
+            for outcome, n in sorted(counts.items()):
+                if outcome != "backlog":
+                    done.add_metric([receiver, outcome], n)
+        yield done
+        yield backlog
 
 
 @dataclass
@@ -63,6 +99,8 @@ class Metrics:
         self.sites_unspecced = Gauge(
             "megawatch_sites_without_spec", "Sites with telemetry but no spec", registry=r
         )
+        self.live = LiveCollector()
+        r.register(self.live)
 
     def on_flushed(self, table: str, rows: int, seconds: float) -> None:
         self.sink_rows.labels(table).inc(rows)

@@ -83,6 +83,7 @@ class ClickHouseSink:
         max_buffered_rows: int = 200_000,
         max_backoff: float = 10.0,
         on_flushed: Callable[[str, int, float], None] | None = None,
+        on_failed: Callable[[], None] | None = None,
     ) -> None:
         self.writer = writer
         self.cluster_id = cluster_id
@@ -91,6 +92,7 @@ class ClickHouseSink:
         self.max_buffered_rows = max_buffered_rows
         self.max_backoff = max_backoff
         self.on_flushed = on_flushed  # (table, rows, seconds): metrics hook
+        self.on_failed = on_failed  # one failed insert (retried): metrics hook
         self.stats = SinkStats()
         self._buffers: dict[str, _Buffer] = {}
         self._buffered = 0
@@ -180,6 +182,8 @@ class ClickHouseSink:
                 break
             except StoreError as exc:
                 self.stats.failures += 1
+                if self.on_failed is not None:
+                    self.on_failed()
                 logger.warning("insert of %d rows into %s failed (%s); retrying in %.1f s",
                                buffer.rows, table, exc, delay)  # fmt: skip
                 await asyncio.sleep(delay)

@@ -49,7 +49,8 @@ def register_views(app: faust.App, settings: Any, handlers: Handlers, resources:
             body = await request.json()
             sql, params = body.get("sql", ""), body.get("params") or {}
             try:
-                frame = await asyncio.to_thread(resources.store.query_df, sql, params)
+                frame = await asyncio.to_thread(resources.store.query_df, sql, params,
+                                                read_only=True)
             except StoreError as exc:
                 return self.json({"error": str(exc)}, status=400)
             return self.bytes(frame.to_json(orient="split", date_format="iso").encode(),

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 #: (query name, parameters) -> result; :func:`pipeline.store.named_query` bound to a target
 QueryRunner = Callable[..., "pd.DataFrame"]
 TREND_POINTS = 48  # buckets of the power trend over the window
+IDLE_RACKS = 10_000  # racks read for the idle-energy totals per site
 
 
 def loss_thresholds(settings: Settings) -> LossThresholds:
@@ -62,7 +63,7 @@ def gather_inputs(run: QueryRunner, since_s: int, until: datetime,
                   site: str | None = None) -> DigestInputs:  # fmt: skip
     window = {"since_s": since_s, "until": until}
     scope = {"site": site or ""}
-    bucket_s = max(60, since_s // TREND_POINTS)
+    bucket_s = max(60, since_s // TREND_POINTS // 60 * 60)  # whole minutes: the rollup
     site_times = [
         SiteTime(r["site"], _num(r["cap_mw"]), _num(r["warn_ratio"]), _num(r["peak_mw"]),
                  warn_s=float(r["minutes_above_warn"]) * 60,
@@ -79,7 +80,7 @@ def gather_inputs(run: QueryRunner, since_s: int, until: datetime,
     ]  # fmt: skip
     idle = [IdleRack(r["site"], r["rack"], float(r["idle_mwh"]), float(r["idle_gpu_hours"]),
                      int(r["gpu_count"]))
-            for r in _rows(run("idle_power", **scope, **window))]  # fmt: skip
+            for r in _rows(run("idle_power", limit=IDLE_RACKS, **scope, **window))]  # fmt: skip
     fleet_wide = site is None
     deliveries = [
         DeliveryTrouble(r["receiver"], r["outcome"], int(r["alerts"]), _time(r["first_at"]),
@@ -97,7 +98,7 @@ def gather_inputs(run: QueryRunner, since_s: int, until: datetime,
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return list(frame.to_dict("records"))  # type: ignore[arg-type]
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _num(value: Any) -> float | None:

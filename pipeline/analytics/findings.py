@@ -220,17 +220,32 @@ def _period(lossy: list[LinkMinute], now: datetime) -> str:
 
 # --- GPUs, deliveries, dead letters --------------------------------------------------------
 def idle_findings(racks: Iterable[IdleRack]) -> list[Finding]:
+    """One finding per site: the energy its GPUs burned under 5 % busy, naming the rack
+    that burned most (a site of idle racks is one thing to fix, not fifty lines)."""
+    by_site: dict[str, list[IdleRack]] = defaultdict(list)
+    for rack in racks:
+        if rack.idle_mwh > 0:
+            by_site[rack.site].append(rack)
     out = []
-    for r in racks:
-        if r.idle_mwh <= 0:
-            continue
-        per_gpu_h = r.idle_gpu_hours / r.gpu_count if r.gpu_count else r.idle_gpu_hours
-        text = (f"rack {r.rack} at {r.site} burned {energy_text(r.idle_mwh)} with GPUs under "
-                f"5 % busy ({r.idle_gpu_hours:.1f} GPU-hours idle)")
-        facts = {"idle_mwh": r.idle_mwh, "idle_gpu_hours": r.idle_gpu_hours,
-                 "gpus": r.gpu_count}
-        out.append(Finding("idle_energy", "info", f"rack {r.site}/{r.rack}", r.site,
-                           per_gpu_h * 3600, r.idle_mwh, text, facts))  # fmt: skip
+    for site, idle in sorted(by_site.items()):
+        idle.sort(key=lambda r: (-r.idle_mwh, r.rack))
+        mwh = sum(r.idle_mwh for r in idle)
+        gpu_hours = sum(r.idle_gpu_hours for r in idle)
+        gpus = sum(r.gpu_count for r in idle)
+        top = idle[0]
+        if len(idle) == 1:
+            text = (f"rack {top.rack} at {site} burned {energy_text(mwh)} with GPUs under 5 % "
+                    f"busy ({gpu_hours:.1f} GPU-hours idle)")  # fmt: skip
+        else:
+            text = (f"GPUs under 5 % busy at {site} burned {energy_text(mwh)} in {len(idle)} "
+                    f"racks ({gpu_hours:.1f} GPU-hours idle; most at rack {top.rack}, "
+                    f"{energy_text(top.idle_mwh)})")  # fmt: skip
+        facts = {"idle_mwh": mwh, "idle_gpu_hours": gpu_hours, "gpus": gpus,
+                 "racks": [r.rack for r in idle]}
+        # duration: the hours an idle-reporting GPU of the site spent idle, on average
+        hours = gpu_hours / gpus if gpus else gpu_hours
+        out.append(Finding("idle_energy", "info", f"site {site} idle GPUs", site, hours * 3600,
+                           mwh, text, facts))  # fmt: skip
     return out
 
 
@@ -252,8 +267,9 @@ def delivery_findings(troubles: Iterable[DeliveryTrouble], now: datetime) -> lis
 def dead_letter_findings(groups: Iterable[DeadLetterGroup], now: datetime) -> list[Finding]:
     out = []
     for g in groups:
-        text = (f"{g.count:,} {g.topic} message(s) or event(s) were dead-lettered as "
-                f"{g.reason_code or 'unknown'} {_when(g.first_at, g.last_at, now)}")
+        letters = f"{g.count:,} dead letter{'s' if g.count != 1 else ''}"
+        text = (f"{g.topic}: {letters} ({g.reason_code or 'no reason code'}) "
+                f"{_when(g.first_at, g.last_at, now)}")
         duration = (g.last_at - g.first_at).total_seconds()
         out.append(Finding("dead_letters", "info", f"{g.topic}/{g.reason_code}", "", duration,
                            g.count, text, {"count": g.count}))  # fmt: skip

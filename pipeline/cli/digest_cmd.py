@@ -48,7 +48,7 @@ def digest(since: str, until_text: str | None, site: str | None, top: int, send:
     from pipeline.store.named import query_target
 
     settings = settings_from()
-    until = _until(until_text)
+    until = parse_until(until_text)
     with query_target(settings) as target:
         result = read_digest(target, settings, parse_duration(since), until, site, top=top)
     if as_json:
@@ -62,7 +62,8 @@ def digest(since: str, until_text: str | None, site: str | None, top: int, send:
         _send(settings, result, give_up)
 
 
-def _until(text: str | None) -> datetime:
+def parse_until(text: str | None) -> datetime:
+    """``--until``: ISO-8601 (UTC unless it has an offset), default now."""
     if text is None:
         return datetime.now(UTC)
     try:

@@ -50,6 +50,6 @@ def worker(quiet: bool) -> None:
         ).execute_from_commandline()
     finally:
         if resources is not None:
-            resources.store.close()  # type: ignore[attr-defined]
+            resources.store.close()
         if owned_broker is not None:
             owned_broker.stop()

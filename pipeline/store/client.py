@@ -81,12 +81,18 @@ class Store:
             rows = self._live().query(sql, parameters=params).result_rows
         return cast(list[tuple[Any, ...]], list(rows))  # result rows are tuples
 
-    def query_df(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        """The result of a query as a DataFrame; time-zone-aware columns are in UTC."""
+    def query_df(self, sql: str, params: dict[str, Any] | None = None, *,
+                 read_only: bool = False) -> pd.DataFrame:
+        """The result of a query as a DataFrame; time-zone-aware columns are in UTC.
+
+        ``read_only`` runs it with ClickHouse's ``readonly=2``: reads only, no writes or
+        DDL (used for queries that arrive over HTTP).
+        """
         import pandas as pd
 
+        settings = {"readonly": 2} if read_only else None
         with self._translating("query"):
-            frame = self._live().query_df(sql, parameters=params)
+            frame = self._live().query_df(sql, parameters=params, settings=settings)
         for name in frame.columns:
             # Columns typed without a zone (now64(), DateTime) come back in the engine's
             # zone; one zone for every column keeps output and comparisons simple.

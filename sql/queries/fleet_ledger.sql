@@ -43,7 +43,7 @@ fleet_coincident AS (
     SELECT max(total_w) AS peak_w
     FROM (SELECT minute, sum(avg_w) AS total_w FROM minutes GROUP BY minute)
 ),
-rows AS (
+ledger_rows AS (
     SELECT 'site' AS level,
            region_name AS region,
            site,
@@ -76,5 +76,5 @@ SELECT level,
        round(headroom_w / 1e6, 3) AS headroom_mw,
        round(capped_now_w / cap_total_w * 100, 1) AS pct_of_cap,
        latest_minute AS last_minute
-FROM rows
+FROM ledger_rows
 ORDER BY level = 'fleet', region, level = 'region', site;

@@ -5,7 +5,8 @@
 -- param: until DateTime64(3,'UTC') now
 --
 -- One row per site (all sites when site is '') and bucket of bucket_s seconds, from the
--- per-minute rollup site_power_1m. avg_mw is the sample-weighted mean; pct_above_warn and
+-- per-minute rollup site_power_1m (so buckets are whole minutes: under 60 s acts as 60 s).
+-- avg_mw is the sample-weighted mean; pct_above_warn and
 -- pct_above_cap are the shares of samples at or over the warning level and the cap.
 SELECT site,
        toStartOfInterval(minute, toIntervalSecond({bucket_s:UInt32})) AS bucket,

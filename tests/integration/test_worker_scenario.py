@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from worker_harness import (
     WorkerProcess,
@@ -68,7 +69,18 @@ def rack_events(mw: float, ts: int) -> list[dict]:
     ]
 
 
+def scrape(worker: WorkerProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """/metrics through the Prometheus client's own parser: (sample, labels) -> value."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{worker.url}/metrics", timeout=10).text
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
 def test_scripted_scenario(broker: EmbeddedBroker, worker: WorkerProcess) -> None:
+    before = scrape(worker)
+    assert not any(name == "megawatch_readings_total" for name, _ in before)
     prod = producer(broker.bootstrap)
     publish_spec(prod, SPEC)
     prod.flush()
@@ -146,6 +158,19 @@ def test_scripted_scenario(broker: EmbeddedBroker, worker: WorkerProcess) -> Non
     ]
     resets = worker.sql("SELECT sum(reset) r, countIf(baseline = 1) b FROM link_samples")[0]
     assert resets == {"r": 1, "b": 2}  # the first sample and the reset are baselines
+    metrics = scrape(worker)
+    readings = {dict(labels)["topic"]: value for (name, labels), value in metrics.items()
+                if name == "megawatch_readings_total"}
+    assert readings == {"telemetry.rack_power": valid_racks, "telemetry.link": valid_links}
+    dead = {dict(labels)["reason"]: value for (name, labels), value in metrics.items()
+            if name == "megawatch_dead_letters_total"}
+    assert dead == {"not_json": 1, "invalid": 1, "key_mismatch": 1}
+    fired = sum(v for (name, labels), v in metrics.items()
+                if name == "megawatch_alerts_total" and ("status", "firing") in labels)
+    assert fired == 4
+    assert metrics[("megawatch_sink_rows_total", (("table", "rack_power"),))] == valid_racks
+    lags = [v for (name, _), v in metrics.items() if name == "megawatch_consumer_lag"]
+    assert lags and max(lags) == 0  # caught up
     # While the worker owns the embedded store, the CLI goes through the worker.
     cli = subprocess.run([sys.executable, "-m", "pipeline", "sql",
                           "SELECT count() AS n FROM rack_power", "--format", "json"],
@@ -153,6 +178,9 @@ def test_scripted_scenario(broker: EmbeddedBroker, worker: WorkerProcess) -> Non
                          timeout=60)
     assert cli.returncode == 0, cli.stderr
     assert json.loads(cli.stdout) == [{"n": valid_racks}]
+    refused = httpx.post(f"{worker.url}/api/sql", json={"sql": "DROP TABLE rack_power"},
+                         timeout=30)
+    assert refused.status_code == 400 and "readonly" in refused.text.lower()
     series = worker.sql("SELECT count() n, max(total_w) mx FROM site_power WHERE site = 'atl-2'")
     assert series[0]["n"] >= len(plan) / 2 and series[0]["mx"] == pytest.approx(1.2e6)
 

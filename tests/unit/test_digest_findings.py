@@ -15,6 +15,8 @@ from pipeline.analytics.findings import (
     PowerPoint,
     SiteTime,
     cap_findings,
+    dead_letter_findings,
+    idle_findings,
     loss_findings,
     site_growth,
 )
@@ -67,7 +69,7 @@ def test_operator_day_top_five_in_order() -> None:
     # slack 100 x 1/60 h x 2 = 3.3; then (cut) dead letters 2 x 1.16 = 2.3, ord-1 growth 2
     assert [(f.kind, f.subject) for f in digest.findings] == [
         ("link_loss", "link atl-wis-1"),
-        ("idle_energy", "rack ord-1/r12"),
+        ("idle_energy", "site ord-1 idle GPUs"),
         ("near_cap", "site atl-2"),
         ("cap_breach", "site fra-1"),
         ("delivery_failures", "receiver slack/failed"),
@@ -180,3 +182,28 @@ def test_digest_body_for_the_signed_webhook() -> None:
     same_window = build_digest(DigestInputs(start=START, end=END), THRESHOLDS)
     other_site = build_digest(DigestInputs(start=START, end=END, site="atl-2"), THRESHOLDS)
     assert same_window.digest_id == digest.digest_id != other_site.digest_id
+
+
+def test_idle_racks_of_a_site_make_one_finding() -> None:
+    racks = [IdleRack("fra-1", "r01", 0.0003, 2.4, 72), IdleRack("fra-1", "r07", 0.0005, 3.0, 72),
+             IdleRack("fra-1", "r09", 0.0, 0.0, 8), IdleRack("ord-1", "r12", 0.8, 160.0, 8)]
+    fra, ord_ = idle_findings(racks)
+    # fra-1: 0.8 kWh in 2 racks (r09 burned nothing); 5.4 GPU-hours over 144 GPUs
+    assert fra.sentence == ("GPUs under 5 % busy at fra-1 burned 0.8 kWh in 2 racks (5.4 GPU-hours "
+                            "idle; most at rack r07, 0.5 kWh)")
+    assert fra.amount == pytest.approx(0.0008) and fra.duration_s == pytest.approx(5.4 / 144 * 3600)
+    assert fra.facts["racks"] == ["r07", "r01"]
+    assert ord_.sentence == ("rack r12 at ord-1 burned 0.8 MWh with GPUs under 5 % busy "
+                             "(160.0 GPU-hours idle)")
+    assert ord_.duration_s == 20 * 3600
+
+
+def test_dead_letter_sentence() -> None:
+    one = DeadLetterGroup("telemetry.gpu", "invalid", 1, END - timedelta(hours=1),
+                          END - timedelta(hours=1))
+    many = DeadLetterGroup("telemetry.link", "", 1234, START + timedelta(hours=1),
+                           END - timedelta(hours=2))
+    assert [f.sentence for f in dead_letter_findings([one, many], END)] == [
+        "telemetry.gpu: 1 dead letter (invalid) at 07:00",
+        "telemetry.link: 1,234 dead letters (no reason code) between Nov 29 09:00 and 06:00",
+    ]

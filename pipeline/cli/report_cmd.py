@@ -1,0 +1,62 @@
+"""``megawatch report [--site S] [--since 24h] --out report.html [--png chart.png]``: charts
+people would rather look at than read, in one self-contained HTML file (plotly.js inlined).
+
+``--png`` also writes one chart (by default the site power one) as a PNG image, with
+plotly's exporter kaleido, which drives a local Chrome or Chromium (no network needed):
+``pip install 'megawatch[png]'`` and e.g. ``apt-get install chromium``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pipeline.cli.alerts_cmd import parse_duration
+from pipeline.cli.common import settings_from
+from pipeline.errors import ConfigError
+
+
+@click.command()
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              default=Path("report.html"), show_default=True, help="HTML file to write.")
+@click.option("--since", default="24h", show_default=True, help="Window: 6h, 24h, 7d...")
+@click.option("--until", "until_text", default=None,
+              help="End of the window, ISO-8601 UTC (default: now).")
+@click.option("--site", default=None, help="One site only (default: the whole fleet).")
+@click.option("--png", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write one chart as a PNG image (needs kaleido and Chromium).")
+@click.option("--png-chart", type=click.Choice(["power", "ledger", "loss", "gpus"]),
+              default="power", show_default=True, help="The chart --png writes.")
+def report(out: Path, since: str, until_text: str | None, site: str | None, png: Path | None,
+           png_chart: str) -> None:
+    """Write an HTML report: site power against cap with alert episodes, the fleet MW
+    ledger, WAN loss per link over time, GPU utilization against power.
+
+    \b
+    Examples:
+      megawatch report --out report.html
+      megawatch report --site ams-1 --since 7d --out ams-1.html
+    """
+    from pipeline.analytics.report import build_sections, read_report_data, render_html
+    from pipeline.cli.digest_cmd import parse_until
+    from pipeline.store.named import query_target
+
+    settings = settings_from()
+    with query_target(settings) as target:
+        data = read_report_data(target, parse_duration(since), parse_until(until_text), site)
+    sections = build_sections(data)
+    page = render_html(data, sections)
+    try:
+        out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"--out {out}: cannot write ({exc.strerror})") from None
+    charts = page.count('class="plotly-graph-div"')
+    click.echo(f"wrote {out} ({len(page) / 1e6:.1f} MB, {charts} charts, "
+               f"{data.start:%Y-%m-%d %H:%M} - {data.end:%Y-%m-%d %H:%M} UTC)")
+    if png is not None:
+        from pipeline.analytics.report import write_png
+
+        chart = next(section for section in sections if section.key == png_chart)
+        write_png(chart.figure, png)
+        click.echo(f"wrote {png} ({chart.title})")
