@@ -64,6 +64,7 @@ class BaselineResult:
     messages: int
     seconds: float  # first fetched record -> last reading decoded
     join_s: float  # consumer start -> first fetched record (excluded)
+    seen: set[tuple[str, int, int]]  # (topic, partition, offset) of every record read
 
     @property
     def readings_per_s(self) -> float:
@@ -81,6 +82,7 @@ async def baseline(bootstrap: str, topics: Sequence[str], expected: int,
     await consumer.start()
     readings = messages = 0
     first: float | None = None
+    seen: set[tuple[str, int, int]] = set()
     try:
         while readings < expected:
             if time.perf_counter() - created > timeout:
@@ -93,11 +95,12 @@ async def baseline(bootstrap: str, topics: Sequence[str], expected: int,
                 for record in records:
                     readings += len(orjson.loads(record.value)["events"])
                     messages += 1
+                    seen.add((record.topic, record.partition, record.offset))
         done = time.perf_counter()
     finally:
         await consumer.stop()
     assert first is not None
-    return BaselineResult(readings, messages, done - first, first - created)
+    return BaselineResult(readings, messages, done - first, first - created, seen)
 
 
 @dataclass

@@ -81,14 +81,21 @@ TABLE_OF = {"telemetry.rack_power": "rack_power", "telemetry.gpu": "gpu_samples"
             "telemetry.link": "link_samples"}  # fmt: skip
 
 
-def missing_messages(worker: WorkerProcess, placements: Sequence[Placement]) -> list[Placement]:
-    """Produced messages with no row in their table (asked through the worker's SQL)."""
-    missing: list[Placement] = []
+def missing_messages(worker: WorkerProcess, placements: Sequence[Placement]) -> dict[str, Any]:
+    """Per topic-partition: produced messages with no row in their table (holes or a tail)."""
+    out: dict[str, Any] = {}
     for topic, table in TABLE_OF.items():
         rows = worker.sql(f"SELECT DISTINCT kafka_partition, kafka_offset FROM {table}")
         stored = {(int(p), int(o)) for p, o in rows}
-        missing += [pl for pl in placements if pl[0] == topic and (pl[1], pl[2]) not in stored]
-    return missing
+        for partition in sorted({p for t, p, _, _ in placements if t == topic}):
+            offsets = sorted(o for t, p, o, _ in placements if t == topic and p == partition)
+            missing = [o for o in offsets if (partition, o) not in stored]
+            if missing:
+                kept = [o for p, o in stored if p == partition]
+                out[f"{topic}[{partition}]"] = {
+                    "produced": len(offsets), "stored": len(kept),
+                    "stored_max_offset": max(kept, default=None), "missing": missing[:40]}
+    return out
 
 
 async def _sample(worker: WorkerProcess, out: list[dict[str, Any]], stop: asyncio.Event) -> None:

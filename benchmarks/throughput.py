@@ -161,7 +161,10 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         out["backlog"] = backlog["info"]
         print(f"backlog: {load.readings} readings in {len(load.messages)} messages", flush=True)
         base = asyncio.run(baseline(bootstrap, [RACK_POWER, GPU, LINK], load.readings))
+        produced = {(t, p, o) for t, p, o, _ in placements}
         out["baseline"] = {"readings": base.readings, "messages": base.messages,
+                           "messages_not_seen": len(produced - base.seen),
+                           "records_not_produced": len(base.seen - produced),
                            "seconds": round(base.seconds, 2), "join_s": round(base.join_s, 2),
                            "readings_per_s": round(base.readings_per_s)}  # fmt: skip
         print(f"baseline: {base.readings_per_s:,.0f} readings/s", flush=True)
@@ -187,7 +190,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
             out["error_metrics"] = getattr(exc, "metrics", None)
             out["worker_log_tail"] = worker.tail(60)
             if isinstance(exc, DrainStalled) and worker.proc and worker.proc.poll() is None:
-                out["missing_messages"] = missing_messages(worker, placements)[:50]
+                out["worker_stacks"] = worker.dump_stacks()
+                out["missing_messages"] = missing_messages(worker, placements)
             write(args.out.with_suffix(".failed.json"), out)
             raise
         finally:

@@ -130,6 +130,15 @@ class WorkerProcess:
                                       str(rate), "--threads", "--format", fmt, "-o", str(out)],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
 
+    def dump_stacks(self) -> str:
+        """py-spy dump of every thread now (what a stalled worker waits on)."""
+        try:
+            done = subprocess.run([str(PY_SPY), "dump", "--pid", str(self.pid)],
+                                  capture_output=True, timeout=60, check=False)  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"py-spy dump failed: {exc}"
+        return (done.stdout + done.stderr).decode(errors="replace")
+
     def stop_profile(self) -> str:
         if self._spy is None:
             return ""

@@ -13,7 +13,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-BAR_WIDTH = 24
+BAR_WIDTH = 16
 
 
 def power_bar(total_w: float | None, cap_w: float | None, warn_w: float | None) -> Text:
@@ -30,9 +30,9 @@ def power_bar(total_w: float | None, cap_w: float | None, warn_w: float | None) 
 
 def site_table(state: dict[str, Any]) -> Table:
     table = Table(expand=False, pad_edge=False, box=None, header_style="bold")
-    for column in ("site", "power vs cap", "headroom", "stale racks", "GPU util", "worst link",
-                   "firing"):
-        table.add_column(column)
+    for column in ("site", "power vs cap", "headroom", "stale racks", "GPU util", "worst link"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("firing")
     for site in state.get("sites", []):
         cap, total = site.get("cap_w"), site.get("total_w")
         headroom = "" if cap is None or total is None else f"{(cap - total) / 1e6:+.2f} MW"

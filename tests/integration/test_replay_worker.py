@@ -42,6 +42,6 @@ def test_replayed_sample_is_stored_exactly(worker: WorkerProcess) -> None:
     row = wait_for(lambda: (r := worker.sql(counts_sql)[0]) == expected and r, 30,
                    f"the sample's readings stored: {expected}")
     assert row == expected
-    reasons = worker.sql("SELECT reason FROM dead_letters ORDER BY reason")
-    assert [r["reason"].split(":")[0] for r in reasons] == ["events[0].power_w",
-                                                              "events[0].util_pct"]
+    reasons = worker.sql("SELECT reason FROM dead_letters")
+    fields = sorted(r["reason"].split(":")[0].split(".")[-1] for r in reasons)
+    assert fields == ["power_w", "util_pct"]  # the two bad readings, named by field

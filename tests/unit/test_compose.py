@@ -25,7 +25,7 @@ def test_every_megawatch_variable_is_a_setting() -> None:
 
 
 def test_settings_values_parse() -> None:
-    for name, service in MEGAWATCH.items():
+    for service in MEGAWATCH.values():
         env = {k.removeprefix(ENV_PREFIX).lower(): v
                for k, v in service["environment"].items() if k.startswith(ENV_PREFIX)}
         Settings(**env)  # raises on a value the worker would reject at start
