@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from alert_latency import AlertWatch, Probe, latencies, run_probe
@@ -29,12 +30,13 @@ class DrainStalled(RuntimeError):
         self.metrics = {k: v for k, v in metrics.items() if k.startswith("megawatch_")}
 
 
-def drain(worker: WorkerProcess, stored_before: int, expected: int,
-          stall_s: float = 30.0) -> dict[str, Any]:  # fmt: skip
+def drain(worker: WorkerProcess, stored_before: int, expected: int, stall_s: float = 30.0,
+          during: Callable[[], object] | None = None) -> dict[str, Any]:  # fmt: skip
     """Poll until ``expected`` more readings are stored; readings/s excluding startup.
 
-    Raises :class:`DrainStalled` when nothing moves for ``stall_s`` once started (or for
-    four times that before the first reading)."""
+    ``during`` (the producer, when the backlog is sent to a running worker) runs in a
+    thread from the first poll on. Raises :class:`DrainStalled` when nothing moves for
+    ``stall_s`` once started (or for four times that before the first reading)."""
     started = time.perf_counter()
     t_start = progress_at = started
     readings0: float | None = None
@@ -50,9 +52,11 @@ def drain(worker: WorkerProcess, stored_before: int, expected: int,
         stored = worker.stored_rows(m) - stored_before
         if readings0 is None:
             readings0 = readings
+            if during is not None:
+                threading.Thread(target=during, daemon=True).start()
         if (readings, stored) != last:
             last, progress_at = (readings, stored), now
-        if readings == readings0 and stored <= 0:
+        if (readings == readings0 and stored <= 0) or not rss_start:
             t_start, rss_start = now, worker.memory_kib()  # nothing processed yet
         else:
             timeline.append((round(now - t_start, 2), int(readings - readings0), stored))
@@ -93,8 +97,11 @@ def missing_messages(worker: WorkerProcess, placements: Sequence[Placement]) -> 
             if missing:
                 kept = [o for p, o in stored if p == partition]
                 out[f"{topic}[{partition}]"] = {
-                    "produced": len(offsets), "stored": len(kept),
-                    "stored_max_offset": max(kept, default=None), "missing": missing[:40]}
+                    "produced": len(offsets),
+                    "stored": len(kept),
+                    "stored_max_offset": max(kept, default=None),
+                    "missing": missing[:40],
+                }
     return out
 
 

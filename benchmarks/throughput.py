@@ -20,16 +20,20 @@ import argparse
 import asyncio
 import json
 import platform
+import shutil
+import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from alert_latency import Probe
-from campus_telemetry import Campus, generate, gpu_every_for_rate
-from kafka_load import baseline, produce_backlog
+from campus_telemetry import Campus, Load, generate, gpu_every_for_rate
+from cpu_usage import CpuMeter
+from kafka_load import Placement, baseline, produce_backlog
 from phases import DrainStalled, drain, live, missing_messages
 from worker_process import WorkerProcess
 
@@ -50,6 +54,7 @@ def machine() -> dict[str, Any]:
     import os
 
     return {
+        "git": git_state(),
         "cpu": cpu,
         "cores": os.cpu_count(),
         "mem_kib": int(mem),
@@ -69,6 +74,19 @@ def machine() -> dict[str, Any]:
     }
 
 
+def git_state() -> dict[str, Any]:
+    """The commit measured, and the files that differed from it (the code is moving)."""
+
+    def git(*argv: str) -> str:
+        done = subprocess.run(["git", *argv], capture_output=True, text=True, check=False)
+        return done.stdout.strip()
+
+    return {
+        "head": git("rev-parse", "--short", "HEAD"),
+        "dirty": git("status", "--porcelain", "--", "pipeline", "sql").splitlines(),
+    }
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -77,19 +95,35 @@ def stamp() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def phase_backlog(args: argparse.Namespace, campus: Campus, bootstrap: str) -> dict[str, Any]:
+def phase_backlog(args: argparse.Namespace, campus: Campus) -> dict[str, Any]:
     t = time.perf_counter()
     load = generate(campus, args.seconds, now_ms() - args.seconds * 1000,
                     gpu_every=args.gpu_every, batch=args.batch)  # fmt: skip
     gen_s = time.perf_counter() - t
     args.gen_s_per_reading = gen_s / load.readings
-    produce_s, placements = asyncio.run(produce_backlog(bootstrap, load.messages))
     per_tick = {topic: n // args.seconds for topic, n in load.readings_by_topic().items()}
-    return {"load": load, "placements": placements, "info": {
+    return {"load": load, "info": {
         "seconds_of_telemetry": args.seconds, "readings": load.readings,
         "messages": len(load.messages), "json_mb": round(load.bytes / 1e6, 1),
-        "readings_per_campus_second": per_tick, "generate_s": round(gen_s, 1),
-        "produce_s": round(produce_s, 1), "produced_at": stamp()}}  # fmt: skip
+        "readings_per_campus_second": per_tick, "generate_s": round(gen_s, 1)}}  # fmt: skip
+
+
+def produce(bootstrap: str, load: Load, info: dict[str, Any]) -> list[Placement]:
+    produce_s, placements = asyncio.run(produce_backlog(bootstrap, load.messages))
+    info.update(produce_s=round(produce_s, 1), produced_at=stamp())
+    print(f"backlog: {load.readings} readings in {len(load.messages)} messages", flush=True)
+    return placements
+
+
+def measure_baseline(bootstrap: str, load: Load, placements: list[Placement]) -> dict[str, Any]:
+    base = asyncio.run(baseline(bootstrap, [RACK_POWER, GPU, LINK], load.readings))
+    produced = {(t, p, o) for t, p, o, _ in placements}
+    print(f"baseline: {base.readings_per_s:,.0f} readings/s", flush=True)
+    return {"readings": base.readings, "messages": base.messages,
+            "messages_not_seen": len(produced - base.seen),
+            "records_not_produced": len(base.seen - produced),
+            "seconds": round(base.seconds, 2), "join_s": round(base.join_s, 2),
+            "readings_per_s": round(base.readings_per_s)}  # fmt: skip
 
 
 def phase_live(args: argparse.Namespace, campus: Campus, probe: Probe, bootstrap: str,
@@ -141,6 +175,30 @@ def phase_memory(args: argparse.Namespace, campus: Campus, extra: Campus, bootst
     }
 
 
+def worker_phases(args: argparse.Namespace, out: dict[str, Any],
+                  sites: tuple[Campus, Campus, Probe], bootstrap: str,
+                  worker: WorkerProcess, during: Callable[[], object] | None) -> None:  # fmt: skip
+    """Drain the backlog (optionally under py-spy), then live load, then memory."""
+    campus, extra, probe = sites
+    meter = CpuMeter({"worker": worker.pid, "broker": args.broker_pid}).start()
+    if args.profile:
+        worker.start_profile(args.profile)
+    out["worker"] = drain(worker, 0, out["backlog"]["readings"], during=during)
+    if args.profile:
+        out["profile"] = {"file": str(args.profile), "py_spy": worker.stop_profile()}
+    out["worker"]["cpu_s"] = meter.stop()
+    out["worker"]["rows"] = worker.count_rows()
+    print(f"worker: {out['worker']['readings_per_s']:,} readings/s", flush=True)
+    meter.start()
+    out["live"] = phase_live(args, campus, probe, bootstrap, worker)
+    out["live"]["cpu_s"] = meter.stop()
+    print(f"latency: {out['live']['latency']['all_cap_alerts']}", flush=True)
+    if args.rss_ticks:
+        out["memory"] = phase_memory(args, campus, extra, bootstrap, worker)
+    out["worker_dead_letters"] = worker.metrics().get("megawatch_dead_letters_total", 0)
+    out["worker_memory_end_kib"] = worker.memory_kib()
+
+
 def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     campus = Campus(halls=args.halls, racks_per_hall=args.racks_per_hall)
     extra = Campus(halls=args.halls, racks_per_hall=args.racks_per_hall, prefix="gw-b-hall")
@@ -152,39 +210,30 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
                                       "gpus": campus.gpus(), "cap_mw": campus.cap_mw_per_hall
                                       * campus.halls}}  # fmt: skip
     with EmbeddedBroker(data_dir) as broker:
-        bootstrap = broker.bootstrap
+        bootstrap, args.broker_pid = broker.bootstrap, broker.pid
         settings = load_settings(data_dir=data_dir)
         ensure_topics(settings, KafkaEndpoint(bootstrap, True, broker.cluster_id))
         publish_specs(settings, [*campus.specs(), *extra.specs(), probe.spec()])
-        backlog = phase_backlog(args, campus, bootstrap)
-        load, placements = backlog.pop("load"), backlog.pop("placements")
+        backlog = phase_backlog(args, campus)
+        load = backlog["load"]
         out["backlog"] = backlog["info"]
-        print(f"backlog: {load.readings} readings in {len(load.messages)} messages", flush=True)
-        base = asyncio.run(baseline(bootstrap, [RACK_POWER, GPU, LINK], load.readings))
-        produced = {(t, p, o) for t, p, o, _ in placements}
-        out["baseline"] = {"readings": base.readings, "messages": base.messages,
-                           "messages_not_seen": len(produced - base.seen),
-                           "records_not_produced": len(base.seen - produced),
-                           "seconds": round(base.seconds, 2), "join_s": round(base.join_s, 2),
-                           "readings_per_s": round(base.readings_per_s)}  # fmt: skip
-        print(f"baseline: {base.readings_per_s:,.0f} readings/s", flush=True)
-        del load
+        placements: list[Placement] = []
+        if not args.backlog_after_join:
+            placements = produce(bootstrap, load, out["backlog"])
+            out["baseline"] = measure_baseline(bootstrap, load, placements)
         worker = WorkerProcess(data_dir)
         try:
             out["worker_web_up_s"] = round(worker.start(), 1)
-            if args.profile:
-                worker.start_profile(args.profile)
-            out["worker"] = drain(worker, 0, out["backlog"]["readings"])
-            if args.profile:
-                out["profile"] = {"file": str(args.profile), "py_spy": worker.stop_profile()}
-            out["worker"]["rows"] = worker.count_rows()
-            print(f"worker: {out['worker']['readings_per_s']:,} readings/s", flush=True)
-            out["live"] = phase_live(args, campus, probe, bootstrap, worker)
-            print(f"latency: {out['live']['latency']['all_cap_alerts']}", flush=True)
-            if args.rss_ticks:
-                out["memory"] = phase_memory(args, campus, extra, bootstrap, worker)
-            out["worker_dead_letters"] = worker.metrics().get("megawatch_dead_letters_total", 0)
-            out["worker_memory_end_kib"] = worker.memory_kib()
+            during = None
+            if args.backlog_after_join:
+                out["worker_ready_s"] = round(worker.wait_log("Worker ready"), 1)
+
+                def during() -> None:
+                    placements.extend(produce(bootstrap, load, out["backlog"]))
+
+            worker_phases(args, out, (campus, extra, probe), bootstrap, worker, during)
+            if args.backlog_after_join:
+                out["baseline"] = measure_baseline(bootstrap, load, placements)
         except BaseException as exc:
             out["error"] = f"{type(exc).__name__}: {exc}"
             out["error_metrics"] = getattr(exc, "metrics", None)
@@ -197,6 +246,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         finally:
             out["worker_exit"] = worker.stop()
             worker.stop_profile()
+            shutil.copyfile(worker.log, args.out.with_suffix(".worker.log"))
     out["finished_at"] = stamp()
     return out
 
@@ -212,6 +262,8 @@ def summary(r: dict[str, Any]) -> dict[str, Any]:
             "rss_ready_mib": round(r["worker"]["rss_at_start_kib"]["VmRSS"] / 1024),
             "rss_after_backlog_mib": round(r["worker"]["rss_at_end_kib"]["VmRSS"] / 1024),
             "rss_per_new_rack_kib": mem.get("per_new_rack_kib"),
+            "foreign_cpu_s_drain": r["worker"]["cpu_s"]["foreign_cpu_s"],
+            "foreign_cpu_s_live": r["live"]["cpu_s"]["foreign_cpu_s"],
             "targets": TARGETS}  # fmt: skip
 
 
@@ -231,6 +283,12 @@ def main() -> None:
     parser.add_argument("--transitions", type=int, default=40, help="probe fire/resolve batches")
     parser.add_argument("--rss-ticks", type=int, default=10, help="0: skip the memory phase")
     parser.add_argument("--profile", type=Path, help="py-spy output of the drain (.svg/.txt)")
+    parser.add_argument(
+        "--backlog-after-join",
+        action="store_true",
+        help="produce the backlog once the worker is ready (works around "
+        "the startup race that skips messages; the producer then overlaps)",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/throughput.json"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="megawatch-bench-") as tmp:

@@ -47,8 +47,10 @@ def parse_metrics(text: str) -> dict[str, float]:
 
 
 class WorkerProcess:
-    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None,
+                 command: list[str] | None = None) -> None:  # fmt: skip
         self.data_dir = data_dir
+        self.command = command or [sys.executable, "-m", "pipeline", "worker", "--quiet"]
         self.port = free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("MEGAWATCH_")}
         self.env.update(ZERO_FOR)
@@ -62,6 +64,7 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
         self._spy: subprocess.Popen[bytes] | None = None
+        self.started: float | None = None
 
     @property
     def pid(self) -> int:
@@ -71,10 +74,9 @@ class WorkerProcess:
     def start(self, timeout: float = 120) -> float:
         """Start and wait until its web endpoint answers (before it consumes anything:
         Faust serves the web before the group join); returns the seconds it took."""
-        started = time.monotonic()
+        started = self.started = time.monotonic()
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "pipeline", "worker", "--quiet"],
-                                         env=self.env, cwd=self.data_dir, stdout=log,
+            self.proc = subprocess.Popen(self.command, env=self.env, cwd=self.data_dir, stdout=log,
                                          stderr=subprocess.STDOUT)  # fmt: skip
         while time.monotonic() - started < timeout:
             self.check_alive()
@@ -85,6 +87,15 @@ class WorkerProcess:
                 pass
             time.sleep(0.25)
         raise RuntimeError(f"worker not ready in {timeout} s:\n{self.tail()}")
+
+    def wait_log(self, text: str, timeout: float = 120) -> float:
+        """Wait until the worker's log holds ``text``; returns the seconds since start."""
+        while self.started is not None and time.monotonic() - self.started < timeout:
+            self.check_alive()
+            if text in self.log.read_text(errors="replace"):
+                return time.monotonic() - self.started
+            time.sleep(0.1)
+        raise RuntimeError(f"worker log has no {text!r} after {timeout} s:\n{self.tail()}")
 
     def check_alive(self) -> None:
         if self.proc is not None and self.proc.poll() is not None:
@@ -126,9 +137,9 @@ class WorkerProcess:
     def start_profile(self, out: Path, rate: int = 100) -> None:
         """py-spy record of the worker (all threads, native frames off) until stopped."""
         fmt = {".json": "speedscope", ".txt": "raw"}.get(out.suffix, "flamegraph")
-        self._spy = subprocess.Popen([str(PY_SPY), "record", "--pid", str(self.pid), "--rate",
-                                      str(rate), "--threads", "--format", fmt, "-o", str(out)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        argv = [str(PY_SPY), "record", "--pid", str(self.pid), "--rate", str(rate),
+                "--threads", "--nonblocking", "--format", fmt, "-o", str(out)]  # fmt: skip
+        self._spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def dump_stacks(self) -> str:
         """py-spy dump of every thread now (what a stalled worker waits on)."""

@@ -13,8 +13,9 @@ high watermark. Consequences, and what this module does about them:
   ``auto_offset_reset='latest'`` replays old records on Tansu) seeks to
   :func:`true_end_offsets` instead.
 
-With a real Kafka (``embedded_broker=False``) ``MegawatchApp`` is plain ``faust.App``
-and nothing here runs.
+With a real Kafka (``embedded_broker=False``) nothing here runs: ``MegawatchApp`` uses
+:class:`pipeline.faust_fixes.MegawatchTransport`, Faust's own transport with only the
+broker-independent fix of that module.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.transport.drivers.aiokafka import (
     AIOKafkaConsumerThread,
-    Consumer,
     Transport,
     server_list,
 )
 from faust.types import TP, TransportT
+
+from pipeline.faust_fixes import MegawatchConsumer, MegawatchConsumerThread, MegawatchTransport
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +114,7 @@ async def _read_highwaters(
 FETCH_MAX_WAIT_MS = 20
 
 
-class TansuConsumerThread(AIOKafkaConsumerThread):
+class TansuConsumerThread(MegawatchConsumerThread):
     """Faust's aiokafka consumer thread for Tansu: true end offsets for changelog
     recovery, and short fetch waits."""
 
@@ -135,21 +137,22 @@ class TansuConsumerThread(AIOKafkaConsumerThread):
         return corrected
 
 
-class TansuConsumer(Consumer):
+class TansuConsumer(MegawatchConsumer):
     """Faust's aiokafka consumer, running :class:`TansuConsumerThread`."""
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return TansuConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
-class TansuTransport(Transport):
+class TansuTransport(MegawatchTransport):
     """Faust's aiokafka transport for the embedded Tansu broker."""
 
     Consumer = TansuConsumer
 
 
 class MegawatchApp(faust.App):
-    """``faust.App`` that applies the Tansu fixes when, and only when, it is embedded.
+    """``faust.App`` with the Tansu fixes when, and only when, the broker is embedded
+    (:mod:`pipeline.faust_fixes` applies on every broker).
 
     Build it as ``MegawatchApp(id, embedded_broker=endpoint.embedded,
     **kafka_conn.faust_options(settings, endpoint), ...)``.
@@ -160,12 +163,11 @@ class MegawatchApp(faust.App):
         super().__init__(id, **options)
 
     def _new_transport(self) -> TransportT:
-        if not self.embedded_broker:
-            return super()._new_transport()
         urls = self.conf.broker_consumer
         if urls[0].scheme not in ("kafka", "aiokafka"):
-            raise ValueError(f"the embedded broker needs a kafka:// broker URL, got {urls[0]}")
-        return TansuTransport(urls, self)
+            raise ValueError(f"megawatch needs a kafka:// broker URL, got {urls[0]}")
+        return TansuTransport(urls, self) if self.embedded_broker else MegawatchTransport(
+            urls, self)
 
 
 async def seek_to_true_end(

@@ -66,8 +66,8 @@ def live_state(handlers: Handlers) -> dict[str, Any]:
         policy = processor.policy(site)
         snap = monitor.last
         gpus = [g.stats(now, policy.stale_after_ms) for g in monitor.gpus.values()]
-        busy = [s for s in gpus if s.gpus]
-        util = (sum(s.mean_util_pct * s.gpus for s in busy) / sum(s.gpus for s in busy)
+        busy = [s for s in gpus if s.samples]
+        util = (sum(s.mean_util_pct * s.samples for s in busy) / sum(s.samples for s in busy)
                 if busy else None)
         losses = [(state.loss(), link) for link, (state, _, _) in monitor.links.items()
                   if state.loss() is not None]

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.core.rules import AlertState, Phase, Timing, Transition, fingerprint, step
-from pipeline.events import Alert, AlertStatus, Severity
+from pipeline.events import Alert, AlertStatus, Severity, ms_to_datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +39,6 @@ class Facts:
     threshold: float
     summary: str
     forecast_at_ms: int | None = None
-
-
-def ms_to_dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 class AlertBook:
@@ -100,14 +95,14 @@ class AlertBook:
             site=self.site,
             value=facts.value,
             threshold=facts.threshold,
-            starts_at=ms_to_dt(state.since_ms),
-            ends_at=ms_to_dt(now_ms) if resolved else None,
+            starts_at=ms_to_datetime(state.since_ms),
+            ends_at=ms_to_datetime(now_ms) if resolved else None,
             summary=facts.summary,
             link=key.link,
             peer_site=key.peer_site,
             rack=key.rack,
             seq=state.seq,
-            forecast_at=ms_to_dt(facts.forecast_at_ms) if facts.forecast_at_ms else None,
+            forecast_at=ms_to_datetime(facts.forecast_at_ms) if facts.forecast_at_ms else None,
         )
 
     def firing(self) -> list[str]:

@@ -18,13 +18,14 @@ from typing import Any, Generic, TypeVar
 import orjson
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from pipeline.events import GpuSample, LinkCounters, RackPower, SiteSpec
+from pipeline.events import GpuSample, LinkCounters, RackPower, SiteSpec, ms_to_datetime
 
 E = TypeVar("E", bound=BaseModel)
 
 #: Most events one message may carry; a site tick of a 1 GW campus is well below this.
 MAX_BATCH_EVENTS = 100_000
 _INPUT_SHOWN = 40
+_MS = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,29 +58,46 @@ class Limits:
 
 
 def describe_validation_error(exc: ValidationError, prefix: str = "") -> str:
-    """The first error of a pydantic error as one line: ``field: message (got value)``."""
-    err = exc.errors(include_url=False)[0]
-    loc = ".".join(str(part) for part in err["loc"]) or "message"
+    """The first problem of a pydantic error as one line: ``field: message (got value)``.
+
+    A union (``ts``: epoch ms or RFC 3339) reports one error per branch, with the branch
+    in the location; they are folded into one, keeping the branch that fits the input:
+    the text one for a string, the number one otherwise.
+    """
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    path = _field_path(first["loc"])
+    same = [e for e in errors if _field_path(e["loc"]) == path]
+    err = same[-1] if len(same) > 1 and isinstance(first.get("input"), str) else first
+    problems = len({_field_path(e["loc"]) for e in errors})
+    loc = ".".join(str(part) for part in path) or "message"
     shown = repr(err.get("input"))
     if len(shown) > _INPUT_SHOWN:
         shown = shown[: _INPUT_SHOWN - 3] + "..."
-    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    more = f" (+{problems - 1} more)" if problems > 1 else ""
     return f"{prefix}{loc}: {err['msg']} (got {shown}){more}"
 
 
-def time_problem(ts: datetime, now: datetime, limits: Limits) -> tuple[str, str] | None:
-    """(code, reason) when ``ts`` is not plausible event time at ``now``, else None."""
-    if ts > now + limits.max_skew:
-        ahead = (ts - now).total_seconds()
+def _field_path(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """The location without pydantic's union branch tags (``constrained-int``, ...)."""
+    return tuple(p for p in loc if not (isinstance(p, str) and ("-" in p or "[" in p)))
+
+
+def time_problem(ts_ms: int, now_ms: int, limits: Limits) -> tuple[str, str] | None:
+    """(code, reason) when ``ts_ms`` is not plausible event time at ``now_ms``, else None."""
+    skew_ms, age_ms = limits.max_skew // _MS, limits.max_age // _MS
+    stamp = ms_to_datetime(ts_ms).isoformat()
+    if ts_ms > now_ms + skew_ms:
         return "too_new", (
-            f"ts: {ts.isoformat()} is {ahead:.0f} s in the future, beyond the accepted "
-            f"clock skew of {limits.max_skew.total_seconds():.0f} s (MEGAWATCH_MAX_CLOCK_SKEW_S)"
+            f"ts: {stamp} is {(ts_ms - now_ms) / 1000:.0f} s in the future, beyond the accepted "
+            f"clock skew of {skew_ms / 1000:.0f} s (MEGAWATCH_MAX_CLOCK_SKEW_S)"
         )
-    if ts < now - limits.max_age:
-        hint = " (epoch seconds sent? ts takes epoch milliseconds)" if ts.year < 1990 else ""
+    if ts_ms < now_ms - age_ms:
+        seconds_sent = ts_ms < 631_152_000_000  # before 1990: likely epoch seconds
+        hint = " (epoch seconds sent? ts takes epoch milliseconds)" if seconds_sent else ""
         return "too_old", (
-            f"ts: {ts.isoformat()} is older than the accepted age of "
-            f"{limits.max_age.total_seconds():.0f} s (MEGAWATCH_MAX_EVENT_AGE_S){hint}"
+            f"ts: {stamp} is older than the accepted age of "
+            f"{age_ms / 1000:.0f} s (MEGAWATCH_MAX_EVENT_AGE_S){hint}"
         )
     return None
 
@@ -170,7 +188,8 @@ class MessageDecoder(Generic[E]):
     ) -> Decoded[E]:
         """Event-time plausibility and key == site: what pydantic alone cannot know."""
         want_site = key.decode("utf-8", errors="replace") if key and self.keyed_by_site else None
-        lo, hi = now - self.limits.max_age, now + self.limits.max_skew
+        now_ms = int(now.timestamp() * 1000)
+        lo, hi = now_ms - self.limits.max_age // _MS, now_ms + self.limits.max_skew // _MS
         if _all_plausible(events, lo, hi, want_site):
             return Decoded(events, [])  # the common case, checked column-wise
         keep: list[E] = []
@@ -180,7 +199,7 @@ class MessageDecoder(Generic[E]):
             ts = getattr(event, "ts", None)
             site = getattr(event, "site", None)
             if ts is not None and not lo <= ts <= hi:
-                problem = time_problem(ts, now, self.limits)
+                problem = time_problem(ts, now_ms, self.limits)
             elif want_site is not None and site != want_site:
                 problem = "key_mismatch", (
                     f"site {site!r} does not match the message key {want_site!r}: "
@@ -207,7 +226,7 @@ DECODED_MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-def _all_plausible(events: list[Any], lo: datetime, hi: datetime, site: str | None) -> bool:
+def _all_plausible(events: list[Any], lo: int, hi: int, site: str | None) -> bool:
     """True when every event is inside [lo, hi] and (if given) of ``site``.
 
     Whole-column min/max and a set run in C; per-event branching in Python costs about

@@ -9,7 +9,9 @@ agent reports it (NVML does), else from the board power of known models.
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
+from functools import lru_cache
 
 IDLE_UTIL_PCT = 5.0
 
@@ -36,10 +38,14 @@ BOARD_POWER_W: tuple[tuple[str, float], ...] = (
 
 
 def board_power_w(model: str | None, reported_limit_w: float | None) -> float | None:
+    """The power limit of a GPU: as reported, else the board power of its model."""
     if reported_limit_w:
         return reported_limit_w
-    if not model:
-        return None
+    return _model_board_power(model) if model else None
+
+
+@lru_cache(maxsize=1024)
+def _model_board_power(model: str) -> float | None:
     name = model.lower().replace(" ", "").replace("-", "")
     for key, watts in BOARD_POWER_W:
         if key in name:
@@ -49,58 +55,89 @@ def board_power_w(model: str | None, reported_limit_w: float | None) -> float | 
 
 @dataclass(frozen=True, slots=True)
 class RackGpuStats:
-    gpus: int
+    """A rack's GPUs over the recent window, from every sample in it."""
+
+    samples: int
     mean_util_pct: float
     max_util_pct: float
-    power_w: float
-    limit_w: float | None  # sum of known limits; None when any GPU's limit is unknown
+    mean_power_w: float  # per GPU sample
+    power_share: float | None  # of the power limit; None when a limit is unknown
     w_per_util_pt: float | None  # power per utilization point; None when nothing is busy
 
     @property
     def idle(self) -> bool:
-        return self.gpus > 0 and self.mean_util_pct < IDLE_UTIL_PCT
+        return self.samples > 0 and self.mean_util_pct < IDLE_UTIL_PCT
 
-    @property
-    def power_share(self) -> float | None:
-        return self.power_w / self.limit_w if self.limit_w else None
+
+# Fields of one bucket in RackGpus._acc
+_N, _UTIL, _MAX, _POWER, _LIMIT, _UNKNOWN = range(6)
+_FIELDS = 6
+BUCKETS = 4
 
 
 class RackGpus:
-    """Latest sample per GPU of one rack (soft state)."""
+    """The GPU samples of one rack, aggregated in a few time buckets (soft state).
 
-    __slots__ = ("_latest",)
+    There is no per-GPU state: a 1 GW campus has some 600,000 GPUs, and keeping each
+    one's latest sample would cost ~270 B per GPU (20 KiB per 72-GPU rack). The live uses
+    (mean/max utilization, power against the limit, idle detection) are rack aggregates,
+    so a rack keeps ``BUCKETS`` buckets spanning the staleness window in two flat arrays
+    (~0.4 KiB), and a stats call sums the buckets inside the window. A sample older than
+    the buckets it would fall into is ignored, as late readings are for live state.
+    """
 
-    def __init__(self) -> None:
-        # (host, gpu) -> (ts_ms, util_pct, power_w, limit_w or None)
-        self._latest: dict[tuple[str, str], tuple[int, float, float, float | None]] = {}
+    __slots__ = ("_acc", "_start", "bucket_ms")
 
-    def __len__(self) -> int:
-        return len(self._latest)
+    def __init__(self, window_ms: int = 15_000) -> None:
+        self.bucket_ms = max(1, -(-window_ms // (BUCKETS - 1)))  # ceil: BUCKETS-1 span it
+        self._acc = array("d", bytes(8 * _FIELDS * BUCKETS))
+        self._start = array("q", [-1] * BUCKETS)
 
-    def update(
-        self, host: str, gpu: str, ts_ms: int, util: float, power: float, limit: float | None
-    ) -> bool:
-        key = (host, gpu)
-        current = self._latest.get(key)
-        if current is not None and ts_ms <= current[0]:
-            return False
-        self._latest[key] = (ts_ms, util, power, limit)
+    def update(self, ts_ms: int, util: float, power: float, limit: float | None) -> bool:
+        """Add one GPU sample."""
+        return self.add(ts_ms, 1, util, util, power, limit or 0.0, 0 if limit else 1)
+
+    def add(self, ts_ms: int, n: int, sum_util: float, max_util: float, sum_power: float,
+            sum_limit: float, unknown_limits: int) -> bool:
+        """Add ``n`` samples of one instant at once (a host's or rack's GPUs of one tick)."""
+        begins = ts_ms - ts_ms % self.bucket_ms
+        slot = (ts_ms // self.bucket_ms) % BUCKETS
+        acc, base = self._acc, slot * _FIELDS
+        if self._start[slot] != begins:
+            if begins < self._start[slot]:
+                return False  # older than the window this slot now holds
+            self._start[slot] = begins
+            acc[base:base + _FIELDS] = array("d", bytes(8 * _FIELDS))
+        acc[base + _N] += n
+        acc[base + _UTIL] += sum_util
+        if max_util > acc[base + _MAX]:
+            acc[base + _MAX] = max_util
+        acc[base + _POWER] += sum_power
+        acc[base + _LIMIT] += sum_limit
+        acc[base + _UNKNOWN] += unknown_limits
         return True
 
-    def stats(self, now_ms: int, stale_after_ms: int) -> RackGpuStats:
-        oldest = now_ms - stale_after_ms
-        fresh = [v for v in self._latest.values() if v[0] >= oldest]
-        if not fresh:
+    def stats(self, now_ms: int, window_ms: int) -> RackGpuStats:
+        oldest = now_ms - window_ms - self.bucket_ms  # buckets overlapping the window
+        n = util = power = limit = unknown = 0.0
+        top = 0.0
+        for slot in range(BUCKETS):
+            if self._start[slot] < oldest:
+                continue
+            base = slot * _FIELDS
+            n += self._acc[base + _N]
+            util += self._acc[base + _UTIL]
+            top = max(top, self._acc[base + _MAX])
+            power += self._acc[base + _POWER]
+            limit += self._acc[base + _LIMIT]
+            unknown += self._acc[base + _UNKNOWN]
+        if not n:
             return RackGpuStats(0, 0.0, 0.0, 0.0, None, None)
-        utils = [v[1] for v in fresh]
-        power = sum(v[2] for v in fresh)
-        known = [v[3] for v in fresh if v[3] is not None]
-        util_sum = sum(utils)
         return RackGpuStats(
-            gpus=len(fresh),
-            mean_util_pct=util_sum / len(fresh),
-            max_util_pct=max(utils),
-            power_w=power,
-            limit_w=sum(known) if len(known) == len(fresh) else None,
-            w_per_util_pt=power / util_sum if util_sum > 0 else None,
+            samples=int(n),
+            mean_util_pct=util / n,
+            max_util_pct=top,
+            mean_power_w=power / n,
+            power_share=power / limit if limit and not unknown else None,
+            w_per_util_pt=power / util if util > 0 else None,
         )

@@ -9,8 +9,8 @@ becomes the new baseline and never counts as loss.
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
+from array import array
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,17 +26,26 @@ class LinkDelta:
     loss_ratio: float | None  # the window's loss ratio after this sample
 
 
-@dataclass(slots=True)
 class LinkState:
-    """Last counters and the recent deltas of one link (soft state)."""
+    """Last counters and the recent deltas of one link (soft state).
 
-    window_ms: int
-    last_ts: int | None = None
-    last: tuple[int, int, int] = (0, 0, 0)  # tx, rx, dropped
-    resets: int = 0
-    window: deque[tuple[int, int, int]] = field(default_factory=deque)  # ts, d_tx, d_dropped
-    win_tx: int = 0
-    win_dropped: int = 0
+    The window's deltas live in one flat ``array('q')`` of (ts, d_tx, d_dropped) triples
+    with a moving head: about 1 KiB per link at 1 Hz and 30 s, where a deque of tuples
+    of Python ints took 5.6 KiB (a 1 GW campus has thousands of links).
+    """
+
+    __slots__ = ("_head", "_window", "last", "last_ts", "resets", "win_dropped", "win_tx",
+                 "window_ms")
+
+    def __init__(self, window_ms: int) -> None:
+        self.window_ms = window_ms
+        self.last_ts: int | None = None
+        self.last: tuple[int, int, int] = (0, 0, 0)  # tx, rx, dropped
+        self.resets = 0
+        self._window = array("q")
+        self._head = 0  # index of the oldest live triple
+        self.win_tx = 0
+        self.win_dropped = 0
 
     def observe(self, ts_ms: int, tx: int, rx: int, dropped: int) -> LinkDelta:
         """Apply one sample in event time; older or duplicate samples change nothing."""
@@ -50,18 +59,22 @@ class LinkState:
             self._expire(ts_ms)
             return LinkDelta(0, 0, 0, True, reset, late=False, loss_ratio=self.loss())
         d_tx, d_rx, d_dropped = tx - previous[0], rx - previous[1], dropped - previous[2]
-        self.window.append((ts_ms, d_tx, d_dropped))
+        self._window.extend((ts_ms, _clip(d_tx), _clip(d_dropped)))
         self.win_tx += d_tx
         self.win_dropped += d_dropped
         self._expire(ts_ms)
         return LinkDelta(d_tx, d_rx, d_dropped, False, False, False, self.loss())
 
     def _expire(self, newest_ms: int) -> None:
-        oldest = newest_ms - self.window_ms
-        while self.window and self.window[0][0] <= oldest:
-            _, d_tx, d_dropped = self.window.popleft()
-            self.win_tx -= d_tx
-            self.win_dropped -= d_dropped
+        oldest, window, head = newest_ms - self.window_ms, self._window, self._head
+        while head < len(window) and window[head] <= oldest:
+            self.win_tx -= window[head + 1]
+            self.win_dropped -= window[head + 2]
+            head += 3
+        if head and head * 3 >= len(window):  # compact once a third is dead
+            del window[:head]
+            head = 0
+        self._head = head
 
     def loss(self) -> float | None:
         """Dropped / transmitted over the window; None without traffic to judge."""
@@ -72,3 +85,9 @@ class LinkState:
     @property
     def window_tx(self) -> int:
         return self.win_tx
+
+
+def _clip(value: int) -> int:
+    """Deltas of 64-bit counters fit in the signed 64-bit array except after a wrap that
+    a reset check did not catch; clip so the array never raises."""
+    return min(value, 2**63 - 1)

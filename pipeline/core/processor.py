@@ -37,10 +37,6 @@ SITE_POWER_COLUMNS = ("site", "ts", "total_w", "cap_w", "warn_w", "headroom_w", 
 Columns = list[list[Any]]
 
 
-def ms(event: RackPower | GpuSample | LinkCounters) -> int:
-    return int(event.ts.timestamp() * 1000)
-
-
 @dataclass
 class Outcome:
     """What one message or tick produced."""
@@ -91,7 +87,7 @@ class Processor:
     def rack_power(
         self, events: Sequence[RackPower], partition: int, offset: int, now_ms: int
     ) -> Outcome:
-        ts = [ms(e) for e in events]
+        ts = [e.ts for e in events]
         site = events[0].site  # the decoder guarantees one site per message (the key)
         monitor = self.monitor(site, partition, now_ms)
         racks = [e.rack for e in events]
@@ -106,12 +102,8 @@ class Processor:
     def gpu(self, events: Sequence[GpuSample], partition: int, offset: int, now_ms: int) -> Outcome:
         site = events[0].site
         monitor = self.monitor(site, partition, now_ms)
-        ts = [ms(e) for e in events]
-        for event, t in zip(events, ts, strict=True):
-            limit = board_power_w(event.model, event.power_limit_w)
-            monitor.rack_gpus(event.rack).update(
-                event.host, event.gpu, t, event.util_pct, event.power_w, limit
-            )
+        ts = [e.ts for e in events]
+        _aggregate_gpus(monitor, events)
         n = len(events)
         columns: Columns = [
             [site] * n, [e.rack for e in events], [e.host for e in events],
@@ -131,7 +123,7 @@ class Processor:
         columns: Columns = [[] for _ in LINK_COLUMNS]
         touched: set[str] = set()
         for event in events:
-            t = ms(event)
+            t = event.ts
             counters = (event.tx_packets, event.rx_packets, event.dropped_packets)
             delta = monitor.observe_link(event.link, event.link_class, event.peer_site, t, counters)
             touched.add(event.link)
@@ -166,6 +158,32 @@ class Processor:
             for site, monitor in self.monitors.items()
             if monitor.alerts.dirty
         }
+
+
+def _aggregate_gpus(monitor: SiteMonitor, events: Sequence[GpuSample]) -> None:
+    """Feed a message's GPU samples to their racks, one ``add`` per run of samples of the
+    same rack and instant (agents send a host's or rack's GPUs of a tick together), which
+    is a few times cheaper than one call per sample."""
+    key: tuple[str, int] | None = None
+    n = unknown = 0
+    util = top = power = limit = 0.0
+    for event in events:
+        if (event.rack, event.ts) != key:
+            if key is not None:
+                monitor.rack_gpus(key[0]).add(key[1], n, util, top, power, limit, unknown)
+            key, n, unknown = (event.rack, event.ts), 0, 0
+            util = top = power = limit = 0.0
+        n += 1
+        util += event.util_pct
+        top = max(top, event.util_pct)
+        power += event.power_w
+        watts = board_power_w(event.model, event.power_limit_w)
+        if watts:
+            limit += watts
+        else:
+            unknown += 1
+    if key is not None:
+        monitor.rack_gpus(key[0]).add(key[1], n, util, top, power, limit, unknown)
 
 
 def _series_values(row: SeriesRow) -> tuple[Any, ...]:

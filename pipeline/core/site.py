@@ -157,7 +157,7 @@ class SiteMonitor:
     def rack_gpus(self, rack: str) -> RackGpus:
         gpus = self.gpus.get(rack)
         if gpus is None:
-            gpus = self.gpus[rack] = RackGpus()
+            gpus = self.gpus[rack] = RackGpus(self.config.stale_after_ms)
         return gpus
 
     def evaluate_gpus(self, now_ms: int, policy: SitePolicy) -> list[Alert]:
@@ -173,7 +173,7 @@ class SiteMonitor:
 
     def _idle_alert(self, rack: str, stats: RackGpuStats, now_ms: int) -> Alert | None:
         share = stats.power_share
-        if stats.gpus == 0 or share is None:
+        if stats.samples == 0 or share is None:
             return None
         limit = self.config.idle_share
         breached = stats.idle and share > limit

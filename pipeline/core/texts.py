@@ -6,14 +6,12 @@ megawatts for caps, percent for loss, minutes for forecasts.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from pipeline.core.alerting import Facts
 from pipeline.core.config import RuleConfig, SitePolicy
 from pipeline.core.forecast import Projection
 from pipeline.core.gpu import RackGpuStats
 from pipeline.core.power import PowerSnapshot
-from pipeline.events import LinkClass
+from pipeline.events import LinkClass, ms_to_datetime
 
 
 def _mw(watts: float) -> str:
@@ -50,7 +48,7 @@ def forecast_facts(
         text = f"site {site} is no longer projected to reach its cap within {horizon_min:.0f} min"
         return Facts(-1.0, horizon_min, text)
     minutes = max(0.0, (reach_ms - now_ms) / 60_000)
-    at = datetime.fromtimestamp(reach_ms / 1000, tz=UTC).strftime("%H:%M UTC")
+    at = ms_to_datetime(reach_ms).strftime("%H:%M UTC")
     rate = projection.slope_w_per_s * 60 / 1e6
     text = (f"site {site} at {_mw(total_w)} is projected to reach its {_mw(policy.cap_w)} cap "
             f"at {at} (in {minutes:.1f} min), rising {rate:.3f} MW/min")
@@ -71,6 +69,6 @@ def loss_facts(
 
 def idle_facts(site: str, rack: str, stats: RackGpuStats, limit: float) -> Facts:
     share = stats.power_share or 0.0
-    text = (f"rack {rack} at {site}: {stats.gpus} GPUs draw {stats.power_w / 1000:.1f} kW, "
+    text = (f"rack {rack} at {site}: GPUs draw {stats.mean_power_w:.0f} W each on average, "
             f"{share * 100:.0f} % of their power limit, at {stats.mean_util_pct:.1f} % utilization")
     return Facts(round(share, 4), limit, text)

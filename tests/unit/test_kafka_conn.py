@@ -186,6 +186,7 @@ def test_megawatch_app_uses_the_tansu_transport_only_when_embedded(
 ) -> None:
     from faust.transport.drivers import aiokafka as faust_aiokafka
 
+    from pipeline.faust_fixes import MegawatchConsumer, MegawatchTransport
     from pipeline.tansu import MegawatchApp, TansuConsumer, TansuTransport
 
     endpoint = EMBEDDED if embedded else REMOTE
@@ -196,8 +197,11 @@ def test_megawatch_app_uses_the_tansu_transport_only_when_embedded(
         assert type(transport) is TansuTransport
         assert transport.Consumer is TansuConsumer
     else:
-        assert type(transport) is faust_aiokafka.Transport
-        assert transport.Consumer is faust_aiokafka.Consumer
+        # Faust's own transport, with only the broker-independent seek fix: no Tansu class
+        assert type(transport) is MegawatchTransport
+        assert transport.Consumer is MegawatchConsumer
+        assert issubclass(MegawatchTransport, faust_aiokafka.Transport)
+        assert not isinstance(transport, TansuTransport)
 
 
 # --- the readiness probe's wire format ----------------------------------------------------

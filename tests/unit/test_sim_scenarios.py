@@ -98,7 +98,7 @@ def test_chaos_resets_counters_and_sends_only_countable_bad_events():
     states: dict[str, LinkState] = {}
     for e in events[TOPICS["link"]]:
         state = states.setdefault(e.link, LinkState(window_ms=60_000))
-        state.observe(int(e.ts.timestamp() * 1000), e.tx_packets, e.rx_packets, e.dropped_packets)
+        state.observe(e.ts, e.tx_packets, e.rx_packets, e.dropped_packets)
     assert sum(state.resets for state in states.values()) == sim.sites[0].links.resets > 0
     assert max(state.loss() or 0.0 for state in states.values()) < 0.01  # resets are no loss
 
