@@ -103,9 +103,11 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2))
     for kind, figures in report["readings_per_s"].items():
-        print(f"{kind:10} batch {figures['batch']:>10,.0f}/s  per-event {figures['per_event']:>10,.0f}/s"
-              f"  json-only {figures['json_only']:>10,.0f}/s  batch/per-event "
-              f"{figures['batch_vs_per_event']:.2f}  with a reject {figures['with_rejects']:>9,.0f}/s")
+        print(f"{kind:10} batch {figures['batch']:>10,.0f}/s  "
+              f"per-event {figures['per_event']:>10,.0f}/s  "
+              f"json-only {figures['json_only']:>10,.0f}/s  "
+              f"batch/per-event {figures['batch_vs_per_event']:.2f}  "
+              f"with a reject {figures['with_rejects']:>9,.0f}/s")
     print(f"written to {RESULTS}")
 
 

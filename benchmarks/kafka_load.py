@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -71,8 +72,14 @@ class BaselineResult:
         return self.readings / self.seconds
 
 
+def json_readings(record: Any) -> int:
+    """The baseline's decode: parse the JSON, count the events."""
+    return len(orjson.loads(record.value)["events"])
+
+
 async def baseline(bootstrap: str, topics: Sequence[str], expected: int,
-                   timeout: float = 300) -> BaselineResult:  # fmt: skip
+                   timeout: float = 300,
+                   decode: Callable[[Any], int] = json_readings) -> BaselineResult:  # fmt: skip
     """A bare consumer in its own group: fetch and decode until ``expected`` readings."""
     consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap,
                                 group_id=f"bench-baseline-{uuid.uuid4().hex[:8]}",
@@ -93,7 +100,7 @@ async def baseline(bootstrap: str, topics: Sequence[str], expected: int,
                 first = before  # the fetch that brought the first records counts
             for records in batches.values():
                 for record in records:
-                    readings += len(orjson.loads(record.value)["events"])
+                    readings += decode(record)
                     messages += 1
                     seen.add((record.topic, record.partition, record.offset))
         done = time.perf_counter()

@@ -9,7 +9,8 @@ One run, on the real embedded broker and the real chDB store (see .notes/README_
 4. live: the campus paced at ``--live-rate`` readings/s, plus a probe site toggling over
    and under its cap: alert latency send -> ``alerts`` topic, p50/p99;
 5. memory: RSS after ``--rss-ticks`` more ticks of the known racks, then after the same
-   ticks of ``--halls`` new halls: the difference per new rack.
+   ticks of ``--halls`` new halls: the difference per new rack; and the live state per
+   rack measured exactly on the pure core with tracemalloc (:mod:`state_memory`).
 
     python benchmarks/throughput.py            # ~3-4 min; JSON in benchmarks/results/
 """
@@ -35,6 +36,7 @@ from campus_telemetry import Campus, Load, generate, gpu_every_for_rate
 from cpu_usage import CpuMeter
 from kafka_load import Placement, baseline, produce_backlog
 from phases import DrainStalled, drain, live, missing_messages
+from state_memory import state_per_rack
 from worker_process import WorkerProcess
 
 from pipeline.broker import EmbeddedBroker
@@ -115,15 +117,38 @@ def produce(bootstrap: str, load: Load, info: dict[str, Any]) -> list[Placement]
     return placements
 
 
+def validated_readings() -> Any:
+    """The second baseline's decode: the worker's own decoder (pydantic validation of
+    whole batches, event-time and key checks), nothing after it."""
+    from datetime import UTC, datetime
+
+    from pipeline.core.decode import MessageDecoder
+    from pipeline.events import GpuSample, LinkCounters, RackPower
+
+    decoders = {RACK_POWER: MessageDecoder(RackPower), GPU: MessageDecoder(GpuSample),
+                LINK: MessageDecoder(LinkCounters)}
+
+    def decode(record: Any) -> int:
+        now = datetime.now(UTC)
+        return len(decoders[record.topic].decode(record.value, record.key, now).events)
+
+    return decode
+
+
 def measure_baseline(bootstrap: str, load: Load, placements: list[Placement]) -> dict[str, Any]:
     base = asyncio.run(baseline(bootstrap, [RACK_POWER, GPU, LINK], load.readings))
+    validated = asyncio.run(baseline(bootstrap, [RACK_POWER, GPU, LINK], load.readings,
+                                     decode=validated_readings()))
     produced = {(t, p, o) for t, p, o, _ in placements}
-    print(f"baseline: {base.readings_per_s:,.0f} readings/s", flush=True)
+    print(f"baseline: {base.readings_per_s:,.0f} readings/s (JSON only), "
+          f"{validated.readings_per_s:,.0f} readings/s (validated)", flush=True)
     return {"readings": base.readings, "messages": base.messages,
             "messages_not_seen": len(produced - base.seen),
             "records_not_produced": len(base.seen - produced),
             "seconds": round(base.seconds, 2), "join_s": round(base.join_s, 2),
-            "readings_per_s": round(base.readings_per_s)}  # fmt: skip
+            "readings_per_s": round(base.readings_per_s),
+            "validated_readings": validated.readings,
+            "validated_readings_per_s": round(validated.readings_per_s)}  # fmt: skip
 
 
 def phase_live(args: argparse.Namespace, campus: Campus, probe: Probe, bootstrap: str,
@@ -247,6 +272,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
             out["worker_exit"] = worker.stop()
             worker.stop_profile()
             shutil.copyfile(worker.log, args.out.with_suffix(".worker.log"))
+    if args.rss_ticks:
+        out["state_memory"] = state_per_rack(gpu_every=args.gpu_every, batch=args.batch)
     out["finished_at"] = stamp()
     return out
 
@@ -255,13 +282,19 @@ def summary(r: dict[str, Any]) -> dict[str, Any]:
     w, b = r["worker"]["readings_per_s"], r["baseline"]["readings_per_s"]
     lat = r["live"]["latency"]["all_cap_alerts"]
     mem = r.get("memory", {})
+    v = r["baseline"].get("validated_readings_per_s")
     return {"worker_readings_per_s": w, "baseline_readings_per_s": b,
-            "ratio": round(w / b, 3), "alert_p50_ms": lat.get("p50_ms"),
+            "ratio": round(w / b, 3),
+            "baseline_validated_readings_per_s": v,
+            "ratio_to_validated": round(w / v, 3) if v else None,
+            "alert_p50_ms": lat.get("p50_ms"),
             "alert_p99_ms": lat.get("p99_ms"), "alerts_measured": lat.get("n"),
             "live_offered_readings_per_s": r["live"]["offered_readings_per_s"],
             "rss_ready_mib": round(r["worker"]["rss_at_start_kib"]["VmRSS"] / 1024),
             "rss_after_backlog_mib": round(r["worker"]["rss_at_end_kib"]["VmRSS"] / 1024),
-            "rss_per_new_rack_kib": mem.get("per_new_rack_kib"),
+            "rss_per_new_rack_kib": mem.get("per_new_rack_kib"),  # volume-corrected, noisy
+            "rss_per_new_rack_kib_raw": mem.get("per_new_rack_kib_raw"),  # an upper bound
+            "state_per_rack_kib": r.get("state_memory", {}).get("kib_per_rack"),
             "foreign_cpu_s_drain": r["worker"]["cpu_s"]["foreign_cpu_s"],
             "foreign_cpu_s_live": r["live"]["cpu_s"]["foreign_cpu_s"],
             "targets": TARGETS}  # fmt: skip

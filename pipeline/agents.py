@@ -71,6 +71,7 @@ class Handlers:
         self.publish = publishers
         self.metrics = metrics
         self._ledger_loaded: set[tuple[str, str, int]] = set()
+        self._seen: dict[tuple[str, int], int] = {}  # highest offset processed, per partition
 
     # --- telemetry ------------------------------------------------------------------
     async def telemetry(
@@ -78,6 +79,9 @@ class Handlers:
         ack: Callable[[], object],
     ) -> None:
         """One message of a telemetry topic, from bytes to state, rows and alerts."""
+        if self._delivered_before(topic, partition, offset):
+            self.sink.after_next_flush(ack)  # its first delivery is buffered or stored
+            return
         table, columns, method = TELEMETRY[topic]
         self.metrics.messages.labels(topic).inc()
         decoded = self.decoders[topic].decode(value, key, datetime.now(UTC))
@@ -95,8 +99,31 @@ class Handlers:
             ack()
             return
         assert outcome.columns is not None
-        await self.sink.add(table, columns, outcome.columns, source=(topic, partition, offset),
-                            done=ack)
+        outcome.columns.append([self.sink.cluster_id] * len(decoded.events))
+        await self.sink.add(table, (*columns, "kafka_cluster"), outcome.columns,
+                            source=(topic, partition, offset), done=ack)
+
+    def _delivered_before(self, topic: str, partition: int, offset: int) -> bool:
+        """True for a message this worker already processed since it got the partition.
+
+        Faust may hand a message over again after the seek to committed offsets that
+        follows an assignment (the first delivery still in the sink's buffer): applying
+        it twice would store it twice within one batch, where the offset ledger cannot
+        see it. Such a redelivery is acked with the next flush instead.
+        """
+        key = (topic, partition)
+        seen = self._seen.get(key)
+        if seen is not None and offset <= seen:
+            self.metrics.replayed.labels(topic).inc()
+            return True
+        if seen is not None and offset > seen + 1:
+            # These topics have no gaps of their own (no compaction, no transactions):
+            # a jump means messages were skipped on the way here. Never silently.
+            self.metrics.offset_gaps.labels(topic).inc(offset - seen - 1)
+            logger.warning("%s[%d]: offsets %d-%d skipped by the consumer", topic, partition,
+                           seen + 1, offset - 1)
+        self._seen[key] = offset
+        return False
 
     async def _already_stored(self, table: str, topic: str, partition: int, offset: int) -> bool:
         key = (table, topic, partition)
@@ -106,7 +133,9 @@ class Handlers:
         return self.sink.already_stored(table, topic, partition, offset)
 
     def keep_partitions(self, topic: str, owned: set[int]) -> None:
-        """Forget the stored-offset ledger of partitions of ``topic`` no longer owned."""
+        """Forget what was seen and stored of partitions of ``topic`` no longer owned."""
+        for key in [k for k in self._seen if k[0] == topic and k[1] not in owned]:
+            del self._seen[key]
         gone = {k[2] for k in self._ledger_loaded if k[1] == topic and k[2] not in owned}
         if gone:
             self.sink.forget(topic, sorted(gone))
@@ -167,11 +196,15 @@ class Handlers:
         ack: Callable[[], object],
     ) -> None:
         """alerts and telemetry.deadletter: store each record in its table."""
+        if self._delivered_before(topic, partition, offset):
+            self.sink.after_next_flush(ack)
+            return
         columns: tuple[str, ...]
         if topic == ALERTS:
             table, columns, row = "alerts", ALERT_COLUMNS, alert_row(value, partition, offset)
         else:
-            table, columns, row = "dead_letters", DEAD_LETTER_COLUMNS, dead_letter_row(value)
+            table, columns = "dead_letters", DEAD_LETTER_COLUMNS
+            row = dead_letter_row(value, partition, offset)
         if row is None:
             # Our own topics carry our own records; anything else is counted, not stored.
             logger.warning("unreadable record on %s partition %d offset %d: not stored",
@@ -182,7 +215,8 @@ class Handlers:
         if await self._already_stored(table, topic, partition, offset):
             ack()
             return
-        await self.sink.add(table, columns, [[v] for v in row],
+        await self.sink.add(table, (*columns, "kafka_cluster"),
+                            [[v] for v in (*row, self.sink.cluster_id)],
                             source=(topic, partition, offset), done=ack)
 
 

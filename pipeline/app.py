@@ -23,6 +23,7 @@ from pipeline.core.decode import Limits, MessageDecoder
 from pipeline.core.processor import Processor
 from pipeline.core.rules import Timing
 from pipeline.events import GpuSample, LinkClass, LinkCounters, RackPower
+from pipeline.faust_fixes import MegawatchTableManager
 from pipeline.kafka_conn import KafkaEndpoint, faust_options, resolve_kafka
 from pipeline.metrics import Metrics
 from pipeline.sink import ClickHouseSink
@@ -102,6 +103,7 @@ def create_app(
         web_port=settings.web_port,
         web_host=settings.web_host,
         producer_compression_type="lz4",
+        TableManager=MegawatchTableManager,
     )
     topics = {name: app.topic(name, partitions=settings.kafka_partitions, **RAW)
               for name in (RACK_POWER, GPU, LINK, DEADLETTER, ALERTS)}

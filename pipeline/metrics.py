@@ -71,6 +71,12 @@ class Metrics:
             ["topic"],
             registry=r,
         )
+        self.offset_gaps = Counter(
+            "megawatch_offset_gaps",
+            "Messages the consumer skipped (offset jumps within a partition; should stay 0)",
+            ["topic"],
+            registry=r,
+        )
         self.alerts = Counter(
             "megawatch_alerts", "Alert events published", ["rule", "status"], registry=r
         )

@@ -17,7 +17,7 @@ ALERT_COLUMNS = ("fingerprint", "seq", "rule", "severity", "status", "site", "li
                  "peer_site", "rack", "value", "threshold", "starts_at", "ends_at",
                  "forecast_at", "summary", "test", "kafka_partition", "kafka_offset")
 DEAD_LETTER_COLUMNS = ("received_at", "topic", "partition", "offset", "index", "reason_code",
-                       "reason", "key", "raw", "raw_encoding")
+                       "reason", "key", "raw", "raw_encoding", "kafka_partition", "kafka_offset")
 
 
 def alert_row(value: bytes | None, partition: int, offset: int) -> tuple[Any, ...] | None:
@@ -30,7 +30,9 @@ def alert_row(value: bytes | None, partition: int, offset: int) -> tuple[Any, ..
             a.ends_at, a.forecast_at, a.summary, int(a.test), partition, offset)
 
 
-def dead_letter_row(value: bytes | None) -> tuple[Any, ...] | None:
+def dead_letter_row(value: bytes | None, partition: int, offset: int) -> tuple[Any, ...] | None:
+    """A dead_letters row; ``partition``/``offset`` are those of the record on
+    telemetry.deadletter (the record names the offending message's own)."""
     try:
         d = DeadLetter.model_validate_json(value or b"")
     except ValidationError:
@@ -38,4 +40,4 @@ def dead_letter_row(value: bytes | None) -> tuple[Any, ...] | None:
     index = -1 if d.index is None else d.index
     received = d.received_at or datetime.now(UTC)
     return (received, d.topic, d.partition, d.offset, index, d.reason_code or "", d.reason,
-            d.key or "", d.raw, d.raw_encoding)
+            d.key or "", d.raw, d.raw_encoding, partition, offset)

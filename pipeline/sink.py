@@ -11,10 +11,11 @@ Idempotence, for the redelivery that at-least-once implies:
 
 * every batch carries an ``insert_deduplication_token`` kept across its retries, so an
   insert that timed out but landed is not stored twice;
-* after each batch the sink records, per table and source partition, the highest Kafka
-  offset stored (table ``ingest_offsets``, keyed by the Kafka cluster id). After a
-  restart or rebalance, messages at or below that offset are not stored again
-  (:meth:`already_stored`), while live state is still rebuilt from them.
+* rows from Kafka carry their cluster id, partition and offset, and a materialized view
+  records the highest offset stored per table and partition in ``ingest_offsets``
+  within the same INSERT (sql/migrations/003). After a restart or rebalance, messages at
+  or below that offset are not stored again (:meth:`already_stored`), while live state
+  is still rebuilt from them.
 
 When the store is down the sink retries with capped exponential back-off, forever, and
 ``add`` blocks once ``max_buffered_rows`` are waiting: consumption stops (back-pressure)
@@ -29,7 +30,6 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Protocol
 
 from pipeline.errors import StoreError
@@ -37,7 +37,6 @@ from pipeline.errors import StoreError
 logger = logging.getLogger(__name__)
 
 LEDGER_TABLE = "ingest_offsets"
-LEDGER_COLUMNS = ("at", "cluster_id", "tbl", "topic", "partition", "max_offset")
 
 
 class ColumnWriter(Protocol):
@@ -99,6 +98,8 @@ class ClickHouseSink:
         self._lock = asyncio.Lock()  # one flush at a time, in order
         self._ledger: dict[tuple[str, str, int], int] = {}
         self._last_flush = time.monotonic()
+        self._waiting: list[Callable[[], object]] = []  # run after the next flush
+        self._flushing: asyncio.Future[None] | None = None
 
     # --- the stream side --------------------------------------------------------------
     async def add(
@@ -128,8 +129,19 @@ class ClickHouseSink:
             buffer.offsets[key] = max(offset, buffer.offsets.get(key, -1))
         if done is not None:
             buffer.done.append(done)
-        if buffer.rows >= self.max_rows or self._buffered >= self.max_buffered_rows:
-            await self.flush()
+        if self._buffered >= self.max_buffered_rows:
+            await self.flush()  # back-pressure: the store is behind, stop consuming
+        elif buffer.rows >= self.max_rows and (self._flushing is None or self._flushing.done()):
+            # A full batch is written in the background: the agent goes on decoding and
+            # evaluating rules (alert latency) while the insert runs in its thread.
+            self._flushing = asyncio.ensure_future(self.flush())
+
+    def after_next_flush(self, done: Callable[[], object]) -> None:
+        """Run ``done`` once everything buffered now is stored (or at once if nothing is)."""
+        if self._buffered == 0 and not self._lock.locked():
+            done()
+            return
+        self._waiting.append(done)
 
     def already_stored(self, table: str, topic: str, partition: int, offset: int) -> bool:
         """True when a message at ``offset`` was stored before a restart or rebalance."""
@@ -164,28 +176,31 @@ class ClickHouseSink:
         """Write everything buffered; returns once it is stored (retrying while not)."""
         async with self._lock:
             buffers, self._buffers, self._buffered = self._buffers, {}, 0
+            waiting, self._waiting = self._waiting, []
             self._last_flush = time.monotonic()
             for table, buffer in buffers.items():
                 if buffer.rows:
                     await self._write_until_stored(table, buffer)
                 for done in buffer.done:
                     done()
+            for done in waiting:
+                done()
 
     async def _write_until_stored(self, table: str, buffer: _Buffer) -> None:
         token = f"{table}:{uuid.uuid4().hex}"  # the same token for every retry of the batch
-        ledger = self._ledger_rows(table, buffer)
         delay = 0.1
         while True:
             started = time.perf_counter()
             try:
-                await asyncio.to_thread(self._write, table, buffer, token, ledger)
+                await asyncio.to_thread(self.writer.insert_columns, table, buffer.column_names,
+                                        buffer.columns, token)
                 break
             except StoreError as exc:
                 self.stats.failures += 1
                 if self.on_failed is not None:
                     self.on_failed()
                 logger.warning("insert of %d rows into %s failed (%s); retrying in %.1f s",
-                               buffer.rows, table, exc, delay)  # fmt: skip
+                               buffer.rows, table, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)
         elapsed = time.perf_counter() - started
@@ -198,26 +213,3 @@ class ClickHouseSink:
             self._ledger[key] = max(offset, self._ledger.get(key, -1))
         if self.on_flushed is not None:
             self.on_flushed(table, buffer.rows, elapsed)
-
-    def _ledger_rows(self, table: str, buffer: _Buffer) -> list[list[object]] | None:
-        if not buffer.offsets:
-            return None
-        now = datetime.now(UTC)
-        items = sorted(buffer.offsets.items())
-        return [
-            [now] * len(items),
-            [self.cluster_id] * len(items),
-            [table] * len(items),
-            [topic for (topic, _), _ in items],
-            [partition for (_, partition), _ in items],
-            [offset for _, offset in items],
-        ]
-
-    def _write(
-        self, table: str, buffer: _Buffer, token: str, ledger: list[list[object]] | None
-    ) -> None:
-        self.writer.insert_columns(table, buffer.column_names, buffer.columns, dedup_token=token)
-        if ledger is not None:
-            # After the rows: a crash between the two inserts re-stores at most this batch.
-            self.writer.insert_columns(LEDGER_TABLE, LEDGER_COLUMNS, ledger,
-                                       dedup_token=f"{token}:ledger")  # fmt: skip

@@ -67,15 +67,26 @@ class AlertBook:
         on the evaluations that change nothing.
         """
         fp = fingerprint(key.rule, self.site, key.severity.value, key.subject)
-        self._keys.setdefault(fp, key)
-        before = self._states.get(fp, AlertState())
+        before = self._states.get(fp)
+        if before is None:
+            if not breached:
+                return None  # the common case: nothing to remember for a quiet subject
+            before = AlertState()
         result = step(before, breached, cleared, now_ms, timing)
-        if result.state != before:
-            self._states[fp] = result.state
+        self._remember(fp, key, result.state)
         if result.transition is None:
             return None
         self.dirty = True
         return self._event(fp, key, result.state, result.transition, now_ms, facts())
+
+    def _remember(self, fp: str, key: AlertKey, state: AlertState) -> None:
+        """Keep a state only while it says something: active, or a sequence to go on."""
+        if state.phase is Phase.inactive and state.seq == 0:
+            self._states.pop(fp, None)
+            self._keys.pop(fp, None)
+        else:
+            self._states[fp] = state
+            self._keys[fp] = key
 
     def _event(
         self,

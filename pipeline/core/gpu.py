@@ -82,7 +82,7 @@ class RackGpus:
     one's latest sample would cost ~270 B per GPU (20 KiB per 72-GPU rack). The live uses
     (mean/max utilization, power against the limit, idle detection) are rack aggregates,
     so a rack keeps ``BUCKETS`` buckets spanning the staleness window in two flat arrays
-    (~0.4 KiB), and a stats call sums the buckets inside the window. A sample older than
+    (~0.3 KiB), and a stats call sums the buckets inside the window. A sample older than
     the buckets it would fall into is ignored, as late readings are for live state.
     """
 
@@ -90,7 +90,8 @@ class RackGpus:
 
     def __init__(self, window_ms: int = 15_000) -> None:
         self.bucket_ms = max(1, -(-window_ms // (BUCKETS - 1)))  # ceil: BUCKETS-1 span it
-        self._acc = array("d", bytes(8 * _FIELDS * BUCKETS))
+        self._acc = array("f", bytes(4 * _FIELDS * BUCKETS))  # float32: sums of a few
+        # thousand samples of watts and percent need no more
         self._start = array("q", [-1] * BUCKETS)
 
     def update(self, ts_ms: int, util: float, power: float, limit: float | None) -> bool:
@@ -107,7 +108,7 @@ class RackGpus:
             if begins < self._start[slot]:
                 return False  # older than the window this slot now holds
             self._start[slot] = begins
-            acc[base:base + _FIELDS] = array("d", bytes(8 * _FIELDS))
+            acc[base:base + _FIELDS] = array("f", bytes(4 * _FIELDS))
         acc[base + _N] += n
         acc[base + _UTIL] += sum_util
         if max_util > acc[base + _MAX]:

@@ -9,6 +9,7 @@ total, and is named as stale.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -57,7 +58,11 @@ class SitePower:
         applied = 0
         for rack, ts, watts in zip(racks, ts_ms, power_w, strict=True):
             current = latest.get(rack)
-            if current is None or ts > current[0]:
+            if current is None:
+                # One copy of the id for the rack's power, GPU and link state.
+                latest[sys.intern(rack)] = (ts, watts)
+                applied += 1
+            elif ts > current[0]:
                 latest[rack] = (ts, watts)
                 applied += 1
         return applied

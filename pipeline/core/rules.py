@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 
@@ -98,7 +99,10 @@ def step(state: AlertState, breached: bool, cleared: bool, now_ms: int, timing: 
     return Step(done, Transition.resolved)
 
 
+@lru_cache(maxsize=65_536)
 def fingerprint(rule: str, site: str, severity: str, subject: str = "") -> str:
-    """Stable 16-hex id of an alert: same rule, site, subject and severity, same id."""
+    """Stable 16-hex id of an alert: same rule, site, subject and severity, same id.
+
+    Cached: every evaluation of every link and rack asks for it."""
     digest = hashlib.sha256(f"{rule}\x1f{site}\x1f{subject}\x1f{severity}".encode())
     return digest.hexdigest()[:16]

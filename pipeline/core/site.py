@@ -9,6 +9,7 @@ cap, forecast or idle alert fires or resolves.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -127,8 +128,9 @@ class SiteMonitor:
     ) -> LinkDelta:
         entry = self.links.get(link)
         if entry is None:
-            entry = (LinkState(self.config.loss_window_ms), link_class, peer_site)
-            self.links[link] = entry
+            peer = sys.intern(peer_site) if peer_site else None
+            entry = (LinkState(self.config.loss_window_ms), link_class, peer)
+            self.links[sys.intern(link)] = entry
         return entry[0].observe(ts_ms, *counters)
 
     def evaluate_link(self, link: str, now_ms: int, policy: SitePolicy) -> list[Alert]:
@@ -157,7 +159,7 @@ class SiteMonitor:
     def rack_gpus(self, rack: str) -> RackGpus:
         gpus = self.gpus.get(rack)
         if gpus is None:
-            gpus = self.gpus[rack] = RackGpus(self.config.stale_after_ms)
+            gpus = self.gpus[sys.intern(rack)] = RackGpus(self.config.stale_after_ms)
         return gpus
 
     def evaluate_gpus(self, now_ms: int, policy: SitePolicy) -> list[Alert]:

@@ -169,6 +169,8 @@ def test_scripted_scenario(broker: EmbeddedBroker, worker: WorkerProcess) -> Non
                 if name == "megawatch_alerts_total" and ("status", "firing") in labels)
     assert fired == 4
     assert metrics[("megawatch_sink_rows_total", (("table", "rack_power"),))] == valid_racks
+    assert not [v for (name, _), v in metrics.items()
+                if name == "megawatch_offset_gaps_total" and v]
     lags = [v for (name, _), v in metrics.items() if name == "megawatch_consumer_lag"]
     assert lags and max(lags) == 0  # caught up
     # While the worker owns the embedded store, the CLI goes through the worker.
@@ -244,16 +246,34 @@ def test_kill_restart_and_cap_change(broker: EmbeddedBroker, tmp_path: Path) -> 
                 ("cap_warning", "resolved", 2),
             ]
 
+            # The reference is what Kafka holds: a producer retry under load may have
+            # written a batch twice (at another offset), which the worker must store as
+            # it is; what it must not do is lose a reading or store a message twice.
+            in_kafka = sum(len(m["events"]) for m in read_topic(
+                broker.bootstrap, "telemetry.rack_power", 1))
+
             def all_rows() -> dict:
                 row = second.sql("SELECT count() n, uniqExact(rack, ts) u FROM rack_power")[0]
-                return row if row["n"] >= sent else {}
+                return row if row["n"] >= in_kafka else {}
 
             try:
-                row = wait_for(all_rows, 30, f"{sent} rows")
+                row = wait_for(all_rows, 30, f"{in_kafka} rows")
             except AssertionError:
                 counts = second.sql("SELECT count() n, uniqExact(rack, ts) u FROM rack_power")
-                raise AssertionError(f"stored {counts}, sent {sent}:\n{second.tail()}") from None
-            assert row == {"n": sent, "u": sent}
+                offsets = second.sql("SELECT kafka_partition p, groupArray(kafka_offset) o FROM "
+                                     "(SELECT DISTINCT kafka_partition, kafka_offset FROM "
+                                     "rack_power ORDER BY kafka_offset) GROUP BY p")
+                ledger = second.sql("SELECT tbl, partition, max_offset, at FROM ingest_offsets")
+                raise AssertionError(f"stored {counts}, in Kafka {in_kafka}, sent {sent}:\n"
+                                     f"{offsets}\n{ledger}\n{first.tail(20)}\n"
+                                     f"{second.tail(60)}") from None
+            per_message = second.sql("SELECT kafka_partition p, kafka_offset o, count() c, "
+                                     "groupArray(toString(ingested_at)) at "
+                                     "FROM rack_power GROUP BY 1, 2 HAVING c != 10 ORDER BY p, o")
+            ledger = second.sql("SELECT tbl, topic, partition, max_offset, at "
+                                "FROM ingest_offsets ORDER BY at")
+            assert per_message == [], f"{per_message}\n{ledger}\n{first.tail(30)}\n{second.tail(60)}"
+            assert row == {"n": in_kafka, "u": sent}
         finally:
             second.stop()
     finally:

@@ -50,7 +50,17 @@ def test_window_expires_old_deltas() -> None:
     out = feed(state, quiet)
     assert out[0].loss_ratio == pytest.approx(100 / 2_000)
     assert out[-1].loss_ratio == 0.0  # the burst left the 30 s window
-    assert state.window_tx == 30_000  # the 30 one-second deltas of (9 s, 39 s]
+    # the window (9 s, 39 s] resolved to 5 s buckets: 30 deltas plus 5..9 s, one bucket more
+    assert state.window_tx == 35_000
+
+
+def test_a_burst_leaves_within_one_bucket_after_the_window() -> None:
+    state = LinkState(window_ms=30_000)  # buckets of 5 s
+    feed(state, [(0, 0, 0, 0), (2_000, 1_000, 1_000, 100)])
+    tail = feed(state, [(t, t, t, 100) for t in range(3_000, 40_000, 1_000)])
+    at = {t: d.loss_ratio for t, d in zip(range(3_000, 40_000, 1_000), tail, strict=True)}
+    assert at[31_000] and at[31_000] > 0  # 2 s is still inside (1 s, 31 s]
+    assert at[35_000] == 0.0  # the 0-5 s bucket ended 30 s before: gone
 
 
 def test_no_traffic_means_no_ratio() -> None:

@@ -138,7 +138,7 @@ def test_idle_power_info_alert() -> None:
     monitor = SiteMonitor("ord-1", CFG, created_ms=-60_000, durable=None)
     alerts = []
     for s in range(0, 15):
-        for g in range(8):
+        for _g in range(8):
             monitor.rack_gpus("r12").update(s * 1000, 1.0, 300.0, 700.0)
         alerts += monitor.evaluate_gpus(s * 1000, POLICY)
     assert [(a.rule, a.rack, a.severity.value) for a in alerts] == [("idle_power", "r12", "info")]
