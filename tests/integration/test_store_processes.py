@@ -46,11 +46,11 @@ def test_cli_migrate_status_and_sql(subprocess_store_env: dict[str, str], tmp_pa
     assert "applied 002_minute_rollups.sql" in first.stdout
     second = megawatch(subprocess_store_env, tmp_path, "db", "migrate")
     assert second.returncode == 0, second.stderr
-    assert "is up to date (2 migrations applied)" in second.stdout
+    assert "is up to date (3 migrations applied)" in second.stdout
 
     status = megawatch(subprocess_store_env, tmp_path, "db", "status")
     assert status.returncode == 0, status.stderr
-    assert "migrations: 2 applied, 0 pending" in status.stdout
+    assert "migrations: 3 applied, 0 pending" in status.stdout
     table_lines = {
         line.split()[0]: line.split()
         for line in status.stdout.splitlines()

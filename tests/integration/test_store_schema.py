@@ -31,6 +31,11 @@ SPEC_TABLES = {
     "site_power_1m_mv": "MaterializedView",
     "gpu_1m_mv": "MaterializedView",
     "link_1m_mv": "MaterializedView",
+    "rack_power_ledger_mv": "MaterializedView",
+    "gpu_samples_ledger_mv": "MaterializedView",
+    "link_samples_ledger_mv": "MaterializedView",
+    "alerts_ledger_mv": "MaterializedView",
+    "dead_letters_ledger_mv": "MaterializedView",
     HISTORY_TABLE: "MergeTree",
 }
 
@@ -52,10 +57,10 @@ def test_migrate_creates_the_spec_tables_and_twice_is_a_no_op(empty_store: Store
     assert (
         empty_store.query_rows(f"SELECT version, name FROM {HISTORY_TABLE} ORDER BY version")
         == history
-        == [(1, "raw_tables"), (2, "minute_rollups")]
+        == [(1, "raw_tables"), (2, "minute_rollups"), (3, "ledger_views")]
     )
     status = empty_store.migration_status()
-    assert [r.version for r in status.applied] == [1, 2] and status.pending == []
+    assert [r.version for r in status.applied] == [1, 2, 3] and status.pending == []
     assert all(r.applied_at.tzinfo is not None for r in status.applied)
 
 

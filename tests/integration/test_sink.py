@@ -1,0 +1,120 @@
+"""ClickHouseSink on the real embedded store: batches, ledger, retries, back-pressure."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from pipeline.core.processor import RACK_POWER_COLUMNS
+from pipeline.errors import StoreError
+from pipeline.sink import ClickHouseSink
+from pipeline.store import Store
+
+pytestmark = pytest.mark.integration
+COLUMNS = (*RACK_POWER_COLUMNS, "kafka_cluster")
+TOPIC = "telemetry.rack_power"
+
+
+def message(offset: int, racks: int = 3, partition: int = 0) -> list[list[Any]]:
+    ts = int(time.time() * 1000)
+    return [["s"] * racks, [f"r{i}" for i in range(racks)], [ts + offset] * racks,
+            [1000.0 + offset] * racks, [""] * racks, [""] * racks, [partition] * racks,
+            [offset] * racks, ["cluster-a"] * racks]
+
+
+class FlakyStore:
+    """The real store behind a switch that makes inserts fail (fault injection)."""
+
+    def __init__(self, store: Store, failures: int = 0) -> None:
+        self.store, self.failures, self.attempts = store, failures, 0
+
+    def insert_columns(self, table: str, column_names: Sequence[str],
+                       columns: Sequence[Sequence[object]], dedup_token: str | None = None) -> None:
+        self.attempts += 1
+        if self.failures > 0:
+            self.failures -= 1
+            raise StoreError("injected: store unavailable")
+        self.store.insert_columns(table, column_names, columns, dedup_token)
+
+    def query_rows(self, sql: str, params: dict[str, object] | None = None) -> list[tuple]:
+        return self.store.query_rows(sql, params)
+
+
+def count(store: Store) -> int:
+    return int(store.query_rows("SELECT count() FROM rack_power")[0][0])
+
+
+def test_rows_and_ledger_land_together_and_acks_follow(store: Store) -> None:
+    acked: list[int] = []
+
+    async def run() -> ClickHouseSink:
+        sink = ClickHouseSink(store, "cluster-a", max_rows=1_000, flush_interval=60)
+        for offset in range(5):
+            await sink.add("rack_power", COLUMNS, message(offset), source=(TOPIC, 0, offset),
+                           done=lambda o=offset: acked.append(o))
+        assert acked == [] and count(store) == 0  # nothing acked before it is stored
+        await sink.flush()
+        return sink
+
+    asyncio.run(run())
+    assert acked == [0, 1, 2, 3, 4] and count(store) == 15
+    fresh = ClickHouseSink(store, "cluster-a")  # a restarted worker reads the ledger
+    fresh.load_ledger("rack_power", TOPIC, [0, 1])
+    assert fresh.already_stored("rack_power", TOPIC, 0, 4)
+    assert not fresh.already_stored("rack_power", TOPIC, 0, 5)
+    assert not fresh.already_stored("rack_power", TOPIC, 1, 0)
+    other = ClickHouseSink(store, "cluster-b")  # another Kafka (a fresh embedded broker)
+    other.load_ledger("rack_power", TOPIC, [0])
+    assert not other.already_stored("rack_power", TOPIC, 0, 0)
+
+
+def test_store_failures_are_retried_and_nothing_is_stored_twice(store: Store) -> None:
+    flaky = FlakyStore(store, failures=3)
+
+    async def run() -> None:
+        sink = ClickHouseSink(flaky, "cluster-a", max_rows=1_000, flush_interval=60,
+                              max_backoff=0.05)
+        await sink.add("rack_power", COLUMNS, message(0), source=(TOPIC, 0, 0))
+        await sink.flush()
+        assert sink.stats.failures == 3
+
+    asyncio.run(run())
+    assert flaky.attempts == 4 and count(store) == 3
+
+
+def test_back_pressure_stops_the_stream_while_the_store_is_down(store: Store) -> None:
+    flaky = FlakyStore(store, failures=10**6)
+
+    async def run() -> None:
+        sink = ClickHouseSink(flaky, "cluster-a", max_rows=1_000, flush_interval=60,
+                              max_buffered_rows=30, max_backoff=0.02)
+        for offset in range(9):  # 27 rows: buffered, not yet over the limit
+            await sink.add("rack_power", COLUMNS, message(offset), source=(TOPIC, 0, offset))
+        blocked = asyncio.ensure_future(
+            sink.add("rack_power", COLUMNS, message(9), source=(TOPIC, 0, 9)))
+        await asyncio.sleep(0.3)
+        assert not blocked.done()  # the agent waits: consumption has stopped
+        flaky.failures = 0  # the store comes back
+        await asyncio.wait_for(blocked, 10)
+
+    asyncio.run(run())
+    assert count(store) == 30
+
+
+def test_after_next_flush_waits_for_buffered_rows(store: Store) -> None:
+    calls: list[str] = []
+
+    async def run() -> None:
+        sink = ClickHouseSink(store, "cluster-a", max_rows=1_000, flush_interval=60)
+        sink.after_next_flush(lambda: calls.append("empty"))  # nothing buffered: at once
+        await sink.add("rack_power", COLUMNS, message(0), source=(TOPIC, 0, 0))
+        sink.after_next_flush(lambda: calls.append("after"))
+        assert calls == ["empty"]
+        await sink.flush()
+
+    asyncio.run(run())
+    assert calls == ["empty", "after"]
