@@ -84,15 +84,25 @@ class Handlers:
             return
         table, columns, method = TELEMETRY[topic]
         self.metrics.messages.labels(topic).inc()
-        decoded = self.decoders[topic].decode(value, key, datetime.now(UTC))
+        try:
+            decoded = self.decoders[topic].decode(value, key, datetime.now(UTC))
+            outcome: Outcome | None = None
+            if decoded.events:
+                handle = getattr(self.processor, method)
+                outcome = handle(decoded.events, partition, offset, now_ms())
+        except Exception as exc:  # a bug that some input triggers: keep it, keep running
+            logger.exception("processing %s[%d]@%d failed", topic, partition, offset)
+            reason = f"internal error while processing: {type(exc).__name__}: {exc}"[:500]
+            await self._dead_letter(topic, partition, offset, key,
+                                    Reject("internal_error", reason, value or b""))
+            ack()
+            return
         for reject in decoded.rejects:
             await self._dead_letter(topic, partition, offset, key, reject)
-        if not decoded.events:
+        if outcome is None:
             ack()
             return
         self.metrics.readings.labels(topic).inc(len(decoded.events))
-        handle = getattr(self.processor, method)
-        outcome: Outcome = handle(decoded.events, partition, offset, now_ms())
         await self.publish_alerts(outcome.alerts)
         if await self._already_stored(table, topic, partition, offset):
             self.metrics.replayed.labels(topic).inc()
