@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.cli.common import format_option, settings_from
-from pipeline.errors import ConfigError, StoreError
-from pipeline.store.reader import store_hint
+from pipeline.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -92,7 +91,9 @@ def test_alert(name: str | None, site: str, give_up: float, record: bool) -> Non
     records = asyncio.run(_send(settings, receivers, alert, give_up))
     failed = _echo_outcomes(receivers, records)
     if record:
-        click.echo(_record(settings, records))
+        from pipeline.notify.records import record_in_store
+
+        click.echo(record_in_store(settings, records))
     if failed:
         raise click.exceptions.Exit(1)
 
@@ -155,16 +156,6 @@ def _echo_outcomes(receivers: list[Receiver], records: list[DeliveryRecord]) -> 
     return failed
 
 
-def _record(settings: Settings, records: list[DeliveryRecord]) -> str:
-    from pipeline.notify.records import COLUMNS, TABLE, dedup_token, to_columns
-    from pipeline.store import open_store
-
-    try:
-        with open_store(settings) as store:
-            store.insert_columns(TABLE, COLUMNS, to_columns(records), dedup_token(records))
-    except StoreError as exc:
-        return f"attempts not recorded in {TABLE}: {store_hint(str(exc))}"
-    return f"{len(records)} attempt(s) recorded in {TABLE}"
 
 
 # --- reading the store ----------------------------------------------------------------

@@ -15,11 +15,10 @@ import click
 
 from pipeline.cli.alerts_cmd import NO_RECEIVERS, parse_duration
 from pipeline.cli.common import settings_from
-from pipeline.errors import ConfigError, StoreError
+from pipeline.errors import ConfigError
 
 if TYPE_CHECKING:
     from pipeline.analytics.digest import Digest
-    from pipeline.notify.records import DeliveryRecord
     from pipeline.settings import Settings
 
 
@@ -88,19 +87,10 @@ def _send(settings: Settings, result: Digest, give_up: float) -> None:
         detail = f"  {o.detail}" if o.detail else ""
         click.echo(f"  {o.receiver:<20} {o.outcome:<9} {status:<9}{detail}")
     if records:
-        click.echo(_record(settings, records))
+        from pipeline.notify.records import record_in_store
+
+        click.echo(record_in_store(settings, records))
     if any(o.outcome not in ("delivered", "skipped") for o in outcomes):
         raise click.exceptions.Exit(1)
 
 
-def _record(settings: Settings, records: list[DeliveryRecord]) -> str:
-    from pipeline.notify.records import COLUMNS, TABLE, dedup_token, to_columns
-    from pipeline.store import open_store
-    from pipeline.store.reader import store_hint
-
-    try:
-        with open_store(settings) as store:
-            store.insert_columns(TABLE, COLUMNS, to_columns(records), dedup_token(records))
-    except StoreError as exc:
-        return f"attempts not recorded in {TABLE}: {store_hint(str(exc))}"
-    return f"{len(records)} attempt(s) recorded in {TABLE}"

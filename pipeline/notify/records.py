@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pipeline.notify.delivery import Attempt
     from pipeline.notify.notification import Notification
     from pipeline.notify.receivers import Receiver
+    from pipeline.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,21 @@ def dedup_token(records: Sequence[DeliveryRecord]) -> str:
     for r in records:
         digest.update(f"{r.receiver}|{r.fingerprint}|{r.seq}|{r.attempt}|{r.at}|".encode())
     return "deliveries-" + digest.hexdigest()[:32]
+
+
+def record_in_store(settings: Settings, records: Sequence[DeliveryRecord]) -> str:
+    """Write one-off delivery records (``alerts test``, ``digest --send``) to the store;
+    a line saying what happened, since a command's delivery must not fail on the store."""
+    from pipeline.errors import StoreError
+    from pipeline.store import open_store
+    from pipeline.store.reader import store_hint
+
+    try:
+        with open_store(settings) as store:
+            store.insert_columns(TABLE, COLUMNS, to_columns(records), dedup_token(records))
+    except StoreError as exc:
+        return f"attempts not recorded in {TABLE}: {store_hint(str(exc))}"
+    return f"{len(records)} attempt(s) recorded in {TABLE}"
 
 
 def store_sink(store: _ColumnStore) -> RecordSink:

@@ -125,6 +125,8 @@ async def run_until_signalled(service: NotifierService) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
+        # add_signal_handler raises NotImplementedError where the loop has no signal
+        # support (Windows); Ctrl-C then ends the process as usual.
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await service.start()
