@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from pipeline.broker import free_port
 
 BINARY_NAMES = ("prometheus-alertmanager", "alertmanager")
 SKIP_REASON = (
@@ -48,13 +49,6 @@ def binary() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Alertmanager:
     def __init__(self, process: subprocess.Popen[bytes], url: str, log: Path) -> None:
         self.process = process
@@ -82,7 +76,7 @@ def running_alertmanager(workdir: Path, webhook_url: str | None = None) -> Itera
             webhook_url=webhook_url or "http://127.0.0.1:9/unused",
         )
     )
-    port = _free_port()
+    port = free_port()
     log = workdir / "alertmanager.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
