@@ -1,6 +1,6 @@
 # One command each for users and CI. `make demo` installs and runs the demo;
-# `make test` installs the project, what the tests need (Debian's Alertmanager), and runs
-# the whole suite. Override PYTHON to pick the interpreter (>= 3.11).
+# `make test` installs the project, what the tests need (Debian's Alertmanager), lints
+# and runs the whole suite. Override PYTHON to pick the interpreter (>= 3.11).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -28,10 +28,12 @@ test-deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; }
 
-test: install test-deps
+# The whole check: lint (ruff, formatting, mypy strict), the schemas, the suite.
+test: install test-deps lint
 	$(BIN)/python -m pipeline schemas --check
 	$(BIN)/python -m pytest -q
 
 lint: install
-	$(BIN)/ruff check pipeline tests
+	$(BIN)/ruff check pipeline tests benchmarks
+	$(BIN)/ruff format --check pipeline tests benchmarks
 	$(BIN)/mypy

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka_load import producer
 
 from pipeline.events import SiteSpec
-from pipeline.topics import ALERTS, RACK_POWER
+from pipeline.kafka.topics import ALERTS, RACK_POWER
 
 CAP_RULES = ("cap_critical", "cap_warning")
 
@@ -36,8 +36,9 @@ class Probe:
     transitions: int = 40
 
     def spec(self) -> SiteSpec:
-        return SiteSpec(site=self.site, cap_mw=self.cap_mw, stale_after_s=self.stale_after_s,
-                        region="bench")  # fmt: skip
+        return SiteSpec(
+            site=self.site, cap_mw=self.cap_mw, stale_after_s=self.stale_after_s, region="bench"
+        )
 
     def total_mw(self, i: int) -> float:
         """Batch i (1-based): odd over the cap, even under 0.9 x cap minus the margin."""
@@ -46,9 +47,20 @@ class Probe:
 
     def batch(self, total_mw: float) -> bytes:
         ts, watts = int(time.time() * 1000), total_mw * 1e6 / self.racks
-        return orjson.dumps({"events": [
-            {"site": self.site, "rack": f"p{r:02d}", "ts": ts, "power_w": watts, "source": "bench"}
-            for r in range(self.racks)]})  # fmt: skip
+        return orjson.dumps(
+            {
+                "events": [
+                    {
+                        "site": self.site,
+                        "rack": f"p{r:02d}",
+                        "ts": ts,
+                        "power_w": watts,
+                        "source": "bench",
+                    }
+                    for r in range(self.racks)
+                ]
+            }
+        )
 
 
 @dataclass
@@ -62,8 +74,12 @@ class AlertWatch:
     stopping: bool = False
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
-                                    enable_auto_commit=False, fetch_max_wait_ms=10)  # fmt: skip
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=10,
+        )
         await consumer.start()
         try:
             parts = consumer.partitions_for_topic(ALERTS) or set()
@@ -98,8 +114,9 @@ async def run_probe(bootstrap: str, probe: Probe, warmup_s: float) -> dict[int, 
     try:
         until = time.perf_counter() + warmup_s
         while time.perf_counter() < until:
-            await prod.send_and_wait(RACK_POWER, probe.batch(probe.cap_mw * 0.4),
-                                     key=probe.site.encode())  # fmt: skip
+            await prod.send_and_wait(
+                RACK_POWER, probe.batch(probe.cap_mw * 0.4), key=probe.site.encode()
+            )
             await asyncio.sleep(probe.interval_s)
         for i in range(1, probe.transitions + 1):
             value = probe.batch(probe.total_mw(i))
@@ -119,9 +136,14 @@ def quantiles(values: list[float]) -> dict[str, float]:
     def pick(q: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
 
-    return {"n": len(ordered), "p50_ms": pick(0.5), "p90_ms": pick(0.9), "p99_ms": pick(0.99),
-            "max_ms": round(ordered[-1] * 1000, 1),
-            "mean_ms": round(statistics.fmean(ordered) * 1000, 1)}  # fmt: skip
+    return {
+        "n": len(ordered),
+        "p50_ms": pick(0.5),
+        "p90_ms": pick(0.9),
+        "p99_ms": pick(0.99),
+        "max_ms": round(ordered[-1] * 1000, 1),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 1),
+    }
 
 
 def latencies(probe: Probe, sent: dict[int, float], watch: AlertWatch) -> dict[str, object]:
@@ -138,7 +160,10 @@ def latencies(probe: Probe, sent: dict[int, float], watch: AlertWatch) -> dict[s
             per.setdefault(rule, []).append(hit[0] - t_send)
             per.setdefault(f"{rule}:{status}", []).append(hit[0] - t_send)
     every = [v for rule in CAP_RULES for v in per.get(rule, [])]
-    return {"all_cap_alerts": quantiles(every),
-            **{name: quantiles(values) for name, values in sorted(per.items())},
-            "batches_sent": len(sent), "alerts_missing": missing[:20],
-            "alerts_missing_count": len(missing)}  # fmt: skip
+    return {
+        "all_cap_alerts": quantiles(every),
+        **{name: quantiles(values) for name, values in sorted(per.items())},
+        "batches_sent": len(sent),
+        "alerts_missing": missing[:20],
+        "alerts_missing_count": len(missing),
+    }

@@ -30,7 +30,7 @@ from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import SecretStr
 
-from pipeline.broker import EmbeddedBroker
+from pipeline.broker.process import EmbeddedBroker
 from pipeline.events import Alert, AlertStatus, Severity
 from pipeline.notify.channel import ChannelTiming
 from pipeline.notify.consumer import AlertOutbox
@@ -71,9 +71,17 @@ class LoopbackReceiver:
 
 
 def alert(n: int) -> Alert:
-    return Alert(fingerprint=f"{n:016x}", rule="site_power_cap", severity=Severity.critical,
-                 status=AlertStatus.firing, site=f"s{n}", value=11e6, threshold=10e6,
-                 starts_at=datetime.now(UTC), summary="bench")  # fmt: skip
+    return Alert(
+        fingerprint=f"{n:016x}",
+        rule="site_power_cap",
+        severity=Severity.critical,
+        status=AlertStatus.firing,
+        site=f"s{n}",
+        value=11e6,
+        threshold=10e6,
+        starts_at=datetime.now(UTC),
+        summary="bench",
+    )
 
 
 class TimedNotifier(Notifier):
@@ -96,9 +104,13 @@ def quantiles(values: list[float]) -> dict[str, float]:
         return {"n": 0}
     values = sorted(values)
     pick = lambda q: values[min(len(values) - 1, int(q * len(values)))]  # noqa: E731
-    return {"n": len(values), "p50_ms": round(pick(0.5) * 1000, 2),
-            "p99_ms": round(pick(0.99) * 1000, 2), "max_ms": round(values[-1] * 1000, 2),
-            "mean_ms": round(statistics.fmean(values) * 1000, 2)}  # fmt: skip
+    return {
+        "n": len(values),
+        "p50_ms": round(pick(0.5) * 1000, 2),
+        "p99_ms": round(pick(0.99) * 1000, 2),
+        "max_ms": round(values[-1] * 1000, 2),
+        "mean_ms": round(statistics.fmean(values) * 1000, 2),
+    }
 
 
 async def produce(
@@ -110,17 +122,24 @@ async def produce(
         for n in range(first, first + count):
             a = alert(n)
             sent[f"{a.fingerprint}:0"] = time.perf_counter()
-            await producer.send_and_wait("alerts", a.model_dump_json().encode(),
-                                         key=a.fingerprint.encode())  # fmt: skip
+            await producer.send_and_wait(
+                "alerts", a.model_dump_json().encode(), key=a.fingerprint.encode()
+            )
             await asyncio.sleep(1 / rate)
     finally:
         await producer.stop()
 
 
 async def topic_arrivals(bootstrap: str, arrivals: dict[str, float], stop: asyncio.Event) -> None:
-    consumer = AIOKafkaConsumer("alerts", bootstrap_servers=bootstrap, group_id="bench-baseline",
-                                auto_offset_reset="earliest", session_timeout_ms=6000,
-                                heartbeat_interval_ms=1000, fetch_max_wait_ms=20)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        "alerts",
+        bootstrap_servers=bootstrap,
+        group_id="bench-baseline",
+        auto_offset_reset="earliest",
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        fetch_max_wait_ms=20,
+    )
     await consumer.start()
     try:
         while not stop.is_set():
@@ -141,8 +160,9 @@ async def run(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
     notifier = TimedNotifier(receivers, timing=ChannelTiming(group_wait_s=0.0), policy=policy)
     notifier.dispatched = dispatched
     await notifier.start()
-    outbox = AlertOutbox(notifier, {"bootstrap_servers": bootstrap}, "bench-notifier",
-                         session_timeout_s=6.0)  # fmt: skip
+    outbox = AlertOutbox(
+        notifier, {"bootstrap_servers": bootstrap}, "bench-notifier", session_timeout_s=6.0
+    )
     await outbox.start()
     stop = asyncio.Event()
     topic: dict[str, float] = {}

@@ -2,7 +2,7 @@
 
 The campus is ``halls`` sites (default 8) of ``racks_per_hall`` GB200 NVL72 racks (default
 1,000: 8,000 racks, ~125 kW each at peak, a 125 MW cap per hall = 1 GW), simulated by
-:mod:`pipeline.sources.simulator` (training jobs with checkpoint swings, counter resets,
+:mod:`pipeline.sources.sim.simulator` (training jobs with checkpoint swings, counter resets,
 loss bursts, silent racks). A hall is a site because a campus of this size is fed as
 several buildings with their own power limits, and because a site is the unit of
 co-partitioning: eight halls spread over the partitions, one 8,000-rack site would not.
@@ -23,9 +23,9 @@ import orjson
 
 from pipeline.events import SiteSpec
 from pipeline.sources.base import TOPICS
-from pipeline.sources.fleet import Fleet, SiteSim
-from pipeline.sources.sim_site import SiteReadings
-from pipeline.sources.simulator import FleetSimulator, SimOptions
+from pipeline.sources.sim.fleet import Fleet, SiteSim
+from pipeline.sources.sim.simulator import FleetSimulator, SimOptions
+from pipeline.sources.sim.site_model import SiteReadings
 
 REMOTE_CAMPUS = "remote-campus"  # the far end of each hall's WAN link, simulated elsewhere
 PLATFORM = "GB200"
@@ -81,17 +81,25 @@ class Campus:
         return [f"{self.prefix}-{i + 1}" for i in range(self.halls)]
 
     def specs(self) -> list[SiteSpec]:
-        return [SiteSpec(site=s, cap_mw=self.cap_mw_per_hall, region="us-central")
-                for s in self.sites]  # fmt: skip
+        return [
+            SiteSpec(site=s, cap_mw=self.cap_mw_per_hall, region="us-central") for s in self.sites
+        ]
 
     def fleet(self) -> Fleet:
-        sim = SiteSim(profile="training", racks={PLATFORM: self.racks_per_hall},
-                      reserve_racks=max(1, self.racks_per_hall // 20), jobs=4)  # fmt: skip
-        return Fleet(sites=self.specs(), simulation={s: sim for s in self.sites},
-                     wan=[(s, REMOTE_CAMPUS) for s in self.sites])  # fmt: skip
+        sim = SiteSim(
+            profile="training",
+            racks={PLATFORM: self.racks_per_hall},
+            reserve_racks=max(1, self.racks_per_hall // 20),
+            jobs=4,
+        )
+        return Fleet(
+            sites=self.specs(),
+            simulation={s: sim for s in self.sites},
+            wan=[(s, REMOTE_CAMPUS) for s in self.sites],
+        )
 
     def gpus(self) -> int:
-        from pipeline.sources.hardware import PLATFORMS
+        from pipeline.sources.sim.hardware import PLATFORMS
 
         return self.racks * PLATFORMS[PLATFORM].gpus
 
@@ -112,8 +120,9 @@ def tick_messages(readings: list[SiteReadings], batch: int) -> list[Message]:
     return out
 
 
-def generate(campus: Campus, seconds: int, start_ms: int, *, gpu_every: int, batch: int,
-             seed: int = 1) -> Load:  # fmt: skip
+def generate(
+    campus: Campus, seconds: int, start_ms: int, *, gpu_every: int, batch: int, seed: int = 1
+) -> Load:
     """``seconds`` ticks of the whole campus from ``start_ms`` (event time)."""
     options = SimOptions(seed=seed, interval_s=1.0, start_ms=start_ms, gpu_every=gpu_every)
     simulator = FleetSimulator.from_names(campus.fleet(), ["steady"], options)

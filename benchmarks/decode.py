@@ -36,16 +36,46 @@ RESULTS = Path(__file__).resolve().parent / "results" / "decode.json"
 
 def messages(kind: str, events: int, now_ms: int) -> list[dict[str, Any]]:
     if kind == "rack_power":
-        return [{"site": "atl-2", "rack": f"r{i:04d}", "ts": now_ms, "power_w": 95_000.0 + i,
-                 "pdu": "pdu-a"} for i in range(events)]
+        return [
+            {
+                "site": "atl-2",
+                "rack": f"r{i:04d}",
+                "ts": now_ms,
+                "power_w": 95_000.0 + i,
+                "pdu": "pdu-a",
+            }
+            for i in range(events)
+        ]
     if kind == "gpu":
-        return [{"site": "atl-2", "rack": f"r{i // 8:04d}", "host": f"h{i // 8:04d}",
-                 "gpu": str(i % 8), "ts": now_ms, "util_pct": 93.5, "power_w": 612.5,
-                 "vendor": "nvidia", "model": "NVIDIA H100 80GB HBM3", "mem_used_pct": 52.0,
-                 "temp_c": 61.0, "power_limit_w": 700.0} for i in range(events)]
-    return [{"site": "atl-2", "link": f"l{i}", "link_class": "fabric", "ts": now_ms,
-             "tx_packets": 10**9 + i, "rx_packets": 10**9, "dropped_packets": 3}
-            for i in range(events)]
+        return [
+            {
+                "site": "atl-2",
+                "rack": f"r{i // 8:04d}",
+                "host": f"h{i // 8:04d}",
+                "gpu": str(i % 8),
+                "ts": now_ms,
+                "util_pct": 93.5,
+                "power_w": 612.5,
+                "vendor": "nvidia",
+                "model": "NVIDIA H100 80GB HBM3",
+                "mem_used_pct": 52.0,
+                "temp_c": 61.0,
+                "power_limit_w": 700.0,
+            }
+            for i in range(events)
+        ]
+    return [
+        {
+            "site": "atl-2",
+            "link": f"l{i}",
+            "link_class": "fabric",
+            "ts": now_ms,
+            "tx_packets": 10**9 + i,
+            "rx_packets": 10**9,
+            "dropped_packets": 3,
+        }
+        for i in range(events)
+    ]
 
 
 MODELS = {"rack_power": RackPower, "gpu": GpuSample, "link": LinkCounters}
@@ -95,19 +125,24 @@ def main() -> None:
     report = {
         "benchmark": "decode",
         "at": datetime.now(UTC).isoformat(),
-        "machine": {"python": platform.python_version(), "cpu": platform.processor(),
-                    "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpu": platform.processor(),
+            "platform": platform.platform(),
+        },
         "events_per_message": args.events,
         "readings_per_s": {kind: measure(kind, args.events, args.rounds) for kind in MODELS},
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2))
     for kind, figures in report["readings_per_s"].items():
-        print(f"{kind:10} batch {figures['batch']:>10,.0f}/s  "
-              f"per-event {figures['per_event']:>10,.0f}/s  "
-              f"json-only {figures['json_only']:>10,.0f}/s  "
-              f"batch/per-event {figures['batch_vs_per_event']:.2f}  "
-              f"with a reject {figures['with_rejects']:>9,.0f}/s")
+        print(
+            f"{kind:10} batch {figures['batch']:>10,.0f}/s  "
+            f"per-event {figures['per_event']:>10,.0f}/s  "
+            f"json-only {figures['json_only']:>10,.0f}/s  "
+            f"batch/per-event {figures['batch_vs_per_event']:.2f}  "
+            f"with a reject {figures['with_rejects']:>9,.0f}/s"
+        )
     print(f"written to {RESULTS}")
 
 

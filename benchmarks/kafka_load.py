@@ -50,8 +50,11 @@ async def produce_backlog(
         for m in messages:
             pending.append((await prod.send(m.topic, m.value, key=m.key), m))
             if len(pending) >= 500 or m is messages[-1]:
-                for meta, sent in zip(await asyncio.gather(*(f for f, _ in pending)),
-                                      (s for _, s in pending), strict=True):  # fmt: skip
+                for meta, sent in zip(
+                    await asyncio.gather(*(f for f, _ in pending)),
+                    (s for _, s in pending),
+                    strict=True,
+                ):
                     placements.append((sent.topic, meta.partition, meta.offset, sent.readings))
                 pending.clear()
     finally:
@@ -77,14 +80,23 @@ def json_readings(record: Any) -> int:
     return len(orjson.loads(record.value)["events"])
 
 
-async def baseline(bootstrap: str, topics: Sequence[str], expected: int,
-                   timeout: float = 300,
-                   decode: Callable[[Any], int] = json_readings) -> BaselineResult:  # fmt: skip
+async def baseline(
+    bootstrap: str,
+    topics: Sequence[str],
+    expected: int,
+    timeout: float = 300,
+    decode: Callable[[Any], int] = json_readings,
+) -> BaselineResult:
     """A bare consumer in its own group: fetch and decode until ``expected`` readings."""
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap,
-                                group_id=f"bench-baseline-{uuid.uuid4().hex[:8]}",
-                                auto_offset_reset="earliest", enable_auto_commit=False,
-                                session_timeout_ms=6000, heartbeat_interval_ms=1000)  # fmt: skip
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-baseline-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+    )
     created = time.perf_counter()
     await consumer.start()
     readings = messages = 0
@@ -122,8 +134,12 @@ class PacedResult:
         return self.readings / self.seconds
 
 
-async def paced(bootstrap: str, ticks: Sequence[Sequence[Message]], t0: float,
-                stop: Callable[[], bool] = lambda: False) -> PacedResult:  # fmt: skip
+async def paced(
+    bootstrap: str,
+    ticks: Sequence[Sequence[Message]],
+    t0: float,
+    stop: Callable[[], bool] = lambda: False,
+) -> PacedResult:
     """Send tick k at ``t0 + k`` s (perf_counter), its messages spread over the second."""
     prod = producer(bootstrap, linger_ms=5)
     await prod.start()

@@ -30,8 +30,13 @@ class DrainStalled(RuntimeError):
         self.metrics = {k: v for k, v in metrics.items() if k.startswith("megawatch_")}
 
 
-def drain(worker: WorkerProcess, stored_before: int, expected: int, stall_s: float = 30.0,
-          during: Callable[[], object] | None = None) -> dict[str, Any]:  # fmt: skip
+def drain(
+    worker: WorkerProcess,
+    stored_before: int,
+    expected: int,
+    stall_s: float = 30.0,
+    during: Callable[[], object] | None = None,
+) -> dict[str, Any]:
     """Poll until ``expected`` more readings are stored; readings/s excluding startup.
 
     ``during`` (the producer, when the backlog is sent to a running worker) runs in a
@@ -65,24 +70,32 @@ def drain(worker: WorkerProcess, stored_before: int, expected: int, stall_s: flo
             if stored >= expected:
                 break
         if now - progress_at > (stall_s if timeline else 4 * stall_s):
-            raise DrainStalled(f"worker stored {stored} of {expected} readings and made no "
-                               f"progress for {now - progress_at:.0f} s", m)  # fmt: skip
+            raise DrainStalled(
+                f"worker stored {stored} of {expected} readings and made no "
+                f"progress for {now - progress_at:.0f} s",
+                m,
+            )
         time.sleep(0.1 if len(timeline) < 5 else 0.25)
     seconds = now - t_start
     processed_s = (t_processed or now) - t_start
     return {
-        "readings": expected, "seconds": round(seconds, 2),
+        "readings": expected,
+        "seconds": round(seconds, 2),
         "readings_per_s": round(expected / seconds),
         "processed_seconds": round(processed_s, 2),
         "processed_readings_per_s": round(expected / processed_s),
         "wait_before_first_reading_s": round(t_start - started, 2),
-        "rss_at_start_kib": rss_start, "rss_at_end_kib": worker.memory_kib(),
+        "rss_at_start_kib": rss_start,
+        "rss_at_end_kib": worker.memory_kib(),
         "timeline": timeline[:: max(1, len(timeline) // 40)],
-    }  # fmt: skip
+    }
 
 
-TABLE_OF = {"telemetry.rack_power": "rack_power", "telemetry.gpu": "gpu_samples",
-            "telemetry.link": "link_samples"}  # fmt: skip
+TABLE_OF = {
+    "telemetry.rack_power": "rack_power",
+    "telemetry.gpu": "gpu_samples",
+    "telemetry.link": "link_samples",
+}
 
 
 def missing_messages(worker: WorkerProcess, placements: Sequence[Placement]) -> dict[str, Any]:
@@ -109,14 +122,24 @@ async def _sample(worker: WorkerProcess, out: list[dict[str, Any]], stop: asynci
     t0 = time.perf_counter()
     while not stop.is_set():
         m = await asyncio.to_thread(worker.metrics)
-        out.append({"t": round(time.perf_counter() - t0, 1),
-                    "readings": int(m.get("megawatch_readings_total", 0)),
-                    "rss_kib": worker.memory_kib()["VmRSS"]})  # fmt: skip
+        out.append(
+            {
+                "t": round(time.perf_counter() - t0, 1),
+                "readings": int(m.get("megawatch_readings_total", 0)),
+                "rss_kib": worker.memory_kib()["VmRSS"],
+            }
+        )
         await asyncio.sleep(1.0)
 
 
-async def live(bootstrap: str, worker: WorkerProcess, ticks: Sequence[Sequence[Message]],
-               t0: float, probe: Probe, probe_after_s: float = 2.0) -> dict[str, Any]:  # fmt: skip
+async def live(
+    bootstrap: str,
+    worker: WorkerProcess,
+    ticks: Sequence[Sequence[Message]],
+    t0: float,
+    probe: Probe,
+    probe_after_s: float = 2.0,
+) -> dict[str, Any]:
     """Paced load from ``t0`` (perf_counter) with the probe starting ``probe_after_s`` in."""
     watch = AlertWatch(bootstrap, probe.site)
     watcher = asyncio.create_task(watch.run())
@@ -136,11 +159,12 @@ async def live(bootstrap: str, worker: WorkerProcess, ticks: Sequence[Sequence[M
         for a, b in itertools.pairwise(samples)
     ]
     return {
-        "offered_readings": load_result.readings, "offered_messages": load_result.messages,
+        "offered_readings": load_result.readings,
+        "offered_messages": load_result.messages,
         "offered_readings_per_s": round(load_result.readings_per_s),
         "sender_late_s_max": round(load_result.late_s_max, 3),
         "worker_readings_per_s_p50": round(sorted(rates)[len(rates) // 2]) if rates else None,
         "latency": latencies(probe, sent, watch),
         "other_alerts_seen": watch.other_alerts,
         "samples": samples,
-    }  # fmt: skip
+    }

@@ -19,26 +19,30 @@ from typing import Any
 from campus_telemetry import Campus, generate
 from pydantic import BaseModel
 
-from pipeline.app import decode_limits, rule_config
 from pipeline.core.decode import MessageDecoder
 from pipeline.core.processor import Processor
 from pipeline.events import GpuSample, LinkCounters, RackPower
+from pipeline.kafka.topics import GPU, LINK, RACK_POWER
 from pipeline.settings import load_settings
-from pipeline.topics import GPU, LINK, RACK_POWER
+from pipeline.worker.parameters import decode_limits, rule_config
 
 METHODS: dict[str, tuple[str, type[BaseModel]]] = {
-    RACK_POWER: ("rack_power", RackPower), GPU: ("gpu", GpuSample), LINK: ("link", LinkCounters),
-}  # fmt: skip
+    RACK_POWER: ("rack_power", RackPower),
+    GPU: ("gpu", GpuSample),
+    LINK: ("link", LinkCounters),
+}
 
 
 def state_per_rack(ticks: int = 35, gpu_every: int = 10, batch: int = 1000) -> dict[str, Any]:
     """KiB of live state per rack after ``ticks`` seconds of one 1,000-rack hall."""
     settings = load_settings()
     campus = Campus(halls=1)
-    load = generate(campus, ticks, int(time.time() * 1000) - ticks * 1000,
-                    gpu_every=gpu_every, batch=batch)  # fmt: skip
-    decoders: dict[str, MessageDecoder[Any]] = {t: MessageDecoder(model, decode_limits(settings))
-                for t, (_, model) in METHODS.items()}  # fmt: skip
+    load = generate(
+        campus, ticks, int(time.time() * 1000) - ticks * 1000, gpu_every=gpu_every, batch=batch
+    )
+    decoders: dict[str, MessageDecoder[Any]] = {
+        t: MessageDecoder(model, decode_limits(settings)) for t, (_, model) in METHODS.items()
+    }
     processor = Processor(rule_config(settings), lambda site: None, lambda site: None)
     gc.collect()
     tracemalloc.start()
@@ -53,12 +57,22 @@ def state_per_rack(ticks: int = 35, gpu_every: int = 10, batch: int = 1000) -> d
     tracemalloc.stop()
     diff = after.compare_to(before, "lineno")
     total = sum(stat.size_diff for stat in diff)
-    top = [{"kib_per_rack": round(stat.size_diff / 1024 / campus.racks, 3),
+    top = [
+        {
+            "kib_per_rack": round(stat.size_diff / 1024 / campus.racks, 3),
             "where": f"{stat.traceback[0].filename.split('/pipeline/')[-1]}:"
-                     f"{stat.traceback[0].lineno}"}
-           for stat in diff[:14] if stat.size_diff > 0]  # fmt: skip
-    return {"racks": campus.racks, "ticks": ticks, "gpu_every": gpu_every,
-            "kib_per_rack": round(total / 1024 / campus.racks, 2), "top_lines": top}  # fmt: skip
+            f"{stat.traceback[0].lineno}",
+        }
+        for stat in diff[:14]
+        if stat.size_diff > 0
+    ]
+    return {
+        "racks": campus.racks,
+        "ticks": ticks,
+        "gpu_every": gpu_every,
+        "kib_per_rack": round(total / 1024 / campus.racks, 2),
+        "top_lines": top,
+    }
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Throughput, alert latency and memory of the megawatch worker on a simulated 1 GW campus.
 
-One run, on the real embedded broker and the real chDB store (see .notes/README_bench.md):
+One run, on the real embedded broker and the real chDB store (see docs/benchmarks.md):
 
 1. pre-produce ``--seconds`` of campus telemetry (lz4, batched per hall, tick and kind);
 2. baseline: a bare aiokafka consumer (own group) fetches and ``orjson.loads`` it all;
@@ -39,19 +39,24 @@ from phases import DrainStalled, drain, live, missing_messages
 from state_memory import state_per_rack
 from worker_process import WorkerProcess
 
-from pipeline.broker import EmbeddedBroker
-from pipeline.kafka_conn import KafkaEndpoint
+from pipeline.broker.process import EmbeddedBroker
+from pipeline.kafka.endpoint import KafkaEndpoint
+from pipeline.kafka.site_specs import publish_specs
+from pipeline.kafka.topics import GPU, LINK, RACK_POWER, ensure_topics
 from pipeline.settings import load_settings
-from pipeline.sites_io import publish_specs
-from pipeline.topics import GPU, LINK, RACK_POWER, ensure_topics
 
 TARGETS = {"readings_per_s": 100_000, "ratio": 0.3, "alert_p99_ms": 1000, "rss_per_rack_kib": 1.0}
 
 
 def machine() -> dict[str, Any]:
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-               platform.processor())  # fmt: skip
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
     import os
 
@@ -99,15 +104,27 @@ def stamp() -> str:
 
 def phase_backlog(args: argparse.Namespace, campus: Campus) -> dict[str, Any]:
     t = time.perf_counter()
-    load = generate(campus, args.seconds, now_ms() - args.seconds * 1000,
-                    gpu_every=args.gpu_every, batch=args.batch)  # fmt: skip
+    load = generate(
+        campus,
+        args.seconds,
+        now_ms() - args.seconds * 1000,
+        gpu_every=args.gpu_every,
+        batch=args.batch,
+    )
     gen_s = time.perf_counter() - t
     args.gen_s_per_reading = gen_s / load.readings
     per_tick = {topic: n // args.seconds for topic, n in load.readings_by_topic().items()}
-    return {"load": load, "info": {
-        "seconds_of_telemetry": args.seconds, "readings": load.readings,
-        "messages": len(load.messages), "json_mb": round(load.bytes / 1e6, 1),
-        "readings_per_campus_second": per_tick, "generate_s": round(gen_s, 1)}}  # fmt: skip
+    return {
+        "load": load,
+        "info": {
+            "seconds_of_telemetry": args.seconds,
+            "readings": load.readings,
+            "messages": len(load.messages),
+            "json_mb": round(load.bytes / 1e6, 1),
+            "readings_per_campus_second": per_tick,
+            "generate_s": round(gen_s, 1),
+        },
+    }
 
 
 def produce(bootstrap: str, load: Load, info: dict[str, Any]) -> list[Placement]:
@@ -125,8 +142,11 @@ def validated_readings() -> Any:
     from pipeline.core.decode import MessageDecoder
     from pipeline.events import GpuSample, LinkCounters, RackPower
 
-    decoders = {RACK_POWER: MessageDecoder(RackPower), GPU: MessageDecoder(GpuSample),
-                LINK: MessageDecoder(LinkCounters)}
+    decoders = {
+        RACK_POWER: MessageDecoder(RackPower),
+        GPU: MessageDecoder(GpuSample),
+        LINK: MessageDecoder(LinkCounters),
+    }
 
     def decode(record: Any) -> int:
         now = datetime.now(UTC)
@@ -137,22 +157,31 @@ def validated_readings() -> Any:
 
 def measure_baseline(bootstrap: str, load: Load, placements: list[Placement]) -> dict[str, Any]:
     base = asyncio.run(baseline(bootstrap, [RACK_POWER, GPU, LINK], load.readings))
-    validated = asyncio.run(baseline(bootstrap, [RACK_POWER, GPU, LINK], load.readings,
-                                     decode=validated_readings()))
+    validated = asyncio.run(
+        baseline(bootstrap, [RACK_POWER, GPU, LINK], load.readings, decode=validated_readings())
+    )
     produced = {(t, p, o) for t, p, o, _ in placements}
-    print(f"baseline: {base.readings_per_s:,.0f} readings/s (JSON only), "
-          f"{validated.readings_per_s:,.0f} readings/s (validated)", flush=True)
-    return {"readings": base.readings, "messages": base.messages,
-            "messages_not_seen": len(produced - base.seen),
-            "records_not_produced": len(base.seen - produced),
-            "seconds": round(base.seconds, 2), "join_s": round(base.join_s, 2),
-            "readings_per_s": round(base.readings_per_s),
-            "validated_readings": validated.readings,
-            "validated_readings_per_s": round(validated.readings_per_s)}  # fmt: skip
+    print(
+        f"baseline: {base.readings_per_s:,.0f} readings/s (JSON only), "
+        f"{validated.readings_per_s:,.0f} readings/s (validated)",
+        flush=True,
+    )
+    return {
+        "readings": base.readings,
+        "messages": base.messages,
+        "messages_not_seen": len(produced - base.seen),
+        "records_not_produced": len(base.seen - produced),
+        "seconds": round(base.seconds, 2),
+        "join_s": round(base.join_s, 2),
+        "readings_per_s": round(base.readings_per_s),
+        "validated_readings": validated.readings,
+        "validated_readings_per_s": round(validated.readings_per_s),
+    }
 
 
-def phase_live(args: argparse.Namespace, campus: Campus, probe: Probe, bootstrap: str,
-               worker: WorkerProcess) -> dict[str, Any]:  # fmt: skip
+def phase_live(
+    args: argparse.Namespace, campus: Campus, probe: Probe, bootstrap: str, worker: WorkerProcess
+) -> dict[str, Any]:
     gpu_every = gpu_every_for_rate(campus, args.live_rate)
     seconds = int(2 + probe.stale_after_s + 1.5 + probe.transitions * probe.interval_s + 3)
     # Event time = send time: the first tick is due once the generation (timed on the
@@ -176,21 +205,27 @@ def settled_rss(worker: WorkerProcess, seconds: float = 3.0) -> int:
     return sorted(samples)[len(samples) // 2]
 
 
-def phase_memory(args: argparse.Namespace, campus: Campus, extra: Campus, bootstrap: str,
-                 worker: WorkerProcess) -> dict[str, Any]:  # fmt: skip
+def phase_memory(
+    args: argparse.Namespace, campus: Campus, extra: Campus, bootstrap: str, worker: WorkerProcess
+) -> dict[str, Any]:
     """RSS after more ticks of known racks (volume only), then of new racks (volume + state)."""
     steps = {}
     for name, which in (("known_racks", campus), ("new_racks", extra)):
         stored = worker.stored_rows()
         rss_before = settled_rss(worker)
-        load = generate(which, args.rss_ticks, now_ms(), gpu_every=args.gpu_every,
-                        batch=args.batch, seed=3)  # fmt: skip
+        load = generate(
+            which, args.rss_ticks, now_ms(), gpu_every=args.gpu_every, batch=args.batch, seed=3
+        )
         asyncio.run(produce_backlog(bootstrap, load.messages))
         drain(worker, stored, load.readings)
         rss_after = settled_rss(worker)
-        steps[name] = {"readings": load.readings, "racks": which.racks,
-                       "rss_before_kib": rss_before, "rss_after_kib": rss_after,
-                       "growth_kib": rss_after - rss_before}  # fmt: skip
+        steps[name] = {
+            "readings": load.readings,
+            "racks": which.racks,
+            "rss_before_kib": rss_before,
+            "rss_after_kib": rss_after,
+            "growth_kib": rss_after - rss_before,
+        }
     growth = steps["new_racks"]["growth_kib"] - steps["known_racks"]["growth_kib"]
     return {
         **steps,
@@ -200,9 +235,14 @@ def phase_memory(args: argparse.Namespace, campus: Campus, extra: Campus, bootst
     }
 
 
-def worker_phases(args: argparse.Namespace, out: dict[str, Any],
-                  sites: tuple[Campus, Campus, Probe], bootstrap: str,
-                  worker: WorkerProcess, during: Callable[[], object] | None) -> None:  # fmt: skip
+def worker_phases(
+    args: argparse.Namespace,
+    out: dict[str, Any],
+    sites: tuple[Campus, Campus, Probe],
+    bootstrap: str,
+    worker: WorkerProcess,
+    during: Callable[[], object] | None,
+) -> None:
     """Drain the backlog (optionally under py-spy), then live load, then memory."""
     campus, extra, probe = sites
     meter = CpuMeter({"worker": worker.pid, "broker": args.broker_pid}).start()
@@ -228,12 +268,18 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     campus = Campus(halls=args.halls, racks_per_hall=args.racks_per_hall)
     extra = Campus(halls=args.halls, racks_per_hall=args.racks_per_hall, prefix="gw-b-hall")
     probe = Probe(transitions=args.transitions)
-    out: dict[str, Any] = {"started_at": stamp(), "machine": machine(), "targets": TARGETS,
-                           "parameters": {k: str(v) if isinstance(v, Path) else v
-                                          for k, v in vars(args).items()},
-                           "campus": {"halls": campus.halls, "racks": campus.racks,
-                                      "gpus": campus.gpus(), "cap_mw": campus.cap_mw_per_hall
-                                      * campus.halls}}  # fmt: skip
+    out: dict[str, Any] = {
+        "started_at": stamp(),
+        "machine": machine(),
+        "targets": TARGETS,
+        "parameters": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "campus": {
+            "halls": campus.halls,
+            "racks": campus.racks,
+            "gpus": campus.gpus(),
+            "cap_mw": campus.cap_mw_per_hall * campus.halls,
+        },
+    }
     with EmbeddedBroker(data_dir) as broker:
         bootstrap, args.broker_pid = broker.bootstrap, broker.pid
         settings = load_settings(data_dir=data_dir)
@@ -283,21 +329,25 @@ def summary(r: dict[str, Any]) -> dict[str, Any]:
     lat = r["live"]["latency"]["all_cap_alerts"]
     mem = r.get("memory", {})
     v = r["baseline"].get("validated_readings_per_s")
-    return {"worker_readings_per_s": w, "baseline_readings_per_s": b,
-            "ratio": round(w / b, 3),
-            "baseline_validated_readings_per_s": v,
-            "ratio_to_validated": round(w / v, 3) if v else None,
-            "alert_p50_ms": lat.get("p50_ms"),
-            "alert_p99_ms": lat.get("p99_ms"), "alerts_measured": lat.get("n"),
-            "live_offered_readings_per_s": r["live"]["offered_readings_per_s"],
-            "rss_ready_mib": round(r["worker"]["rss_at_start_kib"]["VmRSS"] / 1024),
-            "rss_after_backlog_mib": round(r["worker"]["rss_at_end_kib"]["VmRSS"] / 1024),
-            "rss_per_new_rack_kib": mem.get("per_new_rack_kib"),  # volume-corrected, noisy
-            "rss_per_new_rack_kib_raw": mem.get("per_new_rack_kib_raw"),  # an upper bound
-            "state_per_rack_kib": r.get("state_memory", {}).get("kib_per_rack"),
-            "foreign_cpu_s_drain": r["worker"]["cpu_s"]["foreign_cpu_s"],
-            "foreign_cpu_s_live": r["live"]["cpu_s"]["foreign_cpu_s"],
-            "targets": TARGETS}  # fmt: skip
+    return {
+        "worker_readings_per_s": w,
+        "baseline_readings_per_s": b,
+        "ratio": round(w / b, 3),
+        "baseline_validated_readings_per_s": v,
+        "ratio_to_validated": round(w / v, 3) if v else None,
+        "alert_p50_ms": lat.get("p50_ms"),
+        "alert_p99_ms": lat.get("p99_ms"),
+        "alerts_measured": lat.get("n"),
+        "live_offered_readings_per_s": r["live"]["offered_readings_per_s"],
+        "rss_ready_mib": round(r["worker"]["rss_at_start_kib"]["VmRSS"] / 1024),
+        "rss_after_backlog_mib": round(r["worker"]["rss_at_end_kib"]["VmRSS"] / 1024),
+        "rss_per_new_rack_kib": mem.get("per_new_rack_kib"),  # volume-corrected, noisy
+        "rss_per_new_rack_kib_raw": mem.get("per_new_rack_kib_raw"),  # an upper bound
+        "state_per_rack_kib": r.get("state_memory", {}).get("kib_per_rack"),
+        "foreign_cpu_s_drain": r["worker"]["cpu_s"]["foreign_cpu_s"],
+        "foreign_cpu_s_live": r["live"]["cpu_s"]["foreign_cpu_s"],
+        "targets": TARGETS,
+    }
 
 
 def write(path: Path, result: dict[str, Any]) -> None:

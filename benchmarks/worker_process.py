@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from pipeline.broker import free_port
+from pipeline.broker.process import free_port
 
 #: The ``for`` durations at 0 (ARCHITECTURE.md: the latency is the pipeline's own).
 ZERO_FOR = {
@@ -47,18 +47,24 @@ def parse_metrics(text: str) -> dict[str, float]:
 
 
 class WorkerProcess:
-    def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None,
-                 command: list[str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        data_dir: Path,
+        extra_env: dict[str, str] | None = None,
+        command: list[str] | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.command = command or [sys.executable, "-m", "pipeline", "worker", "--quiet"]
         self.port = free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("MEGAWATCH_")}
         self.env.update(ZERO_FOR)
-        self.env.update({
-            "MEGAWATCH_DATA_DIR": str(data_dir),
-            "MEGAWATCH_WEB_PORT": str(self.port),
-            "MEGAWATCH_CLICKHOUSE_DSN": f"chdb://{data_dir / 'clickhouse'}",
-        })  # fmt: skip
+        self.env.update(
+            {
+                "MEGAWATCH_DATA_DIR": str(data_dir),
+                "MEGAWATCH_WEB_PORT": str(self.port),
+                "MEGAWATCH_CLICKHOUSE_DSN": f"chdb://{data_dir / 'clickhouse'}",
+            }
+        )
         self.env.update(extra_env or {})
         self.log = data_dir / "worker.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -76,8 +82,9 @@ class WorkerProcess:
         Faust serves the web before the group join); returns the seconds it took."""
         started = self.started = time.monotonic()
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(self.command, env=self.env, cwd=self.data_dir, stdout=log,
-                                         stderr=subprocess.STDOUT)  # fmt: skip
+            self.proc = subprocess.Popen(
+                self.command, env=self.env, cwd=self.data_dir, stdout=log, stderr=subprocess.STDOUT
+            )
         while time.monotonic() - started < timeout:
             self.check_alive()
             try:
@@ -111,8 +118,9 @@ class WorkerProcess:
     def stored_rows(self, metrics: dict[str, float] | None = None) -> int:
         """Rows of the telemetry tables inserted so far (from the sink's counters)."""
         m = metrics if metrics is not None else self.metrics()
-        return int(sum(m.get(f'megawatch_sink_rows_total{{table="{t}"}}', 0.0)
-                       for t in TELEMETRY_TABLES))  # fmt: skip
+        return int(
+            sum(m.get(f'megawatch_sink_rows_total{{table="{t}"}}', 0.0) for t in TELEMETRY_TABLES)
+        )
 
     def sql(self, query: str) -> list[list[Any]]:
         response = self.http.post("/api/sql", json={"sql": query})
@@ -137,15 +145,31 @@ class WorkerProcess:
     def start_profile(self, out: Path, rate: int = 100) -> None:
         """py-spy record of the worker (all threads, native frames off) until stopped."""
         fmt = {".json": "speedscope", ".txt": "raw"}.get(out.suffix, "flamegraph")
-        argv = [str(PY_SPY), "record", "--pid", str(self.pid), "--rate", str(rate),
-                "--threads", "--nonblocking", "--format", fmt, "-o", str(out)]  # fmt: skip
+        argv = [
+            str(PY_SPY),
+            "record",
+            "--pid",
+            str(self.pid),
+            "--rate",
+            str(rate),
+            "--threads",
+            "--nonblocking",
+            "--format",
+            fmt,
+            "-o",
+            str(out),
+        ]
         self._spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def dump_stacks(self) -> str:
         """py-spy dump of every thread now (what a stalled worker waits on)."""
         try:
-            done = subprocess.run([str(PY_SPY), "dump", "--pid", str(self.pid)],
-                                  capture_output=True, timeout=60, check=False)  # fmt: skip
+            done = subprocess.run(
+                [str(PY_SPY), "dump", "--pid", str(self.pid)],
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"py-spy dump failed: {exc}"
         return (done.stdout + done.stderr).decode(errors="replace")

@@ -37,13 +37,5 @@ class QueryError(StoreError):
     """A named query is unknown or was given missing or malformed parameters."""
 
 
-class DecodeError(MegawatchError):
-    """A Kafka message or event does not follow the wire contract."""
-
-
-class DeliveryError(MegawatchError):
-    """An alert could not be delivered to a receiver."""
-
-
 class SourceError(MegawatchError):
     """A site-agent source (simulator, replay file, NVML) cannot produce readings."""

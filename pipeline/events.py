@@ -31,6 +31,7 @@ ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 #: Site, rack, host, GPU and link ids: 1-64 characters of ``[A-Za-z0-9._:-]``.
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
+
 def _epoch_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
@@ -211,8 +212,6 @@ class DeadLetter(BaseModel):
         "too_large, no_key, key_mismatch, ...",
     )
 
-
-TelemetryEvent = RackPower | GpuSample | LinkCounters
 
 #: Kind name -> model; the kind name is also the schema file name.
 KINDS: dict[str, type[BaseModel]] = {

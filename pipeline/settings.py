@@ -66,9 +66,7 @@ class Settings(BaseSettings):
     # --- Kafka ---------------------------------------------------------------------
     kafka_partitions: int = Field(8, ge=1, le=1024)
     kafka_replication: int = Field(1, ge=1, le=10)
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
-        "PLAINTEXT"
-    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None

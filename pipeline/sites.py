@@ -41,8 +41,11 @@ class SpecCache:
         try:
             spec = SiteSpec.model_validate_json(raw)
         except ValidationError as exc:
-            logger.error("invalid spec for site %s in control.sites ignored: %s",
-                         site, describe_validation_error(exc))  # fmt: skip
+            logger.error(
+                "invalid spec for site %s in control.sites ignored: %s",
+                site,
+                describe_validation_error(exc),
+            )
             spec = None
         if spec is not None and spec.site != site:
             logger.error("spec keyed %s names site %s: ignored", site, spec.site)

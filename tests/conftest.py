@@ -32,8 +32,9 @@ def chdb_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def store_settings(chdb_root: Path, tmp_path: Path) -> Settings:
     """Settings naming a fresh database in the session's chDB directory."""
     database = f"t_{uuid.uuid4().hex[:12]}"
-    return load_settings(clickhouse_dsn=f"chdb://{chdb_root}?database={database}",
-                         data_dir=tmp_path / "data")
+    return load_settings(
+        clickhouse_dsn=f"chdb://{chdb_root}?database={database}", data_dir=tmp_path / "data"
+    )
 
 
 @pytest.fixture

@@ -81,17 +81,21 @@ class Digest:
         if not self.findings:
             return f"megawatch digest for {self.scope}, {span}: nothing to report"
         shown = len(self.findings)
-        return (f"megawatch digest for {self.scope}, {span}: top {shown} of "
-                f"{self.candidates} finding{'s' if self.candidates != 1 else ''}")  # fmt: skip
+        return (
+            f"megawatch digest for {self.scope}, {span}: top {shown} of "
+            f"{self.candidates} finding{'s' if self.candidates != 1 else ''}"
+        )
 
     def text(self) -> str:
         lines = [self.headline]
         for number, finding in enumerate(self.findings, start=1):
             lines.append(f"{number}. [{finding.severity}] {finding.sentence}")
         if not self.findings:
-            lines.append("no site near its cap or growing towards it, no link loss over the "
-                         "warning level, no idle GPU energy, no failed deliveries, no dead "
-                         "letters")  # fmt: skip
+            lines.append(
+                "no site near its cap or growing towards it, no link loss over the "
+                "warning level, no idle GPU energy, no failed deliveries, no dead "
+                "letters"
+            )
         return "\n".join(lines)
 
     def body(self, receiver: str, sent_at: datetime) -> dict[str, Any]:
@@ -105,9 +109,18 @@ class Digest:
             "window": {"start": _iso(self.start), "end": _iso(self.end), "site": self.site},
             "candidates": self.candidates,
             "findings": [
-                {"rank": n, "kind": f.kind, "severity": f.severity, "subject": f.subject,
-                 "site": f.site, "score": round(f.score, 3), "duration_s": f.duration_s,
-                 "amount": f.amount, "text": f.sentence, "facts": f.facts}
+                {
+                    "rank": n,
+                    "kind": f.kind,
+                    "severity": f.severity,
+                    "subject": f.subject,
+                    "site": f.site,
+                    "score": round(f.score, 3),
+                    "duration_s": f.duration_s,
+                    "amount": f.amount,
+                    "text": f.sentence,
+                    "facts": f.facts,
+                }
                 for n, f in enumerate(self.findings, start=1)
             ],
             "text": self.text(),

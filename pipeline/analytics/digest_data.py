@@ -44,9 +44,14 @@ def loss_thresholds(settings: Settings) -> LossThresholds:
     )
 
 
-def read_digest(target: Store | Settings, settings: Settings, since_s: int,
-                until: datetime | None = None, site: str | None = None,
-                top: int = TOP) -> Digest:  # fmt: skip
+def read_digest(
+    target: Store | Settings,
+    settings: Settings,
+    since_s: int,
+    until: datetime | None = None,
+    site: str | None = None,
+    top: int = TOP,
+) -> Digest:
     """The digest of the ``since_s`` seconds before ``until`` (default now), for the fleet
     or one site; ``target`` is an open store or the settings (see ``named_query``)."""
     from pipeline.store.named import named_query
@@ -59,42 +64,92 @@ def read_digest(target: Store | Settings, settings: Settings, since_s: int,
     return build_digest(inputs, loss_thresholds(settings), top=top)
 
 
-def gather_inputs(run: QueryRunner, since_s: int, until: datetime,
-                  site: str | None = None) -> DigestInputs:  # fmt: skip
+def gather_inputs(
+    run: QueryRunner, since_s: int, until: datetime, site: str | None = None
+) -> DigestInputs:
     window = {"since_s": since_s, "until": until}
     scope = {"site": site or ""}
     bucket_s = max(60, since_s // TREND_POINTS // 60 * 60)  # whole minutes: the rollup
     site_times = [
-        SiteTime(r["site"], _num(r["cap_mw"]), _num(r["warn_ratio"]), _num(r["peak_mw"]),
-                 warn_s=float(r["minutes_above_warn"]) * 60,
-                 cap_s=float(r["minutes_above_cap"]) * 60)
+        SiteTime(
+            r["site"],
+            _num(r["cap_mw"]),
+            _num(r["warn_ratio"]),
+            _num(r["peak_mw"]),
+            warn_s=float(r["minutes_above_warn"]) * 60,
+            cap_s=float(r["minutes_above_cap"]) * 60,
+        )
         for r in _rows(run("sites_above_warning", **window))
         if not site or r["site"] == site
-    ]  # fmt: skip
-    power = [PowerPoint(r["site"], _time(r["bucket"]), float(r["avg_mw"]), _num(r["cap_mw"]))
-             for r in _rows(run("site_headroom", bucket_s=bucket_s, **scope, **window))]
+    ]
+    power = [
+        PowerPoint(r["site"], _time(r["bucket"]), float(r["avg_mw"]), _num(r["cap_mw"]))
+        for r in _rows(run("site_headroom", bucket_s=bucket_s, **scope, **window))
+    ]
     links = [
-        LinkMinute(r["site"], r["link"], r["link_class"], r["peer_site"], _time(r["bucket"]),
-                   int(r["tx_packets"]), int(r["dropped_packets"]))
+        LinkMinute(
+            r["site"],
+            r["link"],
+            r["link_class"],
+            r["peer_site"],
+            _time(r["bucket"]),
+            int(r["tx_packets"]),
+            int(r["dropped_packets"]),
+        )
         for r in _rows(run("link_loss_over_time", bucket_s=60, link_class="", **scope, **window))
-    ]  # fmt: skip
-    idle = [IdleRack(r["site"], r["rack"], float(r["idle_mwh"]), float(r["idle_gpu_hours"]),
-                     int(r["gpu_count"]))
-            for r in _rows(run("idle_power", limit=IDLE_RACKS, **scope, **window))]  # fmt: skip
+    ]
+    idle = [
+        IdleRack(
+            r["site"],
+            r["rack"],
+            float(r["idle_mwh"]),
+            float(r["idle_gpu_hours"]),
+            int(r["gpu_count"]),
+        )
+        for r in _rows(run("idle_power", limit=IDLE_RACKS, **scope, **window))
+    ]
     fleet_wide = site is None
-    deliveries = [
-        DeliveryTrouble(r["receiver"], r["outcome"], int(r["alerts"]), _time(r["first_at"]),
-                        _time(r["last_at"]), str(r["latest_error"]))
-        for r in _rows(run("delivery_outcomes", **window))
-        if r["outcome"] in ("failed", "gave_up")
-    ] if fleet_wide else []  # fmt: skip
-    dead = [
-        DeadLetterGroup(r["topic"], r["reason_code"], int(r["dead_letters"]),
-                        _time(r["first_at"]), _time(r["last_at"]))
-        for r in _rows(run("dead_letters", **window))
-    ] if fleet_wide else []  # fmt: skip
-    return DigestInputs(until - timedelta(seconds=since_s), until, site, site_times, power,
-                        links, idle, deliveries, dead)  # fmt: skip
+    deliveries = (
+        [
+            DeliveryTrouble(
+                r["receiver"],
+                r["outcome"],
+                int(r["alerts"]),
+                _time(r["first_at"]),
+                _time(r["last_at"]),
+                str(r["latest_error"]),
+            )
+            for r in _rows(run("delivery_outcomes", **window))
+            if r["outcome"] in ("failed", "gave_up")
+        ]
+        if fleet_wide
+        else []
+    )
+    dead = (
+        [
+            DeadLetterGroup(
+                r["topic"],
+                r["reason_code"],
+                int(r["dead_letters"]),
+                _time(r["first_at"]),
+                _time(r["last_at"]),
+            )
+            for r in _rows(run("dead_letters", **window))
+        ]
+        if fleet_wide
+        else []
+    )
+    return DigestInputs(
+        until - timedelta(seconds=since_s),
+        until,
+        site,
+        site_times,
+        power,
+        links,
+        idle,
+        deliveries,
+        dead,
+    )
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -115,4 +170,5 @@ def _time(value: Any) -> datetime:
 
     stamp = pd.Timestamp(value)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return stamp.to_pydatetime()
+    result: datetime = stamp.to_pydatetime()
+    return result

@@ -122,8 +122,9 @@ def site_growth(points: Iterable[PowerPoint], window_s: float) -> dict[str, Grow
     return out
 
 
-def cap_findings(times: Iterable[SiteTime], growth: Mapping[str, Growth],
-                 now: datetime) -> list[Finding]:  # fmt: skip
+def cap_findings(
+    times: Iterable[SiteTime], growth: Mapping[str, Growth], now: datetime
+) -> list[Finding]:
     """Time at or over the cap (critical), else near it (warning); sites that spent no
     time near their cap but grow towards it within 30 days (cap_growth)."""
     out = []
@@ -132,19 +133,40 @@ def cap_findings(times: Iterable[SiteTime], growth: Mapping[str, Growth],
             continue
         peak = f" (peak {mw_text(t.peak_mw)})" if t.peak_mw is not None else ""
         cap = mw_text(t.cap_mw)
-        facts = {"cap_mw": t.cap_mw, "peak_mw": t.peak_mw, "seconds_above_warn": t.warn_s,
-                 "seconds_above_cap": t.cap_s, "warn_ratio": t.warn_ratio}
+        facts = {
+            "cap_mw": t.cap_mw,
+            "peak_mw": t.peak_mw,
+            "seconds_above_warn": t.warn_s,
+            "seconds_above_cap": t.cap_s,
+            "warn_ratio": t.warn_ratio,
+        }
         if t.cap_s > 0:
             text = f"site {t.site} spent {duration_text(t.cap_s)} at or above its {cap} cap{peak}"
-            out.append(Finding("cap_breach", "critical", f"site {t.site}", t.site, t.cap_s,
-                               t.cap_mw, text, facts))  # fmt: skip
+            out.append(
+                Finding(
+                    "cap_breach",
+                    "critical",
+                    f"site {t.site}",
+                    t.site,
+                    t.cap_s,
+                    t.cap_mw,
+                    text,
+                    facts,
+                )
+            )
         elif t.warn_s > 0:
-            level = (f"{t.warn_ratio * 100:.0f} % of its {cap} cap" if t.warn_ratio
-                     else f"the warning level of its {cap} cap")  # fmt: skip
+            level = (
+                f"{t.warn_ratio * 100:.0f} % of its {cap} cap"
+                if t.warn_ratio
+                else f"the warning level of its {cap} cap"
+            )
             text = f"site {t.site} spent {duration_text(t.warn_s)} above {level}{peak}"
             text += _reach_clause(growth.get(t.site), now)
-            out.append(Finding("near_cap", "warning", f"site {t.site}", t.site, t.warn_s,
-                               t.cap_mw, text, facts))  # fmt: skip
+            out.append(
+                Finding(
+                    "near_cap", "warning", f"site {t.site}", t.site, t.warn_s, t.cap_mw, text, facts
+                )
+            )
         else:
             found = _growth_finding(t, growth.get(t.site), now)
             if found is not None:
@@ -157,8 +179,10 @@ def _reach_clause(growth: Growth | None, now: datetime) -> str:
         return ""
     if not now < growth.reach_at <= now + timedelta(days=GROWTH_MENTION_DAYS):
         return ""
-    return (f"; at its current growth of {growth.slope_mw_per_day:+.2f} MW/day it reaches "
-            f"the cap on {_date(growth.reach_at, now)}")  # fmt: skip
+    return (
+        f"; at its current growth of {growth.slope_mw_per_day:+.2f} MW/day it reaches "
+        f"the cap on {_date(growth.reach_at, now)}"
+    )
 
 
 def _growth_finding(t: SiteTime, growth: Growth | None, now: datetime) -> Finding | None:
@@ -168,19 +192,28 @@ def _growth_finding(t: SiteTime, growth: Growth | None, now: datetime) -> Findin
     if not 0 < days <= GROWTH_FINDING_DAYS or t.cap_mw is None:
         return None
     severity = "warning" if days <= GROWTH_WARNING_DAYS else "info"
-    text = (f"site {t.site} grows {growth.slope_mw_per_day:+.2f} MW/day "
-            f"(now {mw_text(growth.level_mw)}); at this rate it reaches its "
-            f"{mw_text(t.cap_mw)} cap on {_date(growth.reach_at, now)}, in {days:.0f} days")
-    facts = {"cap_mw": t.cap_mw, "mw_per_day": round(growth.slope_mw_per_day, 4),
-             "reach_at": growth.reach_at.isoformat(), "days_to_cap": round(days, 2)}
+    text = (
+        f"site {t.site} grows {growth.slope_mw_per_day:+.2f} MW/day "
+        f"(now {mw_text(growth.level_mw)}); at this rate it reaches its "
+        f"{mw_text(t.cap_mw)} cap on {_date(growth.reach_at, now)}, in {days:.0f} days"
+    )
+    facts = {
+        "cap_mw": t.cap_mw,
+        "mw_per_day": round(growth.slope_mw_per_day, 4),
+        "reach_at": growth.reach_at.isoformat(),
+        "days_to_cap": round(days, 2),
+    }
     # A forecast has no duration yet: it counts as one hour (see ranking).
-    return Finding("cap_growth", severity, f"site {t.site}", t.site, 3600.0, t.cap_mw, text,
-                   facts)  # fmt: skip
+    return Finding("cap_growth", severity, f"site {t.site}", t.site, 3600.0, t.cap_mw, text, facts)
 
 
 # --- links --------------------------------------------------------------------------------
-def loss_findings(minutes: Iterable[LinkMinute], warn: Mapping[str, float],
-                  crit: Mapping[str, float], now: datetime) -> list[Finding]:  # fmt: skip
+def loss_findings(
+    minutes: Iterable[LinkMinute],
+    warn: Mapping[str, float],
+    crit: Mapping[str, float],
+    now: datetime,
+) -> list[Finding]:
     """Links with minutes at or over their class's warning loss ratio: how much they
     dropped during those minutes (critical when that reaches the critical ratio)."""
     by_link: dict[tuple[str, str], list[LinkMinute]] = defaultdict(list)
@@ -190,9 +223,14 @@ def loss_findings(minutes: Iterable[LinkMinute], warn: Mapping[str, float],
     for (site, link), series in sorted(by_link.items()):
         first = series[0]
         threshold = warn.get(first.link_class)
-        lossy = sorted((m for m in series
-                        if threshold is not None and m.tx > 0 and m.dropped / m.tx >= threshold),
-                       key=lambda m: m.minute)  # fmt: skip
+        lossy = sorted(
+            (
+                m
+                for m in series
+                if threshold is not None and m.tx > 0 and m.dropped / m.tx >= threshold
+            ),
+            key=lambda m: m.minute,
+        )
         if not lossy:
             continue
         tx, dropped = sum(m.tx for m in lossy), sum(m.dropped for m in lossy)
@@ -200,13 +238,21 @@ def loss_findings(minutes: Iterable[LinkMinute], warn: Mapping[str, float],
         severity = "critical" if ratio >= crit.get(first.link_class, float("inf")) else "warning"
         label = "WAN" if first.link_class == "wan" else first.link_class
         peer = f" ({site} to {first.peer_site})" if first.peer_site else f" at {site}"
-        text = (f"{label} link {link}{peer} dropped {percent_text(ratio)} of packets "
-                f"{_period(lossy, now)}")  # fmt: skip
-        facts = {"loss_ratio": ratio, "dropped_packets": dropped, "tx_packets": tx,
-                 "lossy_minutes": len(lossy), "from": lossy[0].minute.isoformat(),
-                 "to": (lossy[-1].minute + timedelta(minutes=1)).isoformat()}
-        out.append(Finding("link_loss", severity, f"link {link}", site, 60.0 * len(lossy), tx,
-                           text, facts))  # fmt: skip
+        text = (
+            f"{label} link {link}{peer} dropped {percent_text(ratio)} of packets "
+            f"{_period(lossy, now)}"
+        )
+        facts = {
+            "loss_ratio": ratio,
+            "dropped_packets": dropped,
+            "tx_packets": tx,
+            "lossy_minutes": len(lossy),
+            "from": lossy[0].minute.isoformat(),
+            "to": (lossy[-1].minute + timedelta(minutes=1)).isoformat(),
+        }
+        out.append(
+            Finding("link_loss", severity, f"link {link}", site, 60.0 * len(lossy), tx, text, facts)
+        )
     return out
 
 
@@ -234,18 +280,36 @@ def idle_findings(racks: Iterable[IdleRack]) -> list[Finding]:
         gpus = sum(r.gpu_count for r in idle)
         top = idle[0]
         if len(idle) == 1:
-            text = (f"rack {top.rack} at {site} burned {energy_text(mwh)} with GPUs under 5 % "
-                    f"busy ({gpu_hours:.1f} GPU-hours idle)")  # fmt: skip
+            text = (
+                f"rack {top.rack} at {site} burned {energy_text(mwh)} with GPUs under 5 % "
+                f"busy ({gpu_hours:.1f} GPU-hours idle)"
+            )
         else:
-            text = (f"GPUs under 5 % busy at {site} burned {energy_text(mwh)} in {len(idle)} "
-                    f"racks ({gpu_hours:.1f} GPU-hours idle; most at rack {top.rack}, "
-                    f"{energy_text(top.idle_mwh)})")  # fmt: skip
-        facts = {"idle_mwh": mwh, "idle_gpu_hours": gpu_hours, "gpus": gpus,
-                 "racks": [r.rack for r in idle]}
+            text = (
+                f"GPUs under 5 % busy at {site} burned {energy_text(mwh)} in {len(idle)} "
+                f"racks ({gpu_hours:.1f} GPU-hours idle; most at rack {top.rack}, "
+                f"{energy_text(top.idle_mwh)})"
+            )
+        facts = {
+            "idle_mwh": mwh,
+            "idle_gpu_hours": gpu_hours,
+            "gpus": gpus,
+            "racks": [r.rack for r in idle],
+        }
         # duration: the hours an idle-reporting GPU of the site spent idle, on average
         hours = gpu_hours / gpus if gpus else gpu_hours
-        out.append(Finding("idle_energy", "info", f"site {site} idle GPUs", site, hours * 3600,
-                           mwh, text, facts))  # fmt: skip
+        out.append(
+            Finding(
+                "idle_energy",
+                "info",
+                f"site {site} idle GPUs",
+                site,
+                hours * 3600,
+                mwh,
+                text,
+                facts,
+            )
+        )
     return out
 
 
@@ -259,8 +323,18 @@ def delivery_findings(troubles: Iterable[DeliveryTrouble], now: datetime) -> lis
         text = f"receiver {t.receiver} {verb} {what} {when}{error}"
         facts = {"outcome": t.outcome, "alerts": t.alerts}
         duration = (t.last_at - t.first_at).total_seconds()
-        out.append(Finding("delivery_failures", "critical", f"receiver {t.receiver}/{t.outcome}",
-                           "", duration, t.alerts, text, facts))  # fmt: skip
+        out.append(
+            Finding(
+                "delivery_failures",
+                "critical",
+                f"receiver {t.receiver}/{t.outcome}",
+                "",
+                duration,
+                t.alerts,
+                text,
+                facts,
+            )
+        )
     return out
 
 
@@ -268,11 +342,23 @@ def dead_letter_findings(groups: Iterable[DeadLetterGroup], now: datetime) -> li
     out = []
     for g in groups:
         letters = f"{g.count:,} dead letter{'s' if g.count != 1 else ''}"
-        text = (f"{g.topic}: {letters} ({g.reason_code or 'no reason code'}) "
-                f"{_when(g.first_at, g.last_at, now)}")
+        text = (
+            f"{g.topic}: {letters} ({g.reason_code or 'no reason code'}) "
+            f"{_when(g.first_at, g.last_at, now)}"
+        )
         duration = (g.last_at - g.first_at).total_seconds()
-        out.append(Finding("dead_letters", "info", f"{g.topic}/{g.reason_code}", "", duration,
-                           g.count, text, {"count": g.count}))  # fmt: skip
+        out.append(
+            Finding(
+                "dead_letters",
+                "info",
+                f"{g.topic}/{g.reason_code}",
+                "",
+                duration,
+                g.count,
+                text,
+                {"count": g.count},
+            )
+        )
     return out
 
 

@@ -45,8 +45,9 @@ class Section:
     table_html: str = ""
 
 
-def read_report_data(target: Store | Settings, since_s: int, until: datetime | None = None,
-                     site: str | None = None) -> ReportData:  # fmt: skip
+def read_report_data(
+    target: Store | Settings, since_s: int, until: datetime | None = None, site: str | None = None
+) -> ReportData:
     """Run the report's named queries on ``target`` (an open store, or the settings)."""
     from datetime import timedelta
 
@@ -66,8 +67,10 @@ def read_report_data(target: Store | Settings, since_s: int, until: datetime | N
         "loss": ("link_loss_over_time", {**scope, **bucket, "link_class": "wan"}),
         "gpus": ("gpu_util_vs_power", {**scope, **coarse}),
     }
-    frames = {key: named_query(target, name, **params, **window)
-              for key, (name, params) in queries.items()}  # fmt: skip
+    frames = {
+        key: named_query(target, name, **params, **window)
+        for key, (name, params) in queries.items()
+    }
     return ReportData(end - timedelta(seconds=since_s), end, site, frames)
 
 
@@ -82,16 +85,23 @@ def build_sections(data: ReportData) -> list[Section]:
     )
 
     f = data.frames
-    ratios = {str(r.site): float(r.warn_ratio) for r in f["warn"].itertuples(index=False)
-              if pd.notna(r.warn_ratio)}  # fmt: skip
+    ratios = {
+        str(r.site): float(r.warn_ratio)
+        for r in f["warn"].itertuples(index=False)
+        if pd.notna(r.warn_ratio)
+    }
     sites = _sites_by_share(f["series"])
-    note = (f"{len(sites)} sites; the {len(sites[:12])} closest to their caps are shown"
-            if len(sites) > 12 else "")  # fmt: skip
+    note = (
+        f"{len(sites)} sites; the {len(sites[:12])} closest to their caps are shown"
+        if len(sites) > 12
+        else ""
+    )
     power = site_power_chart(f["series"], f["episodes"], ratios, sites, data.end)
     return [
         Section("power", "Site power against cap", power, note),
-        Section("ledger", "Fleet MW ledger", ledger_chart(f["ledger"]),
-                table_html=_table(f["ledger"])),
+        Section(
+            "ledger", "Fleet MW ledger", ledger_chart(f["ledger"]), table_html=_table(f["ledger"])
+        ),
         Section("loss", "WAN loss over time", loss_chart(f["loss"])),
         Section("gpus", "GPU utilization against power", utilization_chart(f["gpus"])),
     ]
@@ -112,8 +122,10 @@ def _table(frame: pd.DataFrame) -> str:
     if frame.empty:
         return ""
     head = "".join(f"<th>{html.escape(str(name))}</th>" for name in frame.columns)
-    rows = ["<tr>" + "".join(f"<td>{html.escape(_cell(value))}</td>" for value in row) + "</tr>"
-            for row in frame.itertuples(index=False)]  # fmt: skip
+    rows = [
+        "<tr>" + "".join(f"<td>{html.escape(_cell(value))}</td>" for value in row) + "</tr>"
+        for row in frame.itertuples(index=False)
+    ]
     return f'<table class="ledger"><tr>{head}</tr>{"".join(rows)}</table>'
 
 
@@ -136,14 +148,22 @@ def render_html(data: ReportData, sections: list[Section]) -> str:
     scope = f"site {data.site}" if data.site else "the fleet"
     span = f"{data.start:%Y-%m-%d %H:%M} - {data.end:%Y-%m-%d %H:%M} UTC"
     parts = [_HEAD.format(title=html.escape(f"megawatch report: {scope}, {span}"))]
-    parts.append(f"<h1>megawatch report: {html.escape(scope)}</h1><p class=span>{span}, "
-                 f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>")  # fmt: skip
+    parts.append(
+        f"<h1>megawatch report: {html.escape(scope)}</h1><p class=span>{span}, "
+        f"generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>"
+    )
     for number, section in enumerate(sections):
-        chart = pio.to_html(section.figure, full_html=False, include_plotlyjs=number == 0,
-                            config={"displaylogo": False, "responsive": True})  # fmt: skip
+        chart = pio.to_html(
+            section.figure,
+            full_html=False,
+            include_plotlyjs=number == 0,
+            config={"displaylogo": False, "responsive": True},
+        )
         note = f"<p class=note>{html.escape(section.note)}</p>" if section.note else ""
-        parts.append(f'<section id="{section.key}"><h2>{html.escape(section.title)}</h2>'
-                     f"{note}{chart}{section.table_html}</section>")  # fmt: skip
+        parts.append(
+            f'<section id="{section.key}"><h2>{html.escape(section.title)}</h2>'
+            f"{note}{chart}{section.table_html}</section>"
+        )
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -160,8 +180,10 @@ table.ledger tr:nth-child(even) {{ background: #f5f5f5; }}
 </style></head><body>"""
 
 
-PNG_HELP = ("--png needs plotly's image exporter and a browser for it: pip install "
-            "'megawatch[png]' (kaleido) and a Chrome or Chromium (e.g. apt-get install chromium)")
+PNG_HELP = (
+    "--png needs plotly's image exporter and a browser for it: pip install "
+    "'megawatch[png]' (kaleido) and a Chrome or Chromium (e.g. apt-get install chromium)"
+)
 
 
 def write_png(figure: go.Figure, path: Path, width: int = 1200) -> None:
@@ -176,5 +198,7 @@ def write_png(figure: go.Figure, path: Path, width: int = 1200) -> None:
     except OSError as exc:
         raise ConfigError(f"--png {path}: cannot write ({exc.strerror or exc})") from None
     except Exception as exc:  # kaleido's own errors (no browser found, browser crashed)
-        raise ConfigError(f"{PNG_HELP}; the export failed: {type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:200] if str(exc) else ''}") from None
+        raise ConfigError(
+            f"{PNG_HELP}; the export failed: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        ) from None

@@ -22,7 +22,7 @@ from pipeline.analytics.digest_send import send_digest
 from pipeline.errors import MegawatchError
 
 if TYPE_CHECKING:
-    from pipeline.notify.records import RecordSink
+    from pipeline.notify.delivery_log import RecordSink
     from pipeline.settings import Settings
     from pipeline.store.client import Store
 
@@ -60,7 +60,7 @@ async def run_digest_schedule(
         logger.debug("digest schedule off (MEGAWATCH_DIGEST_SCHEDULE_UTC unset)")
         return
     if record_sink is None:
-        from pipeline.notify.records import store_sink
+        from pipeline.notify.delivery_log import store_sink
 
         record_sink = store_sink(store)
     logger.info("digest: sending the last %s h daily at %s UTC", since_s // 3600, schedule)
@@ -72,8 +72,9 @@ async def run_digest_schedule(
         done += 1
 
 
-async def send_scheduled_digest(settings: Settings, store: Store, until: datetime,
-                                since_s: int, record_sink: RecordSink) -> None:  # fmt: skip
+async def send_scheduled_digest(
+    settings: Settings, store: Store, until: datetime, since_s: int, record_sink: RecordSink
+) -> None:
     """One scheduled digest: read, send, record; errors are logged, never raised."""
     try:
         digest = await asyncio.to_thread(read_digest, store, settings, since_s, until)
@@ -81,9 +82,9 @@ async def send_scheduled_digest(settings: Settings, store: Store, until: datetim
         if records:
             await record_sink(records)
     except MegawatchError as exc:
-        logger.error("digest for %s failed: %s; next try at the next scheduled time",
-                     until.isoformat(), exc)  # fmt: skip
+        logger.error(
+            "digest for %s failed: %s; next try at the next scheduled time", until.isoformat(), exc
+        )
         return
     summary = ", ".join(f"{o.receiver}: {o.outcome}" for o in outcomes) or "no receivers"
-    logger.info("digest %s (%d findings) sent: %s", digest.digest_id, len(digest.findings),
-                summary)  # fmt: skip
+    logger.info("digest %s (%d findings) sent: %s", digest.digest_id, len(digest.findings), summary)

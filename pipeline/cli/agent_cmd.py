@@ -12,7 +12,7 @@ import click
 from pipeline.cli.common import settings_from
 from pipeline.errors import BrokerError
 
-# Kept in sync with pipeline.sources.scenarios.SCENARIOS (a test checks); repeated here so
+# Kept in sync with pipeline.sources.sim.scenarios.SCENARIOS (a test checks); repeated here so
 # that `megawatch agent --help` does not import the simulator.
 SCENARIO_NAMES = ("steady", "cap-breach", "wan-loss", "stale-racks", "chaos")
 
@@ -164,7 +164,7 @@ def agent(file: Path | None, source_name: str, **opts: Any) -> None:
     telemetry.link, lz4-compressed and retried; while the broker is away they wait in a
     bounded local buffer (--buffer-mb).
     """
-    from pipeline.kafka_conn import resolve_kafka
+    from pipeline.kafka.endpoint import resolve_kafka
     from pipeline.sources.agent import AgentResult, AgentRun, kafka_publisher
 
     settings = settings_from()
@@ -237,8 +237,8 @@ def _build_source(name: str, file: Path | None, opts: dict[str, Any], max_bytes:
 
 def _sim_source(opts: dict[str, Any], max_bytes: int) -> Any:
     from pipeline.sources.agent import simulated_fleet
-    from pipeline.sources.fleet import load_fleet
-    from pipeline.sources.fleet_gen import generate_fleet, single_site_fleet
+    from pipeline.sources.sim.fleet import load_fleet
+    from pipeline.sources.sim.fleet_gen import generate_fleet, single_site_fleet
 
     sites = list(opts["sites"])
     if opts["fleet"] and opts["n_sites"]:

@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from pipeline.events import Alert
+    from pipeline.notify.delivery_log import DeliveryRecord
     from pipeline.notify.receivers import Receiver
-    from pipeline.notify.records import DeliveryRecord
     from pipeline.settings import Settings
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -64,17 +64,27 @@ def list_receivers() -> None:
     for r in found:
         filters = {k: list(v) for k, v in r.match.model_dump().items() if v}
         resolved = "" if r.send_resolved else ", no resolved"
-        click.echo(f"{r.name:<20} {r.kind.value:<21} {r.display_url}  "
-                   f"{filters or 'all alerts'}{resolved}")  # fmt: skip
+        click.echo(
+            f"{r.name:<20} {r.kind.value:<21} {r.display_url}  {filters or 'all alerts'}{resolved}"
+        )
 
 
 @alerts.command("test")
 @click.option("--receiver", "name", help="Send to this receiver only (see `alerts receivers`).")
 @click.option("--site", default="megawatch-test", show_default=True, help="Site label to use.")
-@click.option("--give-up", type=float, default=30.0, show_default=True,
-              help="Seconds to keep retrying a failing receiver.")  # fmt: skip
-@click.option("--record/--no-record", default=True, show_default=True,
-              help="Store the attempts in alert_deliveries (if the store opens).")  # fmt: skip
+@click.option(
+    "--give-up",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds to keep retrying a failing receiver.",
+)
+@click.option(
+    "--record/--no-record",
+    default=True,
+    show_default=True,
+    help="Store the attempts in alert_deliveries (if the store opens).",
+)
 def test_alert(name: str | None, site: str, give_up: float, record: bool) -> None:
     """Send a test alert (marked test: true) to the receivers; exit 1 unless all got it."""
     from pipeline.notify.notifier import single_receiver
@@ -91,7 +101,7 @@ def test_alert(name: str | None, site: str, give_up: float, record: bool) -> Non
     records = asyncio.run(_send(settings, receivers, alert, give_up))
     failed = _echo_outcomes(receivers, records)
     if record:
-        from pipeline.notify.records import record_in_store
+        from pipeline.notify.delivery_log import record_in_store
 
         click.echo(record_in_store(settings, records))
     if failed:
@@ -151,11 +161,11 @@ def _echo_outcomes(receivers: list[Receiver], records: list[DeliveryRecord]) -> 
             continue
         status = f"HTTP {last.http_status}" if last.http_status else "no response"
         detail = f"  {last.error}" if last.error else ""
-        click.echo(f"  {receiver.name:<20} {last.outcome:<9} {status:<11} "
-                   f"{last.latency_ms:7.1f} ms  attempt {last.attempt}{detail}")  # fmt: skip
+        click.echo(
+            f"  {receiver.name:<20} {last.outcome:<9} {status:<11} "
+            f"{last.latency_ms:7.1f} ms  attempt {last.attempt}{detail}"
+        )
     return failed
-
-
 
 
 # --- reading the store ----------------------------------------------------------------
@@ -196,30 +206,44 @@ LIMIT {limit:UInt32}
 @click.option("--include-test", is_flag=True, help="Also list test alerts.")
 @click.option("--limit", type=int, default=200, show_default=True)
 @format_option
-def list_alerts(since: str, site: str, status: str, include_test: bool, limit: int,
-                fmt: str) -> None:  # fmt: skip
+def list_alerts(
+    since: str, site: str, status: str, include_test: bool, limit: int, fmt: str
+) -> None:
     """Alerts firing now or changed within --since, latest state of each."""
-    params = {"since_s": parse_duration(since), "site": site, "status": status,
-              "include_test": int(include_test), "limit": limit}  # fmt: skip
+    params = {
+        "since_s": parse_duration(since),
+        "site": site,
+        "status": status,
+        "include_test": int(include_test),
+        "limit": limit,
+    }
     _print(query(settings_from(), _LIST_SQL, params), fmt, "no alerts")
 
 
 @alerts.command("deliveries")
 @since_option
 @click.option("--receiver", default="", help="Only this receiver.")
-@click.option("--outcome", type=click.Choice(["", "delivered", "retry", "failed", "gave_up"]),
-              default="", help="Only this outcome (gave_up: the dead letters).")  # fmt: skip
+@click.option(
+    "--outcome",
+    type=click.Choice(["", "delivered", "retry", "failed", "gave_up"]),
+    default="",
+    help="Only this outcome (gave_up: the dead letters).",
+)
 @click.option("--limit", type=int, default=200, show_default=True)
 @format_option
 def deliveries(since: str, receiver: str, outcome: str, limit: int, fmt: str) -> None:
     """Delivery attempts, newest first: receiver, outcome, HTTP status, latency, error."""
-    params = {"since_s": parse_duration(since), "receiver": receiver, "outcome": outcome,
-              "limit": limit}  # fmt: skip
+    params = {
+        "since_s": parse_duration(since),
+        "receiver": receiver,
+        "outcome": outcome,
+        "limit": limit,
+    }
     _print(query(settings_from(), _DELIVERIES_SQL, params), fmt, "no delivery attempts")
 
 
 def _print(frame: pd.DataFrame, fmt: str, empty: str) -> None:
-    from pipeline.cli.db_cmd import render_frame
+    from pipeline.analytics.render import render_frame
 
     if frame.empty and fmt == "table":
         click.echo(empty)

@@ -45,7 +45,7 @@ def broker(port: int | None) -> None:
     Other megawatch commands with the same MEGAWATCH_DATA_DIR find and use it; plain
     Kafka clients (kcat, kafka-python...) connect to the printed address.
     """
-    from pipeline.broker import EmbeddedBroker, broker_lock, discover
+    from pipeline.broker.process import EmbeddedBroker, broker_lock, discover
 
     settings = settings_from()
     data_dir = settings.data_dir.resolve()

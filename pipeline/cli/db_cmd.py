@@ -1,8 +1,7 @@
 """``megawatch db migrate``, ``megawatch db status`` and ``megawatch sql``.
 
 Heavy imports (clickhouse-connect, chDB, pandas) happen inside the commands.
-:func:`render_frame` is the one place that turns a query result into table, csv or json
-text; other commands that print query results use it too.
+Query results are printed through :func:`pipeline.analytics.render.render_frame`.
 """
 
 from __future__ import annotations
@@ -11,11 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from pipeline.analytics.render import render_frame
 from pipeline.cli.common import format_option, settings_from
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from pipeline.store import MigrationStatus, Store
 
 _SIZE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
@@ -37,8 +35,10 @@ def migrate() -> None:
         for migration in applied:
             click.echo(f"applied {migration.filename} ({len(migration.statements())} statements)")
         for change in changes:
-            click.echo(f"TTL of {change.table}: {change.old_days} -> {change.new_days} days "
-                       f"({change.setting})")
+            click.echo(
+                f"TTL of {change.table}: {change.old_days} -> {change.new_days} days "
+                f"({change.setting})"
+            )
         if not applied and not changes:
             total = len(store.migration_status().applied)
             click.echo(f"store {store.display} is up to date ({total} migrations applied)")
@@ -61,13 +61,17 @@ def status() -> None:
 def _echo_migrations(state: MigrationStatus) -> None:
     click.echo(f"migrations: {len(state.applied)} applied, {len(state.pending)} pending")
     for record in state.applied:
-        click.echo(f"  {record.version:03d}_{record.name:<28} applied "
-                   f"{record.applied_at.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        click.echo(
+            f"  {record.version:03d}_{record.name:<28} applied "
+            f"{record.applied_at.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        )
     for migration in state.pending:
         click.echo(f"  {migration.version:03d}_{migration.name:<28} pending")
     for record in state.unknown:
-        click.echo(f"  {record.version:03d}_{record.name:<28} applied, but unknown to this "
-                   "megawatch (a newer version migrated this store)")
+        click.echo(
+            f"  {record.version:03d}_{record.name:<28} applied, but unknown to this "
+            "megawatch (a newer version migrated this store)"
+        )
 
 
 def _echo_tables(store: Store) -> None:
@@ -101,77 +105,6 @@ def sql(query: str, fmt: str) -> None:
     text = render_frame(frame, fmt)
     if text:
         click.echo(text)
-
-
-def render_frame(frame: pd.DataFrame, fmt: str) -> str:
-    """A query result as ``table`` (aligned text), ``csv`` or ``json`` (list of records).
-
-    Times are ISO-8601 UTC with milliseconds (``2026-01-02T03:04:05.678Z``), dates
-    ``YYYY-MM-DD``; arrays, maps and tuples print as JSON.
-    """
-    if len(frame.columns) == 0:  # a statement without a result (DDL, INSERT)
-        return "[]" if fmt == "json" else ""
-    if fmt == "json":
-        return str(_with_dates(frame).to_json(orient="records", date_format="iso",
-                                              date_unit="ms", default_handler=str))
-    plain = _plain(frame)
-    if fmt == "csv":
-        return str(plain.to_csv(index=False)).rstrip("\n")
-    return _aligned(plain)
-
-
-def _aligned(frame: pd.DataFrame) -> str:
-    """Columns padded to their widest value: numbers to the right, text to the left."""
-    import pandas as pd
-
-    columns = []
-    for name in frame.columns:
-        cells = [str(name)] + ["" if pd.isna(v) else str(v) for v in frame[name]]
-        width = max(len(cell) for cell in cells)
-        numeric = pd.api.types.is_numeric_dtype(frame[name].dtype)
-        columns.append([c.rjust(width) if numeric else c.ljust(width) for c in cells])
-    return "\n".join("  ".join(row).rstrip() for row in zip(*columns, strict=True))
-
-
-def _with_dates(frame: pd.DataFrame) -> pd.DataFrame:
-    """Date columns (naive, all midnight) as YYYY-MM-DD strings; the rest unchanged."""
-    import pandas as pd
-
-    out = frame.copy()
-    for name in out.columns:
-        column = out[name]
-        if pd.api.types.is_datetime64_dtype(column.dtype) and not isinstance(
-            column.dtype, pd.DatetimeTZDtype
-        ):
-            values = column.dropna()
-            if (values == values.dt.normalize()).all():
-                out[name] = column.dt.strftime("%Y-%m-%d")
-    return out
-
-
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every value as text for csv and table output."""
-    import pandas as pd
-
-    out = _with_dates(frame)
-    for name in out.columns:
-        column = out[name]
-        if isinstance(column.dtype, pd.DatetimeTZDtype):
-            text = column.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
-            out[name] = text.str[:-3] + "Z"
-        elif column.dtype == object:
-            out[name] = [_scalar_text(value) for value in column]
-    return out
-
-
-def _scalar_text(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple, dict)):
-        import orjson
-
-        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=str).decode()
-    return value
 
 
 def _size(value: Any) -> str:

@@ -8,17 +8,31 @@ from pipeline.cli.common import settings_from
 
 
 @click.command()
-@click.option("--duration", type=click.FloatRange(min=10), default=None,
-              help="Seconds to run (default: until Ctrl-C).")
-@click.option("--sites", type=click.IntRange(2, 100), default=12, show_default=True,
-              help="Simulated sites.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=10),
+    default=None,
+    help="Seconds to run (default: until Ctrl-C).",
+)
+@click.option(
+    "--sites", type=click.IntRange(2, 100), default=12, show_default=True, help="Simulated sites."
+)
 @click.option("--seed", type=int, default=7, show_default=True, help="Simulator seed.")
-@click.option("--breach-after", type=click.FloatRange(min=0), default=20.0, show_default=True,
-              help="Seconds until a site ramps over its cap and a WAN link starts dropping.")
-@click.option("--live/--no-live", default=None,
-              help="Live terminal view (default: when stdout is a terminal).")
-def demo(duration: float | None, sites: int, seed: int, breach_after: float,
-         live: bool | None) -> None:
+@click.option(
+    "--breach-after",
+    type=click.FloatRange(min=0),
+    default=20.0,
+    show_default=True,
+    help="Seconds until a site ramps over its cap and a WAN link starts dropping.",
+)
+@click.option(
+    "--live/--no-live",
+    default=None,
+    help="Live terminal view (default: when stdout is a terminal).",
+)
+def demo(
+    duration: float | None, sites: int, seed: int, breach_after: float, live: bool | None
+) -> None:
     """Run broker, store, worker, notifier, a webhook receiver and a simulated fleet.
 
     Starts the embedded broker (or uses MEGAWATCH_KAFKA_BOOTSTRAP), migrates the store
@@ -33,6 +47,7 @@ def demo(duration: float | None, sites: int, seed: int, breach_after: float,
 
     from pipeline.demo.runner import Demo, DemoOptions
 
-    options = DemoOptions(duration_s=duration, sites=sites, seed=seed,
-                          breach_after_s=breach_after, live=live)
+    options = DemoOptions(
+        duration_s=duration, sites=sites, seed=seed, breach_after_s=breach_after, live=live
+    )
     Demo(settings_from(), options, Console()).run()

@@ -24,17 +24,35 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.option("--since", default="24h", show_default=True, help="Window: 6h, 24h, 7d...")
-@click.option("--until", "until_text", default=None,
-              help="End of the window, ISO-8601 UTC (default: now).")  # fmt: skip
+@click.option(
+    "--until", "until_text", default=None, help="End of the window, ISO-8601 UTC (default: now)."
+)
 @click.option("--site", default=None, help="One site only (default: the whole fleet).")
-@click.option("--top", type=click.IntRange(1, 50), default=5, show_default=True,
-              help="How many findings to show.")  # fmt: skip
+@click.option(
+    "--top",
+    type=click.IntRange(1, 50),
+    default=5,
+    show_default=True,
+    help="How many findings to show.",
+)
 @click.option("--send", is_flag=True, help="Also deliver it to the configured receivers.")
-@click.option("--give-up", type=float, default=30.0, show_default=True,
-              help="With --send: seconds to keep retrying a failing receiver.")  # fmt: skip
+@click.option(
+    "--give-up",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="With --send: seconds to keep retrying a failing receiver.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the digest as JSON.")
-def digest(since: str, until_text: str | None, site: str | None, top: int, send: bool,
-           give_up: float, as_json: bool) -> None:  # fmt: skip
+def digest(
+    since: str,
+    until_text: str | None,
+    site: str | None,
+    top: int,
+    send: bool,
+    give_up: float,
+    as_json: bool,
+) -> None:
     """Rank what happened in the window and print the most important findings.
 
     \b
@@ -53,8 +71,11 @@ def digest(since: str, until_text: str | None, site: str | None, top: int, send:
     if as_json:
         import orjson
 
-        click.echo(orjson.dumps(result.body("stdout", datetime.now(UTC)),
-                                option=orjson.OPT_INDENT_2).decode())  # fmt: skip
+        click.echo(
+            orjson.dumps(
+                result.body("stdout", datetime.now(UTC)), option=orjson.OPT_INDENT_2
+            ).decode()
+        )
     else:
         click.echo(result.text())
     if send:
@@ -68,8 +89,10 @@ def parse_until(text: str | None) -> datetime:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise click.BadParameter(f"{text!r}: expected an ISO-8601 time such as "
-                                 "2026-11-20T08:00:00Z", param_hint="--until") from None
+        raise click.BadParameter(
+            f"{text!r}: expected an ISO-8601 time such as 2026-11-20T08:00:00Z",
+            param_hint="--until",
+        ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
@@ -87,10 +110,8 @@ def _send(settings: Settings, result: Digest, give_up: float) -> None:
         detail = f"  {o.detail}" if o.detail else ""
         click.echo(f"  {o.receiver:<20} {o.outcome:<9} {status:<9}{detail}")
     if records:
-        from pipeline.notify.records import record_in_store
+        from pipeline.notify.delivery_log import record_in_store
 
         click.echo(record_in_store(settings, records))
     if any(o.outcome not in ("delivered", "skipped") for o in outcomes):
         raise click.exceptions.Exit(1)
-
-

@@ -21,7 +21,7 @@ def notifier(no_store: bool) -> None:
     the notifier itself. Uses its own consumer group (MEGAWATCH_CONSUMER_GROUP-notifier)
     and commits an alert only when every receiver is done with it.
     """
-    from pipeline.notify.records import store_sink
+    from pipeline.notify.delivery_log import store_sink
     from pipeline.notify.service import NotifierService, firing_alerts, run_until_signalled
 
     settings = settings_from()
@@ -32,19 +32,25 @@ def notifier(no_store: bool) -> None:
         try:
             store = open_store(settings)
         except StoreInUseError as exc:
-            raise StoreError(f"{exc}; the worker runs the notifier itself in embedded mode "
-                             "(or run `megawatch notifier --no-store`)") from None  # fmt: skip
+            raise StoreError(
+                f"{exc}; the worker runs the notifier itself in embedded mode "
+                "(or run `megawatch notifier --no-store`)"
+            ) from None
     try:
         try:
             firing = firing_alerts(store) if store is not None else []
         except StoreError as exc:
             raise StoreError(store_hint(str(exc))) from exc
-        service = NotifierService(settings, record_sink=store_sink(store) if store else None,
-                                  firing=firing)  # fmt: skip
+        service = NotifierService(
+            settings, record_sink=store_sink(store) if store else None, firing=firing
+        )
         if not service.receivers:
             raise ConfigError(NO_RECEIVERS)
-        click.echo(f"notifier: {len(service.receivers)} receiver(s), "
-                   f"{len(firing)} firing alert(s) restored", err=True)  # fmt: skip
+        click.echo(
+            f"notifier: {len(service.receivers)} receiver(s), "
+            f"{len(firing)} firing alert(s) restored",
+            err=True,
+        )
         asyncio.run(run_until_signalled(service))
     finally:
         if store is not None:

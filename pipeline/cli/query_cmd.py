@@ -30,8 +30,14 @@ def _split_params(pairs: tuple[str, ...]) -> dict[str, str]:
 
 @click.command()
 @click.argument("name", required=False)
-@click.option("--param", "-p", "params", multiple=True, metavar="NAME=VALUE",
-              help="A query parameter (repeatable); durations such as 6h for *_s ones.")
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A query parameter (repeatable); durations such as 6h for *_s ones.",
+)
 @click.option("--list", "list_them", is_flag=True, help="List the named queries and exit.")
 @format_option
 def query(name: str | None, params: tuple[str, ...], list_them: bool, fmt: str) -> None:
@@ -51,7 +57,7 @@ def query(name: str | None, params: tuple[str, ...], list_them: bool, fmt: str) 
         if name is None and not list_them:
             click.echo("\nrun one with: megawatch query NAME [--param NAME=VALUE ...]")
         return
-    from pipeline.cli.db_cmd import render_frame
+    from pipeline.analytics.render import render_frame
 
     get_query(name)  # an unknown name fails before the store is opened
     frame = named_query(settings_from(), name, **_split_params(params))

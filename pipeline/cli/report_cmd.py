@@ -18,18 +18,40 @@ from pipeline.errors import ConfigError
 
 
 @click.command()
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("report.html"), show_default=True, help="HTML file to write.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("report.html"),
+    show_default=True,
+    help="HTML file to write.",
+)
 @click.option("--since", default="24h", show_default=True, help="Window: 6h, 24h, 7d...")
-@click.option("--until", "until_text", default=None,
-              help="End of the window, ISO-8601 UTC (default: now).")
+@click.option(
+    "--until", "until_text", default=None, help="End of the window, ISO-8601 UTC (default: now)."
+)
 @click.option("--site", default=None, help="One site only (default: the whole fleet).")
-@click.option("--png", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write one chart as a PNG image (needs kaleido and Chromium).")
-@click.option("--png-chart", type=click.Choice(["power", "ledger", "loss", "gpus"]),
-              default="power", show_default=True, help="The chart --png writes.")
-def report(out: Path, since: str, until_text: str | None, site: str | None, png: Path | None,
-           png_chart: str) -> None:
+@click.option(
+    "--png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write one chart as a PNG image (needs kaleido and Chromium).",
+)
+@click.option(
+    "--png-chart",
+    type=click.Choice(["power", "ledger", "loss", "gpus"]),
+    default="power",
+    show_default=True,
+    help="The chart --png writes.",
+)
+def report(
+    out: Path,
+    since: str,
+    until_text: str | None,
+    site: str | None,
+    png: Path | None,
+    png_chart: str,
+) -> None:
     """Write an HTML report: site power against cap with alert episodes, the fleet MW
     ledger, WAN loss per link over time, GPU utilization against power.
 
@@ -52,8 +74,10 @@ def report(out: Path, since: str, until_text: str | None, site: str | None, png:
     except OSError as exc:
         raise ConfigError(f"--out {out}: cannot write ({exc.strerror})") from None
     charts = page.count('class="plotly-graph-div"')
-    click.echo(f"wrote {out} ({len(page) / 1e6:.1f} MB, {charts} charts, "
-               f"{data.start:%Y-%m-%d %H:%M} - {data.end:%Y-%m-%d %H:%M} UTC)")
+    click.echo(
+        f"wrote {out} ({len(page) / 1e6:.1f} MB, {charts} charts, "
+        f"{data.start:%Y-%m-%d %H:%M} - {data.end:%Y-%m-%d %H:%M} UTC)"
+    )
     if png is not None:
         from pipeline.analytics.report import write_png
 

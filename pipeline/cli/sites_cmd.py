@@ -23,8 +23,8 @@ def apply(file: Path) -> None:
     validated first: one bad spec publishes none. Workers apply a change at their next
     evaluation, without a restart.
     """
+    from pipeline.kafka.site_specs import publish_specs
     from pipeline.sites import load_specs
-    from pipeline.sites_io import publish_specs
 
     settings = settings_from()
     specs = load_specs(file)
@@ -37,8 +37,8 @@ def apply(file: Path) -> None:
 @format_option
 def list_(fmt: str) -> None:
     """Show the specs on control.sites, and sites sending telemetry without one."""
-    from pipeline.cli.db_cmd import render_frame
-    from pipeline.sites_io import sites_frame
+    from pipeline.analytics.render import render_frame
+    from pipeline.kafka.site_specs import sites_frame
 
     frame, note = sites_frame(settings_from())
     click.echo(render_frame(frame, fmt))

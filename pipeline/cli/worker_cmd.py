@@ -25,9 +25,10 @@ def worker(quiet: bool) -> None:
     settings = settings_from()
     import faust
 
-    from pipeline.app import create_app, open_resources
-    from pipeline.kafka_conn import resolve_kafka
-    from pipeline.topics import ensure_topics
+    from pipeline.kafka.endpoint import resolve_kafka
+    from pipeline.kafka.topics import ensure_topics
+    from pipeline.worker.app import create_app
+    from pipeline.worker.resources import open_resources
 
     endpoint, owned_broker = resolve_kafka(settings, start_if_missing=True)
     resources = None

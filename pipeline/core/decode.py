@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from pipeline.events import GpuSample, LinkCounters, RackPower, SiteSpec, ms_to_datetime
+from pipeline.events import ms_to_datetime
 
 E = TypeVar("E", bound=BaseModel)
 
@@ -201,9 +201,12 @@ class MessageDecoder(Generic[E]):
             if ts is not None and not lo <= ts <= hi:
                 problem = time_problem(ts, now_ms, self.limits)
             elif want_site is not None and site != want_site:
-                problem = "key_mismatch", (
-                    f"site {site!r} does not match the message key {want_site!r}: "
-                    "key every message by its site id"
+                problem = (
+                    "key_mismatch",
+                    (
+                        f"site {site!r} does not match the message key {want_site!r}: "
+                        "key every message by its site id"
+                    ),
                 )
             if problem is None:
                 keep.append(event)
@@ -215,15 +218,6 @@ class MessageDecoder(Generic[E]):
                 item_raw = orjson.dumps(doc["events"][position])
                 rejects.append(Reject(*problem, item_raw, position))
         return Decoded(keep, rejects)
-
-
-#: Decoder per topic kind; site specs are keyed by site too.
-DECODED_MODELS: dict[str, type[BaseModel]] = {
-    "rack_power": RackPower,
-    "gpu": GpuSample,
-    "link": LinkCounters,
-    "site_spec": SiteSpec,
-}
 
 
 def _all_plausible(events: list[Any], lo: int, hi: int, site: str | None) -> bool:

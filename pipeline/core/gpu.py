@@ -98,8 +98,16 @@ class RackGpus:
         """Add one GPU sample."""
         return self.add(ts_ms, 1, util, util, power, limit or 0.0, 0 if limit else 1)
 
-    def add(self, ts_ms: int, n: int, sum_util: float, max_util: float, sum_power: float,
-            sum_limit: float, unknown_limits: int) -> bool:
+    def add(
+        self,
+        ts_ms: int,
+        n: int,
+        sum_util: float,
+        max_util: float,
+        sum_power: float,
+        sum_limit: float,
+        unknown_limits: int,
+    ) -> bool:
         """Add ``n`` samples of one instant at once (a host's or rack's GPUs of one tick)."""
         begins = ts_ms - ts_ms % self.bucket_ms
         slot = (ts_ms // self.bucket_ms) % BUCKETS
@@ -108,7 +116,7 @@ class RackGpus:
             if begins < self._start[slot]:
                 return False  # older than the window this slot now holds
             self._start[slot] = begins
-            acc[base:base + _FIELDS] = array("f", bytes(4 * _FIELDS))
+            acc[base : base + _FIELDS] = array("f", bytes(4 * _FIELDS))
         acc[base + _N] += n
         acc[base + _UTIL] += sum_util
         if max_util > acc[base + _MAX]:

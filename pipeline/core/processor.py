@@ -4,7 +4,7 @@
 :class:`SiteMonitor` per site of the partitions this worker owns, turns decoded events
 into rows for ClickHouse (as columns: one list per column, the shape column-oriented
 inserts want) and evaluates the rules, returning the alerts to publish. The Faust agents
-in :mod:`pipeline.agents` only feed it and ship what it returns.
+in :mod:`pipeline.worker.handlers` only feed it and ship what it returns.
 
 Per reading it does one dict update and a few list appends; everything per site
 (snapshots, rules) runs once per message or once per tick, not per reading.
@@ -17,24 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.core.config import RuleConfig, SitePolicy
 from pipeline.core.gpu import board_power_w
-from pipeline.core.site import SeriesRow, SiteMonitor
+from pipeline.core.policy import RuleConfig, SitePolicy
+from pipeline.core.rows import LINK_COLUMNS, SITE_POWER_COLUMNS, Columns
+from pipeline.core.site import SiteMonitor
 from pipeline.events import Alert, GpuSample, LinkCounters, RackPower, SiteSpec
 
 logger = logging.getLogger(__name__)
-
-RACK_POWER_COLUMNS = ("site", "rack", "ts", "power_w", "pdu", "source",
-                      "kafka_partition", "kafka_offset")
-GPU_COLUMNS = ("site", "rack", "host", "gpu", "ts", "util_pct", "power_w", "vendor", "model",
-               "mem_used_pct", "temp_c", "power_limit_w", "kafka_partition", "kafka_offset")
-LINK_COLUMNS = ("site", "link", "link_class", "peer_site", "ts", "tx_packets", "rx_packets",
-                "dropped_packets", "error_packets", "d_tx", "d_rx", "d_dropped", "baseline",
-                "reset", "loss_ratio", "kafka_partition", "kafka_offset")
-SITE_POWER_COLUMNS = ("site", "ts", "total_w", "cap_w", "warn_w", "headroom_w", "racks",
-                      "stale_racks", "warming", "region")
-
-Columns = list[list[Any]]
 
 
 @dataclass
@@ -68,8 +57,11 @@ class Processor:
             self.partition_of[site] = partition
             if self.spec_of(site) is None and site not in self.unspecced_logged:
                 self.unspecced_logged.add(site)
-                logger.warning("site %s has no spec in control.sites: stored and counted, "
-                               "evaluated against no cap (megawatch sites apply)", site)
+                logger.warning(
+                    "site %s has no spec in control.sites: stored and counted, "
+                    "evaluated against no cap (megawatch sites apply)",
+                    site,
+                )
         return monitor
 
     def policy(self, site: str) -> SitePolicy:
@@ -95,8 +87,16 @@ class Processor:
         monitor.power.update_many(racks, ts, watts)
         _, alerts = monitor.evaluate_power(now_ms, self.policy(site))
         n = len(events)
-        columns: Columns = [[site] * n, racks, ts, watts, [e.pdu or "" for e in events],
-                   [e.source or "" for e in events], [partition] * n, [offset] * n]
+        columns: Columns = [
+            [site] * n,
+            racks,
+            ts,
+            watts,
+            [e.pdu or "" for e in events],
+            [e.source or "" for e in events],
+            [partition] * n,
+            [offset] * n,
+        ]
         return Outcome(columns, alerts)
 
     def gpu(self, events: Sequence[GpuSample], partition: int, offset: int, now_ms: int) -> Outcome:
@@ -106,12 +106,20 @@ class Processor:
         _aggregate_gpus(monitor, events)
         n = len(events)
         columns: Columns = [
-            [site] * n, [e.rack for e in events], [e.host for e in events],
-            [e.gpu for e in events], ts, [e.util_pct for e in events],
-            [e.power_w for e in events], [e.vendor or "" for e in events],
-            [e.model or "" for e in events], [e.mem_used_pct for e in events],
-            [e.temp_c for e in events], [e.power_limit_w for e in events],
-            [partition] * n, [offset] * n,
+            [site] * n,
+            [e.rack for e in events],
+            [e.host for e in events],
+            [e.gpu for e in events],
+            ts,
+            [e.util_pct for e in events],
+            [e.power_w for e in events],
+            [e.vendor or "" for e in events],
+            [e.model or "" for e in events],
+            [e.mem_used_pct for e in events],
+            [e.temp_c for e in events],
+            [e.power_limit_w for e in events],
+            [partition] * n,
+            [offset] * n,
         ]
         return Outcome(columns)
 
@@ -127,14 +135,29 @@ class Processor:
             counters = (event.tx_packets, event.rx_packets, event.dropped_packets)
             delta = monitor.observe_link(event.link, event.link_class, event.peer_site, t, counters)
             touched.add(event.link)
-            row = (site, event.link, event.link_class.value, event.peer_site or "", t,
-                   *counters, event.error_packets, delta.d_tx, delta.d_rx, delta.d_dropped,
-                   int(delta.baseline), int(delta.reset), delta.loss_ratio, partition, offset)
+            row = (
+                site,
+                event.link,
+                event.link_class.value,
+                event.peer_site or "",
+                t,
+                *counters,
+                event.error_packets,
+                delta.d_tx,
+                delta.d_rx,
+                delta.d_dropped,
+                int(delta.baseline),
+                int(delta.reset),
+                delta.loss_ratio,
+                partition,
+                offset,
+            )
             for column, value in zip(columns, row, strict=True):
                 column.append(value)
         policy = self.policy(site)
-        alerts = [a for link in sorted(touched)
-                  for a in monitor.evaluate_link(link, now_ms, policy)]
+        alerts = [
+            a for link in sorted(touched) for a in monitor.evaluate_link(link, now_ms, policy)
+        ]
         return Outcome(columns, alerts)
 
     # --- the periodic tick ---------------------------------------------------------------
@@ -147,7 +170,7 @@ class Processor:
             row, fired = monitor.evaluate_power(now_ms, policy)
             alerts += fired
             alerts += monitor.evaluate_gpus(now_ms, policy)
-            for column, value in zip(columns, _series_values(row), strict=True):
+            for column, value in zip(columns, row.values(), strict=True):
                 column.append(value)
         return Outcome(columns, alerts)
 
@@ -184,8 +207,3 @@ def _aggregate_gpus(monitor: SiteMonitor, events: Sequence[GpuSample]) -> None:
             unknown += 1
     if key is not None:
         monitor.rack_gpus(key[0]).add(key[1], n, util, top, power, limit, unknown)
-
-
-def _series_values(row: SeriesRow) -> tuple[Any, ...]:
-    return (row.site, row.ts_ms, row.total_w, row.cap_w, row.warn_w, row.headroom_w, row.racks,
-            row.stale_racks, int(row.warming), row.region)

@@ -1,4 +1,5 @@
-"""Everything a worker knows live about one site, and the rules evaluated on it.
+"""Everything a worker knows live about one site; the rules (:mod:`pipeline.core.rules`)
+are evaluated on it.
 
 A :class:`SiteMonitor` holds the soft state of a site (latest power per rack, link
 counters, GPU samples, the power trend) and its :class:`AlertBook`. It is created when a
@@ -10,35 +11,20 @@ cap, forecast or idle alert fires or resolves.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
-from pipeline.core.alerting import AlertBook, AlertKey
-from pipeline.core.config import RuleConfig, SitePolicy
+from pipeline.core.alert_book import AlertBook
 from pipeline.core.forecast import PowerTrend
-from pipeline.core.gpu import RackGpus, RackGpuStats
+from pipeline.core.gpu import RackGpus
 from pipeline.core.links import LinkDelta, LinkState
+from pipeline.core.policy import RuleConfig, SitePolicy
 from pipeline.core.power import PowerSnapshot, SitePower
-from pipeline.core.texts import cap_facts, forecast_facts, idle_facts, loss_facts
-from pipeline.events import Alert, LinkClass, Severity
-
-
-@dataclass(frozen=True, slots=True)
-class SeriesRow:
-    """One point of the per-site power series (table site_power)."""
-
-    site: str
-    ts_ms: int
-    total_w: float
-    cap_w: float | None
-    warn_w: float | None
-    headroom_w: float | None
-    racks: int
-    stale_racks: int
-    warming: bool
-    region: str
+from pipeline.core.rows import SeriesRow
+from pipeline.core.rules.cap import evaluate_cap
+from pipeline.core.rules.cap_forecast import evaluate_forecast
+from pipeline.core.rules.idle import evaluate_idle
+from pipeline.core.rules.loss import evaluate_loss
+from pipeline.events import Alert, LinkClass
 
 
 class SiteMonitor:
@@ -58,7 +44,7 @@ class SiteMonitor:
     def warming(self, now_ms: int, policy: SitePolicy) -> bool:
         return now_ms - self.created_ms < policy.stale_after_ms
 
-    # --- power and cap rules --------------------------------------------------------
+    # --- power: the cap and forecast rules --------------------------------------------------------
     def evaluate_power(self, now_ms: int, policy: SitePolicy) -> tuple[SeriesRow, list[Alert]]:
         snap = self.power.snapshot(now_ms, policy.stale_after_ms)
         self.last = snap
@@ -78,44 +64,13 @@ class SiteMonitor:
         if warming:
             return row, []
         self.trend.add(now_ms, snap.total_w)
-        alerts = [a for a in self._cap_alerts(snap, now_ms, policy) if a is not None]
-        return row, alerts
-
-    def _cap_alerts(
-        self, snap: PowerSnapshot, now_ms: int, policy: SitePolicy
-    ) -> Iterable[Alert | None]:
-        total, timing, margin = snap.total_w, self.config.cap_timing, self.config.hysteresis
-        for rule, severity, limit in (
-            ("cap_warning", Severity.warning, policy.warn_w),
-            ("cap_critical", Severity.critical, policy.cap_w),
-        ):
-            breached = limit is not None and total >= limit
-            cleared = limit is None or total < limit * (1 - margin)
-            yield self.alerts.evaluate(
-                AlertKey(rule, severity),
-                breached,
-                cleared,
-                now_ms,
-                timing,
-                partial(cap_facts, self.site, rule, total, limit, policy, snap),
-            )
-        yield self._forecast_alert(total, now_ms, policy)
-
-    def _forecast_alert(self, total: float, now_ms: int, policy: SitePolicy) -> Alert | None:
-        horizon = self.config.forecast_horizon_ms
-        projection = None if policy.cap_w is None else self.trend.project(policy.cap_w)
-        reach = projection.reach_ms if projection else None
-        under_cap = policy.cap_w is not None and total < policy.cap_w
-        breached = under_cap and reach is not None and reach - now_ms <= horizon
-        cleared = not under_cap or reach is None or reach - now_ms > horizon * 1.1
-        return self.alerts.evaluate(
-            AlertKey("cap_forecast", Severity.warning),
-            breached,
-            cleared,
-            now_ms,
-            self.config.cap_timing,
-            partial(forecast_facts, self.site, total, reach, now_ms, horizon, policy, projection),
+        alerts = evaluate_cap(self.alerts, snap, now_ms, policy, self.config)
+        forecast = evaluate_forecast(
+            self.alerts, self.trend, snap.total_w, now_ms, policy, self.config
         )
+        if forecast is not None:
+            alerts.append(forecast)
+        return row, alerts
 
     # --- links ----------------------------------------------------------------------
     def observe_link(
@@ -134,26 +89,12 @@ class SiteMonitor:
         return entry[0].observe(ts_ms, *counters)
 
     def evaluate_link(self, link: str, now_ms: int, policy: SitePolicy) -> list[Alert]:
-        state, link_class, peer = self.links[link]
-        loss = state.loss()
-        too_little = loss is None or state.window_tx < self.config.loss_min_tx
-        if too_little or self.warming(now_ms, policy):
+        if self.warming(now_ms, policy):
             return []  # nothing to judge: hold whatever state the alert is in
-        assert loss is not None
-        out = []
-        describe = partial(loss_facts, self.site, link, link_class, peer, loss)
-        for severity, threshold in policy.loss_thresholds(link_class):
-            alert = self.alerts.evaluate(
-                AlertKey(f"link_loss_{link_class.value}", severity, link=link, peer_site=peer),
-                loss >= threshold,
-                loss < threshold * (1 - self.config.hysteresis),
-                now_ms,
-                self.config.loss_timing,
-                partial(describe, threshold, self.config),
-            )
-            if alert is not None:
-                out.append(alert)
-        return out
+        state, link_class, peer = self.links[link]
+        return evaluate_loss(
+            self.alerts, link, link_class, peer, state, now_ms, policy, self.config
+        )
 
     # --- GPUs -----------------------------------------------------------------------
     def rack_gpus(self, rack: str) -> RackGpus:
@@ -168,22 +109,7 @@ class SiteMonitor:
         out = []
         for rack, gpus in self.gpus.items():
             stats = gpus.stats(now_ms, policy.stale_after_ms)
-            alert = self._idle_alert(rack, stats, now_ms)
+            alert = evaluate_idle(self.alerts, rack, stats, now_ms, self.config)
             if alert is not None:
                 out.append(alert)
         return out
-
-    def _idle_alert(self, rack: str, stats: RackGpuStats, now_ms: int) -> Alert | None:
-        share = stats.power_share
-        if stats.samples == 0 or share is None:
-            return None
-        limit = self.config.idle_share
-        breached = stats.idle and share > limit
-        return self.alerts.evaluate(
-            AlertKey("idle_power", Severity.info, rack=rack),
-            breached,
-            not breached,
-            now_ms,
-            self.config.idle_timing,
-            partial(idle_facts, self.site, rack, stats, limit),
-        )

@@ -1,6 +1,6 @@
 """The demo's webhook receiver: a real local HTTP server that verifies every signature.
 
-It is what an operator's receiver should do (see the README): check the HMAC of
+It is what an operator's receiver should do (see docs/alerts.md): check the HMAC of
 ``"<timestamp>.<body>"`` and the timestamp's age before trusting the body, and dedupe on
 ``Idempotency-Key``.
 """
@@ -42,8 +42,9 @@ class SignedWebhookReceiver:
         self.received = ReceivedAlerts()
         handler = _handler_for(self)
         self.server = ThreadingHTTPServer((host, 0), handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                       name="demo-webhook")
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, daemon=True, name="demo-webhook"
+        )
 
     @property
     def url(self) -> str:
@@ -60,8 +61,13 @@ class SignedWebhookReceiver:
 
     def accept(self, headers: Any, body: bytes) -> int:
         """Verify and record one request; the HTTP status to answer."""
-        ok = verify(self.secret, headers.get(TIMESTAMP_HEADER), headers.get(SIGNATURE_HEADER),
-                    body, now=time.time())
+        ok = verify(
+            self.secret,
+            headers.get(TIMESTAMP_HEADER),
+            headers.get(SIGNATURE_HEADER),
+            body,
+            now=time.time(),
+        )
         got = self.received
         with got.lock:
             if not ok:

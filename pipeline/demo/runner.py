@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.live import Live
 
 from pipeline.demo.receiver import SignedWebhookReceiver
-from pipeline.demo.report import EXAMPLES, print_examples, print_summary
+from pipeline.demo.summary import EXAMPLES, print_examples, print_summary
 from pipeline.demo.view import plain_line, render
 from pipeline.demo.worker_process import WorkerProcess, child_env
 from pipeline.errors import MegawatchError
@@ -70,8 +70,8 @@ class Demo:
         self.console.print(f"[cyan]•[/cyan] {text}")
 
     def _broker(self, stack: ExitStack) -> Any:
-        from pipeline.kafka_conn import resolve_kafka
-        from pipeline.topics import ensure_topics
+        from pipeline.kafka.endpoint import resolve_kafka
+        from pipeline.kafka.topics import ensure_topics
 
         endpoint, owned = resolve_kafka(self.settings, start_if_missing=True)
         if owned is not None:
@@ -88,12 +88,17 @@ class Demo:
         with open_store(self.settings) as store:
             applied = store.migrate()
             rows = store.query_rows("SELECT count() FROM site_power")[0][0]
-        self._step(f"store {self.settings.store_dsn_redacted} migrated "
-                   f"({len(applied)} new migrations; {rows:,} power points from earlier runs)")
+        self._step(
+            f"store {self.settings.store_dsn_redacted} migrated "
+            f"({len(applied)} new migrations; {rows:,} power points from earlier runs)"
+        )
 
     def _receiver(self, stack: ExitStack) -> SignedWebhookReceiver:
-        secret = (self.settings.webhook_secret.get_secret_value()
-                  if self.settings.webhook_secret else secrets.token_hex(16))
+        secret = (
+            self.settings.webhook_secret.get_secret_value()
+            if self.settings.webhook_secret
+            else secrets.token_hex(16)
+        )
         receiver = SignedWebhookReceiver(secret).start()
         stack.callback(receiver.stop)
         self._step(f"webhook receiver at {receiver.url} (verifies HMAC signatures)")
@@ -101,32 +106,40 @@ class Demo:
 
     def _worker(self, stack: ExitStack, receiver: SignedWebhookReceiver) -> WorkerProcess:
         urls = [*self.settings.webhook_urls, receiver.url]
-        env = child_env({
-            "MEGAWATCH_DATA_DIR": str(self.settings.data_dir),
-            "MEGAWATCH_WEBHOOK_URLS": ",".join(urls),
-            "MEGAWATCH_WEBHOOK_SECRET": receiver.secret,
-        })
+        env = child_env(
+            {
+                "MEGAWATCH_DATA_DIR": str(self.settings.data_dir),
+                "MEGAWATCH_WEBHOOK_URLS": ",".join(urls),
+                "MEGAWATCH_WEBHOOK_SECRET": receiver.secret,
+            }
+        )
         env.pop("MEGAWATCH_WEB_PORT", None)  # a free port, whatever the user's worker uses
         worker = WorkerProcess(env, Path(self.settings.data_dir) / "demo-worker.log")
         self._step("starting the worker (Faust: joins the group, recovers its tables)…")
         stack.callback(worker.stop)
         worker.start()
-        self._step(f"worker ready at {worker.url} with {worker.assigned_partitions()} "
-                   "partitions; the notifier runs inside it")
+        self._step(
+            f"worker ready at {worker.url} with {worker.assigned_partitions()} "
+            "partitions; the notifier runs inside it"
+        )
         return worker
 
     def _fleet(self, stack: ExitStack, endpoint: Any) -> Any:
-        from pipeline.sites_io import publish_specs
+        from pipeline.kafka.site_specs import publish_specs
         from pipeline.sources.agent import AgentRun, kafka_publisher, simulated_fleet
-        from pipeline.sources.fleet_gen import generate_fleet
+        from pipeline.sources.sim.fleet_gen import generate_fleet
 
         fleet = generate_fleet(self.options.sites)
         publish_specs(self.settings, fleet.site_specs())
         caps = sum(spec.cap_mw for spec in fleet.site_specs())
         self._step(f"published the specs of {self.options.sites} sites ({caps:,.1f} MW of caps)")
-        source = simulated_fleet(fleet, DEMO_SCENARIOS, seed=self.options.seed,
-                                 gpu_every=self.options.gpu_every,
-                                 effects_at_s=self.options.breach_after_s)
+        source = simulated_fleet(
+            fleet,
+            DEMO_SCENARIOS,
+            seed=self.options.seed,
+            gpu_every=self.options.gpu_every,
+            effects_at_s=self.options.breach_after_s,
+        )
         for note in source.simulator.plan.notes:
             self._step(f"scenario {note}")
         agent = AgentRun(source, kafka_publisher(self.settings, endpoint)).start()
@@ -135,18 +148,23 @@ class Demo:
         return agent
 
     # --- the live part ----------------------------------------------------------------
-    def _watch(self, worker: WorkerProcess, receiver: SignedWebhookReceiver,
-               endpoint: Any) -> None:
+    def _watch(self, worker: WorkerProcess, receiver: SignedWebhookReceiver, endpoint: Any) -> None:
         live = self.console.is_terminal if self.options.live is None else self.options.live
         bad_sent = False
-        deadline = None if self.options.duration_s is None else (
-            time.monotonic() + self.options.duration_s)
+        deadline = (
+            None
+            if self.options.duration_s is None
+            else (time.monotonic() + self.options.duration_s)
+        )
         start = time.monotonic()
         hint = "Ctrl-C to stop" if deadline is None else f"{self.options.duration_s:.0f} s"
         try:
             with ExitStack() as screen:
-                display = screen.enter_context(
-                    Live(console=self.console, auto_refresh=False)) if live else None
+                display = (
+                    screen.enter_context(Live(console=self.console, auto_refresh=False))
+                    if live
+                    else None
+                )
                 while deadline is None or time.monotonic() < deadline:
                     elapsed = time.monotonic() - start
                     if not bad_sent and elapsed > self.options.breach_after_s + 5:
@@ -157,8 +175,14 @@ class Demo:
         except KeyboardInterrupt:
             self.console.print("\n[bold]Ctrl-C: wrapping up…")
 
-    def _refresh(self, display: Live | None, worker: WorkerProcess,
-                 receiver: SignedWebhookReceiver, elapsed: float, hint: str) -> None:
+    def _refresh(
+        self,
+        display: Live | None,
+        worker: WorkerProcess,
+        receiver: SignedWebhookReceiver,
+        elapsed: float,
+        hint: str,
+    ) -> None:
         if worker.proc is not None and worker.proc.poll() is not None:
             raise MegawatchError(f"the worker stopped: {worker.last_error()}")
         try:
@@ -166,9 +190,11 @@ class Demo:
         except Exception:  # a busy worker may miss one refresh; the next one catches up
             return
         alerts, rejected, _ = receiver.received.snapshot()
-        header = (f"megawatch demo: {len(state.get('sites', []))} sites live, "
-                  f"{elapsed:4.0f} s ({hint}), {len(alerts)} alerts received, "
-                  f"{rejected} rejected")
+        header = (
+            f"megawatch demo: {len(state.get('sites', []))} sites live, "
+            f"{elapsed:4.0f} s ({hint}), {len(alerts)} alerts received, "
+            f"{rejected} rejected"
+        )
         if display is not None:
             display.update(render(state, alerts, header), refresh=True)
         elif int(elapsed) % 5 == 0:
@@ -179,7 +205,7 @@ def _send_bad_messages(settings: Settings, endpoint: Any) -> None:
     """A misbehaving producer: one message that is not JSON, one with a negative power."""
     from kafka import KafkaProducer
 
-    from pipeline.kafka_conn import kafka_python_producer_options
+    from pipeline.kafka.endpoint import kafka_python_producer_options
 
     producer = KafkaProducer(**kafka_python_producer_options(settings, endpoint))
     site = b"inf-fra-1"

@@ -41,10 +41,13 @@ def site_table(state: dict[str, Any]) -> Table:
         loss = site.get("worst_loss")
         link = "" if loss is None else f"{site['worst_link']} {loss * 100:.4f} %"
         firing = ", ".join(f["rule"] for f in site.get("firing", []))
-        name = Text(site["site"]) + (Text(" (warming up)", style="dim") if site.get("warming")
-                                     else Text(""))
+        name = Text(site["site"]) + (
+            Text(" (warming up)", style="dim") if site.get("warming") else Text("")
+        )
         table.add_row(
-            name, power_bar(total, cap, site.get("warn_w")), headroom,
+            name,
+            power_bar(total, cap, site.get("warn_w")),
+            headroom,
             Text(stale, style="yellow" if site["stale_racks"] else ""),
             "" if util is None else f"{util:.0f} %",
             Text(link, style="red" if loss and loss >= 1e-4 else ""),
@@ -66,17 +69,26 @@ def alert_lines(alerts: list[dict[str, Any]], limit: int = 8) -> Text:
 
 
 def render(state: dict[str, Any], alerts: list[dict[str, Any]], header: str) -> Group:
-    return Group(Text(header, style="bold"), site_table(state), Text(""),
-                 Text("latest alerts at the webhook (signatures verified)", style="bold"),
-                 alert_lines(alerts))
+    return Group(
+        Text(header, style="bold"),
+        site_table(state),
+        Text(""),
+        Text("latest alerts at the webhook (signatures verified)", style="bold"),
+        alert_lines(alerts),
+    )
 
 
 def plain_line(state: dict[str, Any], alerts: list[dict[str, Any]], header: str) -> str:
-    over = [s["site"] for s in state.get("sites", [])
-            if s.get("cap_w") and (s.get("total_w") or 0) >= s["cap_w"]]
+    over = [
+        s["site"]
+        for s in state.get("sites", [])
+        if s.get("cap_w") and (s.get("total_w") or 0) >= s["cap_w"]
+    ]
     firing = sum(len(s.get("firing", [])) for s in state.get("sites", []))
-    return (f"{header} | sites over cap: {', '.join(over) or 'none'} | firing: {firing} | "
-            f"alerts received: {len(alerts)}")
+    return (
+        f"{header} | sites over cap: {', '.join(over) or 'none'} | firing: {firing} | "
+        f"alerts received: {len(alerts)}"
+    )
 
 
 def _clock(value: Any) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from pipeline.broker import free_port
+from pipeline.broker.process import free_port
 from pipeline.errors import MegawatchError
 
 
@@ -38,7 +38,10 @@ class WorkerProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "pipeline", "worker", "--quiet"],
-                env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -51,8 +54,9 @@ class WorkerProcess:
                 return self
             time.sleep(0.3)
         self.stop()
-        raise MegawatchError(f"the worker was not ready within {timeout:.0f} s "
-                             f"(log: {self.log_path})")
+        raise MegawatchError(
+            f"the worker was not ready within {timeout:.0f} s (log: {self.log_path})"
+        )
 
     def assigned_partitions(self) -> int:
         try:
@@ -84,8 +88,9 @@ class WorkerProcess:
 
     # --- what the worker serves -------------------------------------------------------
     def sql(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        response = httpx.post(f"{self.url}/api/sql", json={"sql": query, "params": params or {}},
-                              timeout=60)
+        response = httpx.post(
+            f"{self.url}/api/sql", json={"sql": query, "params": params or {}}, timeout=60
+        )
         body = response.json()
         if response.status_code != 200:
             raise MegawatchError(f"query failed: {body.get('error', body)}")

@@ -13,9 +13,9 @@ Modelled on Alertmanager's notify pipeline, one stage per module:
 * :mod:`.service`    the component the worker embeds and ``megawatch notifier`` runs
 """
 
+from pipeline.notify.delivery_log import DeliveryRecord, RecordSink, store_sink
 from pipeline.notify.notifier import Notifier
 from pipeline.notify.receivers import Receiver, ReceiverKind, receivers_from_settings
-from pipeline.notify.records import DeliveryRecord, RecordSink, store_sink
 from pipeline.notify.service import NotifierService, firing_alerts
 
 __all__ = [

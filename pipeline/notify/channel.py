@@ -28,11 +28,11 @@ import httpx
 
 from pipeline.events import Alert
 from pipeline.notify.delivery import Attempt, deliver
+from pipeline.notify.delivery_log import DeliveryRecord, attempt_records
 from pipeline.notify.grouping import GroupBuffer
 from pipeline.notify.notification import GroupKey, Notification, Pending, Purpose
 from pipeline.notify.payloads import PayloadContext, build_request
 from pipeline.notify.receivers import Receiver, ReceiverKind
-from pipeline.notify.records import DeliveryRecord, attempt_records
 from pipeline.notify.reminders import FiringSet
 from pipeline.notify.retry import RetryPolicy
 
@@ -172,9 +172,15 @@ class ReceiverChannel:
             return [Notification(self.receiver.name, key, tuple(alerts), purpose=Purpose.resend)]
         listed, left_out = alerts[: self._buffer.max_alerts], alerts[self._buffer.max_alerts :]
         return [
-            Notification(self.receiver.name, key, tuple(listed), tuple(left_out),
-                         Purpose.repeat, repeats=repeats)
-        ]  # fmt: skip
+            Notification(
+                self.receiver.name,
+                key,
+                tuple(listed),
+                tuple(left_out),
+                Purpose.repeat,
+                repeats=repeats,
+            )
+        ]
 
     async def _tick(self) -> None:
         period = min(max(self._firing.interval_s / 4, 0.05), 60.0)
@@ -226,11 +232,21 @@ def _log_attempt(receiver: Receiver, n: Notification, attempt: Attempt) -> None:
     what = f"{n.purpose.value} {','.join(keys)}{more}"
     where = f"receiver {receiver.name} ({receiver.display_url})"
     if attempt.outcome == "delivered":
-        logger.debug("%s: delivered %s (attempt %s, %.1f ms)", where, what, attempt.number,
-                     attempt.latency_ms)  # fmt: skip
+        logger.debug(
+            "%s: delivered %s (attempt %s, %.1f ms)",
+            where,
+            what,
+            attempt.number,
+            attempt.latency_ms,
+        )
     elif attempt.outcome == "retry":
-        logger.info("%s: attempt %s for %s failed, will retry: %s", where, attempt.number, what,
-                    attempt.error)  # fmt: skip
+        logger.info(
+            "%s: attempt %s for %s failed, will retry: %s",
+            where,
+            attempt.number,
+            what,
+            attempt.error,
+        )
     elif attempt.outcome == "failed":
         logger.warning("%s: rejected %s, not retried: %s", where, what, attempt.error)
     else:

@@ -1,7 +1,7 @@
 """The outbox reader: the ``alerts`` topic into a :class:`Notifier`, committing when done.
 
 Its own consumer group (``<MEGAWATCH_CONSUMER_GROUP>-notifier``), manual commits only.
-Each message's offset enters an :class:`~pipeline.notify.outbox.OffsetLedger` and is
+Each message's offset enters an :class:`~pipeline.notify.offsets.OffsetLedger` and is
 marked done by the notifier's callback; every ``commit_interval_s`` the contiguous done
 prefix of each partition is committed. A kill loses nothing: whatever was not done is
 read again by the next start, and receivers dedupe on ``Idempotency-Key``.
@@ -24,14 +24,14 @@ from pydantic import BaseModel, Field, ValidationError
 from pipeline.errors import BrokerError
 from pipeline.events import Alert
 from pipeline.notify.notifier import Notifier
-from pipeline.notify.outbox import OffsetLedger
+from pipeline.notify.offsets import OffsetLedger
 
 logger = logging.getLogger(__name__)
 
 ALERTS_TOPIC = "alerts"
 
 
-class _Rebalance(ConsumerRebalanceListener):
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
     def __init__(self, outbox: AlertOutbox) -> None:
         self._outbox = outbox
 
@@ -138,8 +138,9 @@ class AlertOutbox:
             alerts = decode_alerts(message.value)
         except (ValidationError, ValueError, TypeError) as exc:
             self.invalid += 1
-            logger.error("notifier: skipped %s: not an alert event (%s)", where,
-                         str(exc).splitlines()[0])  # fmt: skip
+            logger.error(
+                "notifier: skipped %s: not an alert event (%s)", where, str(exc).splitlines()[0]
+            )
             done()
             return
         countdown = _countdown(len(alerts), done)

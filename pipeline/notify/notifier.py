@@ -5,7 +5,7 @@
 that alert; :class:`pipeline.notify.consumer.AlertOutbox` feeds it from the ``alerts``
 topic and commits on ``done``. It runs in whatever event loop starts it (the worker's,
 or the standalone ``megawatch notifier``), and writes delivery records only through the
-:data:`~pipeline.notify.records.RecordSink` it is handed.
+:data:`~pipeline.notify.delivery_log.RecordSink` it is handed.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ import httpx
 from pipeline.errors import ConfigError
 from pipeline.events import Alert, AlertStatus
 from pipeline.notify.channel import ChannelTiming, ReceiverChannel
+from pipeline.notify.delivery_log import DeliveryRecord, RecordBatcher, RecordSink
 from pipeline.notify.notification import DoneCallback, Pending
 from pipeline.notify.payloads import PayloadContext
 from pipeline.notify.receivers import Receiver, receivers_from_settings
-from pipeline.notify.records import DeliveryRecord, RecordBatcher, RecordSink
 from pipeline.notify.retry import RetryPolicy
 from pipeline.settings import Settings
 
@@ -169,9 +169,6 @@ class Notifier:
 
     def _add_records(self, records: list[DeliveryRecord]) -> None:
         self._records.add(records)
-
-    async def flush_records(self) -> None:
-        await self._records.flush()
 
 
 def single_receiver(receivers: Sequence[Receiver], name: str | None) -> list[Receiver]:

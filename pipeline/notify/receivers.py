@@ -3,7 +3,7 @@
 The settings give one receiver per ``MEGAWATCH_WEBHOOK_URLS`` entry (``webhook-1``,
 ``webhook-2``...), ``alertmanager`` for ``MEGAWATCH_ALERTMANAGER_URL`` and ``slack`` for
 ``MEGAWATCH_SLACK_WEBHOOK_URL``. ``MEGAWATCH_RECEIVERS_FILE`` adds named receivers of any
-kind with filters (the README shows the format)::
+kind with filters (docs/alerts.md shows the format)::
 
     receivers:
       - name: oncall

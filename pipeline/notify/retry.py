@@ -78,7 +78,7 @@ class RetryPolicy:
         delay never collapses to zero.
         """
         step = min(self.max_backoff_s, self.initial_backoff_s * 2 ** max(0, attempt - 1))
-        return step * (0.5 + 0.5 * (rng or random).random())
+        return float(step * (0.5 + 0.5 * (rng or random).random()))
 
     def next_delay(
         self, attempt: int, retry_after: float | None, rng: random.Random | None = None

@@ -24,21 +24,35 @@ from typing import TYPE_CHECKING, Any
 
 from pipeline.events import Alert
 from pipeline.notify.consumer import AlertOutbox
+from pipeline.notify.delivery_log import RecordSink
 from pipeline.notify.notifier import Notifier
 from pipeline.notify.receivers import Receiver, receivers_from_settings
-from pipeline.notify.records import RecordSink
 from pipeline.settings import Settings
 
 if TYPE_CHECKING:
-    from pipeline.kafka_conn import KafkaEndpoint
+    from pipeline.kafka.endpoint import KafkaEndpoint
 
 logger = logging.getLogger(__name__)
 
 NOTIFIER_GROUP_SUFFIX = "-notifier"
 #: Alert fields as stored in the ``alerts`` table (optional strings stored as '').
-_ALERT_FIELDS = ("fingerprint", "seq", "rule", "severity", "status", "site", "link",
-                 "peer_site", "rack", "value", "threshold", "starts_at", "ends_at",
-                 "forecast_at", "summary")  # fmt: skip
+_ALERT_FIELDS = (
+    "fingerprint",
+    "seq",
+    "rule",
+    "severity",
+    "status",
+    "site",
+    "link",
+    "peer_site",
+    "rack",
+    "value",
+    "threshold",
+    "starts_at",
+    "ends_at",
+    "forecast_at",
+    "summary",
+)
 _FIRING_SQL = f"""
 SELECT * FROM (
     SELECT {", ".join(_ALERT_FIELDS)} FROM alerts FINAL
@@ -80,7 +94,7 @@ class NotifierService:
                 "MEGAWATCH_SLACK_WEBHOOK_URL or MEGAWATCH_RECEIVERS_FILE); alerts are not sent"
             )
             return
-        from pipeline.kafka_conn import aiokafka_options, resolve_kafka
+        from pipeline.kafka.endpoint import aiokafka_options, resolve_kafka
 
         endpoint = self._endpoint
         if endpoint is None:

@@ -2,7 +2,7 @@
 
 The signed message is ``"<timestamp>.<body>"``, where the timestamp is the value of the
 ``X-Megawatch-Timestamp`` header (unix seconds) and the body the exact bytes sent, so a
-receiver can verify before parsing and reject replays by age. The README shows the
+receiver can verify before parsing and reject replays by age. docs/alerts.md shows the
 receiver side in ten lines; :func:`verify` is the same check, used by the tests.
 """
 

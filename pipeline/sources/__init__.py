@@ -3,9 +3,9 @@
 ``megawatch agent`` (:mod:`pipeline.cli.agent_cmd`) wires them; in-process use, as the
 demo does it::
 
-    from pipeline.kafka_conn import resolve_kafka
+    from pipeline.kafka.endpoint import resolve_kafka
     from pipeline.sources.agent import AgentRun, kafka_publisher, simulated_fleet
-    from pipeline.sources.fleet_gen import generate_fleet
+    from pipeline.sources.sim.fleet_gen import generate_fleet
 
     fleet = generate_fleet(12)                 # or fleet.load_fleet(path)
     specs = fleet.site_specs()                 # SiteSpec list for control.sites

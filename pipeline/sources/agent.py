@@ -17,16 +17,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.broker_probe import kafka_cluster_id
-from pipeline.kafka_conn import KafkaEndpoint, kafka_python_producer_options
+from pipeline.broker.probe import kafka_cluster_id
+from pipeline.kafka.endpoint import KafkaEndpoint, kafka_python_producer_options
 from pipeline.settings import Settings
 from pipeline.sources.base import DEFAULT_BATCH_SIZE, Source
-from pipeline.sources.fleet import Fleet
+from pipeline.sources.buffer import DEFAULT_CAPACITY_BYTES, Outbox, OutboxStats
 from pipeline.sources.loop import AgentLoop, LoopStats
-from pipeline.sources.outbox import DEFAULT_CAPACITY_BYTES, Outbox, OutboxStats
 from pipeline.sources.producer import PRODUCER_DEFAULTS
 from pipeline.sources.publisher import KafkaPublisher
-from pipeline.sources.simulator import FleetSimulator, SimOptions, SimSource
+from pipeline.sources.sim.fleet import Fleet
+from pipeline.sources.sim.simulator import FleetSimulator, SimOptions, SimSource
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def kafka_publisher(
         return KafkaProducer(**producer_options(settings, endpoint))
 
     def prepare() -> object:
-        from pipeline.topics import ensure_topics
+        from pipeline.kafka.topics import ensure_topics
 
         return ensure_topics(settings, endpoint)
 
@@ -96,9 +96,13 @@ def simulated_fleet(
     begin, in seconds after the first tick."""
     options = SimOptions(seed=seed, interval_s=interval_s, start_ms=start_ms, gpu_every=gpu_every)
     simulator = FleetSimulator.from_names(
-        fleet, scenarios, options,
-        breach_site=breach_site, wan_link=wan_link, effects_at_s=effects_at_s,
-    )  # fmt: skip
+        fleet,
+        scenarios,
+        options,
+        breach_site=breach_site,
+        wan_link=wan_link,
+        effects_at_s=effects_at_s,
+    )
     for note in simulator.plan.notes:
         logger.info("%s", note)
     return SimSource(simulator, batch_size, max_bytes)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from pipeline.topics import GPU, LINK, RACK_POWER
+from pipeline.kafka.topics import GPU, LINK, RACK_POWER
 
 #: Event kind -> Kafka topic.
 TOPICS: dict[str, str] = {"rack_power": RACK_POWER, "gpu": GPU, "link": LINK}
@@ -90,12 +90,3 @@ def encode_batches(
             continue
         out.append(OutMessage(topic, key, value))
     return out
-
-
-def group_by_site(events: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Events split by their ``site`` field, keeping order (unknown site -> "")."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for event in events:
-        site = event.get("site")
-        groups.setdefault(site if isinstance(site, str) else "", []).append(event)
-    return groups

@@ -1,6 +1,6 @@
 """Sends the agent's messages to Kafka with kafka-python, from its own thread.
 
-The tick loop only appends to the :class:`~pipeline.sources.outbox.Outbox`, so a slow
+The tick loop only appends to the :class:`~pipeline.sources.buffer.Outbox`, so a slow
 or absent broker never stalls the readings' clock. The sender thread connects (creating
 the contract's topics first, so the broker does not auto-create them with another
 partition count), hands messages to kafka-python with lz4 compression (supported by
@@ -33,7 +33,7 @@ from typing import Any
 
 from pipeline.errors import BrokerError, ConfigError
 from pipeline.sources.base import OutMessage
-from pipeline.sources.outbox import Outbox, OutboxStats
+from pipeline.sources.buffer import Outbox, OutboxStats
 from pipeline.sources.producer import compression_ratio
 
 logger = logging.getLogger(__name__)
@@ -118,8 +118,12 @@ class KafkaPublisher:
         stats = self.outbox.stats()
         left = stats.pending + stats.in_flight + stats.unconfirmed
         if left:
-            logger.warning("agent stopped with %d messages (%d bytes) undelivered to %s",
-                           left, stats.buffered_bytes, self.describe)  # fmt: skip
+            logger.warning(
+                "agent stopped with %d messages (%d bytes) undelivered to %s",
+                left,
+                stats.buffered_bytes,
+                self.describe,
+            )
         return stats
 
     def __enter__(self) -> KafkaPublisher:
@@ -276,8 +280,12 @@ class KafkaPublisher:
         logger.warning(
             "%s is another broker now (cluster %s, was %s): its data is gone; re-creating "
             "the topics and sending again %d messages acknowledged or in flight since the "
-            "last check", self.describe, cluster, self._expected_cluster, resent + len(orphans),
-        )  # fmt: skip
+            "last check",
+            self.describe,
+            cluster,
+            self._expected_cluster,
+            resent + len(orphans),
+        )
         self._expected_cluster = cluster
         self._needs_prepare = self._prepare is not None
 

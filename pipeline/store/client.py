@@ -68,8 +68,9 @@ class Store:
         return f"Store({self.display})"
 
     # --- statements ----------------------------------------------------------------
-    def command(self, sql: str, params: dict[str, Any] | None = None,
-                settings: dict[str, Any] | None = None) -> Any:
+    def command(
+        self, sql: str, params: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> Any:
         """Run a statement (DDL, ALTER, INSERT ... SELECT); returns ClickHouse's summary
         or the single value a scalar query yields."""
         with self._translating("statement"):
@@ -81,8 +82,9 @@ class Store:
             rows = self._live().query(sql, parameters=params).result_rows
         return cast(list[tuple[Any, ...]], list(rows))  # result rows are tuples
 
-    def query_df(self, sql: str, params: dict[str, Any] | None = None, *,
-                 read_only: bool = False) -> pd.DataFrame:
+    def query_df(
+        self, sql: str, params: dict[str, Any] | None = None, *, read_only: bool = False
+    ) -> pd.DataFrame:
         """The result of a query as a DataFrame; time-zone-aware columns are in UTC.
 
         ``read_only`` runs it with ClickHouse's ``readonly=2``: reads only, no writes or
@@ -100,8 +102,13 @@ class Store:
                 frame[name] = frame[name].dt.tz_convert("UTC")
         return frame
 
-    def insert_columns(self, table: str, column_names: Sequence[str],
-                       columns: Sequence[Sequence[Any]], dedup_token: str | None = None) -> None:
+    def insert_columns(
+        self,
+        table: str,
+        column_names: Sequence[str],
+        columns: Sequence[Sequence[Any]],
+        dedup_token: str | None = None,
+    ) -> None:
         """Insert column-oriented data (``columns[i]`` holds the values of ``column_names[i]``).
 
         With ``dedup_token``, ClickHouse drops a later insert with the same token into the
@@ -111,8 +118,9 @@ class Store:
         inserts is dropped too (ClickHouse's content-hash deduplication).
         """
         if len(columns) != len(column_names):
-            raise StoreError(f"insert into {table}: {len(column_names)} column names but "
-                             f"{len(columns)} columns")
+            raise StoreError(
+                f"insert into {table}: {len(column_names)} column names but {len(columns)} columns"
+            )
         _refuse_naive_datetimes(table, column_names, columns)
         settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
         key = (table, tuple(column_names))
@@ -120,9 +128,14 @@ class Store:
         # connect logs which column before it raises)
         with self._translating(f"insert into {table}", also=(ValueError, TypeError)):
             try:
-                self._live().insert(table, data=columns, column_names=list(column_names),
-                                    column_type_names=self._column_types(*key),
-                                    column_oriented=True, settings=settings)
+                self._live().insert(
+                    table,
+                    data=columns,
+                    column_names=list(column_names),
+                    column_type_names=self._column_types(*key),
+                    column_oriented=True,
+                    settings=settings,
+                )
             except BaseException:
                 self._insert_types.pop(key, None)  # the table may have changed: look again
                 raise
@@ -131,8 +144,9 @@ class Store:
         key = (table, column_names)
         if key not in self._insert_types:
             quoted = ".".join(f"`{part}`" for part in table.split("."))
-            described = {row[0]: row[1] for row in
-                         self._live().query(f"DESCRIBE TABLE {quoted}").result_rows}
+            described = {
+                row[0]: row[1] for row in self._live().query(f"DESCRIBE TABLE {quoted}").result_rows
+            }
             missing = [name for name in column_names if name not in described]
             if missing:
                 raise StoreError(f"insert into {table}: no column(s) {', '.join(missing)}")
@@ -140,8 +154,9 @@ class Store:
         return self._insert_types[key]
 
     # --- schema --------------------------------------------------------------------
-    def migrate(self, migrations: Sequence[mig.Migration] | None = None,
-                reconcile: bool = True) -> list[mig.Migration]:
+    def migrate(
+        self, migrations: Sequence[mig.Migration] | None = None, reconcile: bool = True
+    ) -> list[mig.Migration]:
         """Apply pending migrations (default: the bundled files), then reconcile TTLs with
         the retention settings unless ``reconcile`` is false; returns those applied."""
         files = mig.load_migrations() if migrations is None else migrations
@@ -151,8 +166,9 @@ class Store:
             self.reconcile_ttl()
         return applied
 
-    def migration_status(self, migrations: Sequence[mig.Migration] | None = None
-                         ) -> mig.MigrationStatus:
+    def migration_status(
+        self, migrations: Sequence[mig.Migration] | None = None
+    ) -> mig.MigrationStatus:
         """Applied, pending and unknown migrations (read-only)."""
         files = mig.load_migrations() if migrations is None else migrations
         return mig.plan(mig.read_history(self), files, self.display)
@@ -175,8 +191,12 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     # --- internals -----------------------------------------------------------------
@@ -186,20 +206,24 @@ class Store:
         return self._client
 
     @contextlib.contextmanager
-    def _translating(self, action: str, also: tuple[type[Exception], ...] = ()
-                     ) -> Iterator[None]:
+    def _translating(self, action: str, also: tuple[type[Exception], ...] = ()) -> Iterator[None]:
         from clickhouse_connect.driver.exceptions import ClickHouseError
 
-        library_errors: tuple[type[Exception], ...] = (ClickHouseError, RuntimeError, OSError,
-                                                       *also)
+        library_errors: tuple[type[Exception], ...] = (
+            ClickHouseError,
+            RuntimeError,
+            OSError,
+            *also,
+        )
         try:
             with self._lock:
                 yield
         except MegawatchError:
             raise
         except library_errors as exc:
-            raise StoreError(f"{action} failed on {self.display}: "
-                             f"{one_line(exc, self.target.secrets)}") from exc
+            raise StoreError(
+                f"{action} failed on {self.display}: {one_line(exc, self.target.secrets)}"
+            ) from exc
 
 
 def open_store(settings: Settings) -> Store:
@@ -210,12 +234,15 @@ def open_store(settings: Settings) -> Store:
     return store
 
 
-def _refuse_naive_datetimes(table: str, column_names: Sequence[str],
-                            columns: Sequence[Sequence[Any]]) -> None:
+def _refuse_naive_datetimes(
+    table: str, column_names: Sequence[str], columns: Sequence[Sequence[Any]]
+) -> None:
     """Naive datetimes are stored as engine-local time: refuse them (first value only,
     so that the check costs nothing per row on the hot path)."""
     for name, values in zip(column_names, columns, strict=True):
         first = next(iter(values), None)
         if isinstance(first, datetime) and first.tzinfo is None:
-            raise StoreError(f"insert into {table}: column {name} holds naive datetimes; "
-                             "send aware UTC datetimes or epoch milliseconds")
+            raise StoreError(
+                f"insert into {table}: column {name} holds naive datetimes; "
+                "send aware UTC datetimes or epoch milliseconds"
+            )

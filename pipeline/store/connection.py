@@ -80,14 +80,17 @@ def _chdb_database(query: str) -> str | None:
     params = parse_qs(query, keep_blank_values=True)
     unknown = sorted(set(params) - {"database"})
     if unknown:
-        raise ConfigError(f"{DSN_VARIABLE}: unknown chdb option(s) {', '.join(unknown)}; "
-                          "only ?database=NAME is understood")
+        raise ConfigError(
+            f"{DSN_VARIABLE}: unknown chdb option(s) {', '.join(unknown)}; "
+            "only ?database=NAME is understood"
+        )
     if "database" not in params:
         return None
     name = params["database"][-1]
     if not _IDENTIFIER.match(name):
-        raise ConfigError(f"{DSN_VARIABLE}: database must be 1-64 letters, digits or _, "
-                          f"got {name!r}")
+        raise ConfigError(
+            f"{DSN_VARIABLE}: database must be 1-64 letters, digits or _, got {name!r}"
+        )
     return name
 
 
@@ -105,8 +108,9 @@ def _open_chdb(path: Path, database: str | None, display: str) -> Client:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StoreError(f"cannot create the chDB data directory {path} "
-                         f"({DSN_VARIABLE}): {exc.strerror}") from exc
+        raise StoreError(
+            f"cannot create the chDB data directory {path} ({DSN_VARIABLE}): {exc.strerror}"
+        ) from exc
     # chDB prints the real cause of a failed open (e.g. "Cannot lock file .../status")
     # on fd 2 only, so catch it for the diagnosis; on success it is passed on.
     with captured_stderr() as stderr:
@@ -125,8 +129,9 @@ def _open_chdb(path: Path, database: str | None, display: str) -> Client:
             client.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
         except ClickHouseError as exc:
             client.close()
-            raise StoreError(f"cannot create database {database} in {display}: "
-                             f"{one_line(exc)}") from exc
+            raise StoreError(
+                f"cannot create database {database} in {display}: {one_line(exc)}"
+            ) from exc
         client.database = database
     return client
 
@@ -143,5 +148,7 @@ def _open_server(target: StoreTarget) -> Client:
             dsn=target.dsn, tz_mode="aware", autogenerate_session_id=False, **extra
         )
     except (ClickHouseError, OSError) as exc:
-        raise StoreError(f"cannot connect to ClickHouse at {target.display} ({DSN_VARIABLE}): "
-                         f"{one_line(exc, target.secrets)}") from exc
+        raise StoreError(
+            f"cannot connect to ClickHouse at {target.display} ({DSN_VARIABLE}): "
+            f"{one_line(exc, target.secrets)}"
+        ) from exc

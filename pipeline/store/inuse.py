@@ -31,8 +31,10 @@ STATUS_FILE = "status"
 _OTHER_PATH = re.compile(r"already initialized with path '([^']*)'")
 _PID_LINE = re.compile(r"^PID:\s*(\d+)\s*$", re.MULTILINE)
 _CMDLINE_CHARS = 80
-WHAT_TO_DO = ("stop that process (e.g. the megawatch worker) or point "
-              "MEGAWATCH_CLICKHOUSE_DSN at a ClickHouse server")
+WHAT_TO_DO = (
+    "stop that process (e.g. the megawatch worker) or point "
+    "MEGAWATCH_CLICKHOUSE_DSN at a ClickHouse server"
+)
 
 
 class CapturedText:

@@ -51,12 +51,17 @@ class SqlRunner(Protocol):
 
     def command(self, sql: str, params: dict[str, Any] | None = None) -> Any: ...
 
-    def query_rows(self, sql: str, params: dict[str, Any] | None = None
-                   ) -> list[tuple[Any, ...]]: ...
+    def query_rows(
+        self, sql: str, params: dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]: ...
 
-    def insert_columns(self, table: str, column_names: Sequence[str],
-                       columns: Sequence[Sequence[Any]],
-                       dedup_token: str | None = None) -> None: ...
+    def insert_columns(
+        self,
+        table: str,
+        column_names: Sequence[str],
+        columns: Sequence[Sequence[Any]],
+        dedup_token: str | None = None,
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -108,8 +113,9 @@ def load_migrations(directory: Traversable | Path | None = None) -> list[Migrati
     """The migration files of ``directory`` (default: the bundled ones), by version."""
     folder = directory if directory is not None else bundled_migrations()
     if not folder.is_dir():
-        raise MigrationError(f"migrations directory {folder} not found (is megawatch installed "
-                             "with its sql/ files?)")
+        raise MigrationError(
+            f"migrations directory {folder} not found (is megawatch installed with its sql/ files?)"
+        )
     migrations: dict[int, Migration] = {}
     for entry in folder.iterdir():
         if not entry.name.endswith(".sql"):
@@ -119,8 +125,10 @@ def load_migrations(directory: Traversable | Path | None = None) -> list[Migrati
             raise MigrationError(f"migration file {entry.name}: name must be NNN_name.sql")
         version = int(match.group(1))
         if version in migrations:
-            raise MigrationError(f"migration files {migrations[version].filename} and "
-                                 f"{entry.name} share version {version}")
+            raise MigrationError(
+                f"migration files {migrations[version].filename} and "
+                f"{entry.name} share version {version}"
+            )
         migrations[version] = Migration(version, match.group(2), entry.name, entry.read_text())
     return [migrations[version] for version in sorted(migrations)]
 
@@ -134,13 +142,16 @@ def read_history(store: SqlRunner) -> list[AppliedMigration]:
     )[0][0]
     if not exists:
         return []
-    rows = store.query_rows(f"SELECT version, name, checksum, applied_at FROM {HISTORY_TABLE} "
-                            "ORDER BY version, applied_at LIMIT 1 BY version")
+    rows = store.query_rows(
+        f"SELECT version, name, checksum, applied_at FROM {HISTORY_TABLE} "
+        "ORDER BY version, applied_at LIMIT 1 BY version"
+    )
     return [AppliedMigration(*row) for row in rows]
 
 
-def plan(history: Iterable[AppliedMigration], migrations: Sequence[Migration],
-         where: str) -> MigrationStatus:
+def plan(
+    history: Iterable[AppliedMigration], migrations: Sequence[Migration], where: str
+) -> MigrationStatus:
     """Compare the history with the files; a changed applied file is a MigrationError."""
     by_version = {m.version: m for m in migrations}
     applied, unknown = [], []
@@ -165,8 +176,12 @@ def apply_pending(store: SqlRunner, migrations: Sequence[Migration], where: str)
     store.command(HISTORY_DDL)
     status = plan(read_history(store), migrations, where)
     for record in status.unknown:
-        log.warning("store %s has migration %03d_%s applied that this megawatch does not know",
-                    where, record.version, record.name)
+        log.warning(
+            "store %s has migration %03d_%s applied that this megawatch does not know",
+            where,
+            record.version,
+            record.name,
+        )
     for migration in status.pending:
         _apply_one(store, migration)
     return status.pending

@@ -48,9 +48,13 @@ _PARAM = re.compile(r"^--\s*param:\s*(\w+)\s+(\S+)(?:\s+(.+?))?\s*$")
 _PLACEHOLDER = re.compile(r"\{(\w+):([^}]+)\}")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_INT_RANGES = {f"{sign}Int{bits}": ((0, 2**bits - 1) if sign == "U"
-                                    else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1))
-               for sign in ("U", "") for bits in (8, 16, 32, 64)}  # fmt: skip
+_INT_RANGES = {
+    f"{sign}Int{bits}": (
+        (0, 2**bits - 1) if sign == "U" else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    )
+    for sign in ("U", "")
+    for bits in (8, 16, 32, 64)
+}
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,9 @@ class NamedQuery:
         unknown = sorted(set(values) - {p.name for p in self.params})
         if unknown:
             known = ", ".join(p.name for p in self.params) or "none"
-            raise QueryError(f"query {self.name}: unknown parameter {unknown[0]!r} "
-                             f"(parameters: {known})")  # fmt: skip
+            raise QueryError(
+                f"query {self.name}: unknown parameter {unknown[0]!r} (parameters: {known})"
+            )
         bound = {}
         for param in self.params:
             if param.name in values and values[param.name] is not None:
@@ -95,8 +100,10 @@ class NamedQuery:
             elif param.default is not None:
                 raw = param.default
             else:
-                raise QueryError(f"query {self.name}: parameter {param.name!r} is required "
-                                 f"(--param {param.name}=VALUE, a {param.type})")  # fmt: skip
+                raise QueryError(
+                    f"query {self.name}: parameter {param.name!r} is required "
+                    f"(--param {param.name}=VALUE, a {param.type})"
+                )
             bound[param.name] = convert(self.name, param, raw, now or datetime.now(UTC))
         return bound
 
@@ -114,8 +121,9 @@ def convert(query: str, param: QueryParam, raw: Any, now: datetime) -> Any:
         if kind == "String":
             return str(raw)
     except (ValueError, TypeError) as exc:
-        raise QueryError(f"query {query}: parameter {param.name}={raw!s} is not a valid "
-                         f"{param.type} ({exc})") from None  # fmt: skip
+        raise QueryError(
+            f"query {query}: parameter {param.name}={raw!s} is not a valid {param.type} ({exc})"
+        ) from None
     raise QueryError(f"query {query}: parameter {param.name} has unsupported type {param.type}")
 
 
@@ -150,8 +158,9 @@ def _timestamp(raw: Any, now: datetime) -> str:
         try:
             when = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError("expected an ISO-8601 time such as 2026-11-20T08:00:00Z, "
-                             "or now") from None
+            raise ValueError(
+                "expected an ISO-8601 time such as 2026-11-20T08:00:00Z, or now"
+            ) from None
     if when.tzinfo is None:  # documented: naive times are UTC
         when = when.replace(tzinfo=UTC)
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
@@ -195,8 +204,9 @@ def _check_placeholders(where: str, text: str, params: list[QueryParam]) -> None
     declared = {p.name: p.type for p in params}
     for pname, ptype in sorted(used):
         if declared.get(pname) != ptype:
-            raise QueryError(f"{where}: {{{pname}:{ptype}}} is not declared as "
-                             f"'-- param: {pname} {ptype}'")  # fmt: skip
+            raise QueryError(
+                f"{where}: {{{pname}:{ptype}}} is not declared as '-- param: {pname} {ptype}'"
+            )
     unused = sorted(set(declared) - {n for n, _ in used})
     if unused:
         raise QueryError(f"{where}: parameter {unused[0]} is declared but not used")
@@ -206,8 +216,10 @@ def load_queries(directory: Traversable | Path | None = None) -> dict[str, Named
     """Every named query of ``directory`` (default: the bundled ones), by name."""
     folder = directory if directory is not None else bundled_queries()
     if not folder.is_dir():
-        raise QueryError(f"named queries directory {folder} not found (is megawatch installed "
-                         "with its sql/ files?)")  # fmt: skip
+        raise QueryError(
+            f"named queries directory {folder} not found (is megawatch installed "
+            "with its sql/ files?)"
+        )
     found = {}
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
@@ -229,8 +241,10 @@ def named_queries() -> dict[str, NamedQuery]:
 def get_query(name: str) -> NamedQuery:
     queries = _bundled()
     if name not in queries:
-        raise QueryError(f"unknown named query {name!r} (known: {', '.join(queries)}; "
-                         "see `megawatch query --list`)")  # fmt: skip
+        raise QueryError(
+            f"unknown named query {name!r} (known: {', '.join(queries)}; "
+            "see `megawatch query --list`)"
+        )
     return queries[name]
 
 

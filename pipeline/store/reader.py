@@ -18,8 +18,7 @@ if TYPE_CHECKING:
     from pipeline.settings import Settings
 
 
-def read_query(settings: Settings, sql: str, params: dict[str, Any] | None = None
-               ) -> pd.DataFrame:
+def read_query(settings: Settings, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
     """Run a read query on the store, or through the worker that owns the embedded one."""
     from pipeline.store import open_store
 

@@ -25,11 +25,13 @@ _DAY_TTL = re.compile(r"\bTTL toDateTime\(`?(\w+)`?\) \+ toIntervalDay\((\d+)\)"
 
 
 class CommandRunner(Protocol):
-    def command(self, sql: str, params: dict[str, Any] | None = None,
-                settings: dict[str, Any] | None = None) -> Any: ...
+    def command(
+        self, sql: str, params: dict[str, Any] | None = None, settings: dict[str, Any] | None = None
+    ) -> Any: ...
 
-    def query_rows(self, sql: str, params: dict[str, Any] | None = None
-                   ) -> list[tuple[Any, ...]]: ...
+    def query_rows(
+        self, sql: str, params: dict[str, Any] | None = None
+    ) -> list[tuple[Any, ...]]: ...
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,9 @@ def retention_days(settings: Settings) -> dict[str, int]:
     }
 
 
-def plan_ttl_changes(tables: Iterable[tuple[str, str, str]],
-                     days_by_setting: Mapping[str, int]) -> list[TtlChange]:
+def plan_ttl_changes(
+    tables: Iterable[tuple[str, str, str]], days_by_setting: Mapping[str, int]
+) -> list[TtlChange]:
     """The changes needed, from (name, engine_full, comment) rows of system.tables."""
     changes = []
     for name, engine_full, comment in tables:
@@ -63,13 +66,18 @@ def plan_ttl_changes(tables: Iterable[tuple[str, str, str]],
             continue
         setting = note.group(1)
         if setting not in days_by_setting:
-            log.warning("table %s names unknown retention setting %s; TTL left as is",
-                        name, setting)
+            log.warning(
+                "table %s names unknown retention setting %s; TTL left as is", name, setting
+            )
             continue
         ttl = _DAY_TTL.search(engine_full)
         if ttl is None:
-            log.warning("table %s has no TTL of the form toDateTime(col) + toIntervalDay(n); "
-                        "%s not applied", name, setting)
+            log.warning(
+                "table %s has no TTL of the form toDateTime(col) + toIntervalDay(n); "
+                "%s not applied",
+                name,
+                setting,
+            )
             continue
         column, days = ttl.group(1), int(ttl.group(2))
         wanted = days_by_setting[setting]
@@ -90,6 +98,11 @@ def reconcile_ttl(store: CommandRunner, settings: Settings) -> list[TtlChange]:
             f"ALTER TABLE `{change.table}` MODIFY TTL {change.ttl_expression}",
             settings={"materialize_ttl_after_modify": 0},
         )
-        log.info("TTL of %s: %d -> %d days (%s)", change.table, change.old_days,
-                 change.new_days, change.setting)
+        log.info(
+            "TTL of %s: %d -> %d days (%s)",
+            change.table,
+            change.old_days,
+            change.new_days,
+            change.setting,
+        )
     return changes

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from pipeline.broker import free_port
+from pipeline.broker.process import free_port
 
 BINARY_NAMES = ("prometheus-alertmanager", "alertmanager")
 SKIP_REASON = (

@@ -30,9 +30,9 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def build_app(bootstrap: str, state_dir: Path, target: int, fix: bool) -> Any:
-    from pipeline.kafka_conn import KafkaEndpoint, faust_options
+    from pipeline.kafka.endpoint import KafkaEndpoint, faust_options
+    from pipeline.kafka.tansu import MegawatchApp
     from pipeline.settings import load_settings
-    from pipeline.tansu import MegawatchApp
 
     endpoint = KafkaEndpoint(bootstrap, embedded=True)
     app = MegawatchApp(

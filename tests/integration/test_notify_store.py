@@ -11,13 +11,13 @@ from webhook_receiver import Reply, WebhookReceiver
 
 from pipeline.events import Alert
 from pipeline.notify.channel import ChannelTiming
+from pipeline.notify.delivery_log import COLUMNS, TABLE, store_sink
 from pipeline.notify.notifier import Notifier
 from pipeline.notify.receivers import Receiver, ReceiverKind
-from pipeline.notify.records import COLUMNS, TABLE, store_sink
 from pipeline.notify.retry import RetryPolicy
 from pipeline.notify.service import firing_alerts
-from pipeline.records import ALERT_COLUMNS
 from pipeline.store import Store
+from pipeline.worker.topic_rows import ALERT_COLUMNS
 
 pytestmark = pytest.mark.integration
 
@@ -40,13 +40,18 @@ def alert(n: int, **changes: object) -> Alert:
 
 def test_attempts_and_dead_letters_land_in_alert_deliveries(store: Store) -> None:
     with WebhookReceiver(Reply(503, body="maintenance")) as rx:
-        receiver = Receiver(name="ops", kind=ReceiverKind.webhook, url=rx.url(),
-                            secret=SecretStr("k"))  # fmt: skip
+        receiver = Receiver(
+            name="ops", kind=ReceiverKind.webhook, url=rx.url(), secret=SecretStr("k")
+        )
         policy = RetryPolicy(give_up_s=0.4, initial_backoff_s=0.05, max_backoff_s=0.1)
 
         async def scenario() -> None:
-            notifier = Notifier([receiver], policy=policy, timing=ChannelTiming(group_wait_s=0),
-                                record_sink=store_sink(store))  # fmt: skip
+            notifier = Notifier(
+                [receiver],
+                policy=policy,
+                timing=ChannelTiming(group_wait_s=0),
+                record_sink=store_sink(store),
+            )
             await notifier.start()
             done = asyncio.Event()
             notifier.submit(alert(1, seq=4), done.set)
@@ -66,10 +71,23 @@ def test_attempts_and_dead_letters_land_in_alert_deliveries(store: Store) -> Non
 
 
 def test_a_retried_record_batch_is_stored_once(store: Store) -> None:
-    from pipeline.notify.records import DeliveryRecord
+    from pipeline.notify.delivery_log import DeliveryRecord
 
-    record = DeliveryRecord(datetime.now(UTC), f"{2:016x}", 0, "firing", "link_loss", "fra1",
-                            "ops", "slack", 1, "delivered", 200, 3.5, "")  # fmt: skip
+    record = DeliveryRecord(
+        datetime.now(UTC),
+        f"{2:016x}",
+        0,
+        "firing",
+        "link_loss",
+        "fra1",
+        "ops",
+        "slack",
+        1,
+        "delivered",
+        200,
+        3.5,
+        "",
+    )
     sink = store_sink(store)
     asyncio.run(sink([record]))
     asyncio.run(sink([record]))  # the same batch again, as after a failed write
@@ -88,11 +106,28 @@ def test_firing_alerts_are_the_latest_firing_states(store: Store) -> None:
         alert(4, test=True),  # tests are never restored
     ]
     rows = [
-        (a.fingerprint, a.seq, a.rule, a.severity.value, a.status.value, a.site, a.link or "",
-         "", "", a.value, a.threshold, a.starts_at, a.ends_at, None, a.summary, int(a.test),
-         0, offset)
+        (
+            a.fingerprint,
+            a.seq,
+            a.rule,
+            a.severity.value,
+            a.status.value,
+            a.site,
+            a.link or "",
+            "",
+            "",
+            a.value,
+            a.threshold,
+            a.starts_at,
+            a.ends_at,
+            None,
+            a.summary,
+            int(a.test),
+            0,
+            offset,
+        )
         for offset, a in enumerate(events)
-    ]  # fmt: skip
+    ]
     store.insert_columns("alerts", ALERT_COLUMNS, [list(col) for col in zip(*rows, strict=True)])
     firing = sorted(firing_alerts(store), key=lambda a: a.fingerprint)
     assert [(a.fingerprint[-1], a.seq) for a in firing] == [("1", 0), ("3", 2)]

@@ -13,9 +13,9 @@ from webhook_receiver import Reply, WebhookReceiver
 
 from pipeline.events import Alert
 from pipeline.notify.channel import ChannelTiming
+from pipeline.notify.delivery_log import DeliveryRecord
 from pipeline.notify.notifier import Notifier
 from pipeline.notify.receivers import Receiver, ReceiverKind
-from pipeline.notify.records import DeliveryRecord
 from pipeline.notify.retry import RetryPolicy
 from pipeline.notify.signing import verify
 

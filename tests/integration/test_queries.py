@@ -41,8 +41,7 @@ def site_power_rows() -> list[dict[str, Any]]:
     fra-2: cap 10 MW, warning at 0.8 (8 MW); ord-1: no cap."""
     series = {
         # site: (region, cap MW, warn MW, {minute: [MW at :00, :15, :30, :45]})
-        "ams-1": ("eu", 5.0, 4.5, {0: [4.0, 4.6, 4.6, 4.6], 1: [4.8, 5.2, 5.2, 4.8],
-                                   2: [4.2] * 4}),
+        "ams-1": ("eu", 5.0, 4.5, {0: [4.0, 4.6, 4.6, 4.6], 1: [4.8, 5.2, 5.2, 4.8], 2: [4.2] * 4}),
         "fra-2": ("eu", 10.0, 8.0, {0: [7.0] * 4, 1: [8.0, 8.0, 7.0, 7.0], 2: [6.0] * 4}),
         "ord-1": ("us", None, None, {0: [1.0] * 4, 1: [1.0] * 4, 2: [2.0] * 4}),
     }
@@ -57,35 +56,70 @@ def site_power_rows() -> list[dict[str, Any]]:
     return rows
 
 
-def site_power_row(site: str, region: str, ts: datetime, mw: float, cap: float | None,
-                   warn: float | None) -> dict[str, Any]:
-    return {"site": site, "ts": ts, "total_w": mw * MW,
-            "cap_w": None if cap is None else cap * MW,
-            "warn_w": None if warn is None else warn * MW,
-            "headroom_w": None if cap is None else (cap - mw) * MW,
-            "racks": 10, "stale_racks": 0, "warming": 0, "region": region}
+def site_power_row(
+    site: str, region: str, ts: datetime, mw: float, cap: float | None, warn: float | None
+) -> dict[str, Any]:
+    return {
+        "site": site,
+        "ts": ts,
+        "total_w": mw * MW,
+        "cap_w": None if cap is None else cap * MW,
+        "warn_w": None if warn is None else warn * MW,
+        "headroom_w": None if cap is None else (cap - mw) * MW,
+        "racks": 10,
+        "stale_racks": 0,
+        "warming": 0,
+        "region": region,
+    }
 
 
 def rack_power_rows() -> list[dict[str, Any]]:
     def row(site: str, rack: str, ts: datetime, kw: float) -> dict[str, Any]:
-        return {"site": site, "rack": rack, "ts": ts, "power_w": kw * 1000,
-                "kafka_partition": 0, "kafka_offset": 0}
+        return {
+            "site": site,
+            "rack": rack,
+            "ts": ts,
+            "power_w": kw * 1000,
+            "kafka_partition": 0,
+            "kafka_offset": 0,
+        }
 
     return [
-        row("ams-1", "r01", at(0), 100), row("ams-1", "r01", at(0, 30), 200),
+        row("ams-1", "r01", at(0), 100),
+        row("ams-1", "r01", at(0, 30), 200),
         row("ams-1", "r01", at(1), 300),
-        row("ams-1", "r02", at(0, 10), 50), row("ams-1", "r02", at(0, 40), 50),
+        row("ams-1", "r02", at(0, 10), 50),
+        row("ams-1", "r02", at(0, 40), 50),
         row("fra-2", "r09", at(2), 400),
         row("ams-1", "r01", at(0, hour=8), 1000),  # outside
     ]
 
 
 def gpu_rows() -> list[dict[str, Any]]:
-    def row(site: str, rack: str, host: str, gpu: str, ts: datetime, util: float, watts: float,
-            vendor: str, model: str) -> dict[str, Any]:
-        return {"site": site, "rack": rack, "host": host, "gpu": gpu, "ts": ts,
-                "util_pct": util, "power_w": watts, "vendor": vendor, "model": model,
-                "kafka_partition": 0, "kafka_offset": 0}
+    def row(
+        site: str,
+        rack: str,
+        host: str,
+        gpu: str,
+        ts: datetime,
+        util: float,
+        watts: float,
+        vendor: str,
+        model: str,
+    ) -> dict[str, Any]:
+        return {
+            "site": site,
+            "rack": rack,
+            "host": host,
+            "gpu": gpu,
+            "ts": ts,
+            "util_pct": util,
+            "power_w": watts,
+            "vendor": vendor,
+            "model": model,
+            "kafka_partition": 0,
+            "kafka_offset": 0,
+        }
 
     nv = ("nvidia", "H100")
     amd = ("amd", "MI300X")
@@ -106,12 +140,35 @@ def gpu_rows() -> list[dict[str, Any]]:
 
 
 def link_rows() -> list[dict[str, Any]]:
-    def row(site: str, link: str, link_class: str, peer: str, ts: datetime, d_tx: int,
-            d_dropped: int, baseline: int = 0, reset: int = 0) -> dict[str, Any]:
-        return {"site": site, "link": link, "link_class": link_class, "peer_site": peer,
-                "ts": ts, "tx_packets": 0, "rx_packets": 0, "dropped_packets": 0,
-                "d_tx": d_tx, "d_rx": d_tx, "d_dropped": d_dropped, "baseline": baseline,
-                "reset": reset, "loss_ratio": None, "kafka_partition": 0, "kafka_offset": 0}
+    def row(
+        site: str,
+        link: str,
+        link_class: str,
+        peer: str,
+        ts: datetime,
+        d_tx: int,
+        d_dropped: int,
+        baseline: int = 0,
+        reset: int = 0,
+    ) -> dict[str, Any]:
+        return {
+            "site": site,
+            "link": link,
+            "link_class": link_class,
+            "peer_site": peer,
+            "ts": ts,
+            "tx_packets": 0,
+            "rx_packets": 0,
+            "dropped_packets": 0,
+            "d_tx": d_tx,
+            "d_rx": d_tx,
+            "d_dropped": d_dropped,
+            "baseline": baseline,
+            "reset": reset,
+            "loss_ratio": None,
+            "kafka_partition": 0,
+            "kafka_offset": 0,
+        }
 
     return [
         row("ams-1", "ams-fra-1", "wan", "fra-2", at(0), 0, 0, baseline=1),
@@ -127,41 +184,115 @@ def link_rows() -> list[dict[str, Any]]:
     ]
 
 
-FP = {"A": "a" * 16, "B": "b" * 16, "C": "c" * 16, "D": "d" * 16, "E": "e" * 16,
-      "F": "f" * 16}
+FP = {"A": "a" * 16, "B": "b" * 16, "C": "c" * 16, "D": "d" * 16, "E": "e" * 16, "F": "f" * 16}
 
 
 def alert_rows() -> list[dict[str, Any]]:
     offsets = iter(range(1, 1000))
 
-    def row(fp: str, seq: int, rule: str, severity: str, status: str, site: str,
-            starts: datetime, ends: datetime | None, value: float, link: str = "",
-            test: int = 0, offset: int | None = None) -> dict[str, Any]:
-        return {"fingerprint": FP[fp], "seq": seq, "rule": rule, "severity": severity,
-                "status": status, "site": site, "link": link, "peer_site": "", "rack": "",
-                "value": value, "threshold": 5.0, "starts_at": starts, "ends_at": ends,
-                "forecast_at": None, "summary": f"{fp}{seq} {status}", "test": test,
-                "kafka_partition": 0,
-                "kafka_offset": offset if offset is not None else next(offsets)}
+    def row(
+        fp: str,
+        seq: int,
+        rule: str,
+        severity: str,
+        status: str,
+        site: str,
+        starts: datetime,
+        ends: datetime | None,
+        value: float,
+        link: str = "",
+        test: int = 0,
+        offset: int | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "fingerprint": FP[fp],
+            "seq": seq,
+            "rule": rule,
+            "severity": severity,
+            "status": status,
+            "site": site,
+            "link": link,
+            "peer_site": "",
+            "rack": "",
+            "value": value,
+            "threshold": 5.0,
+            "starts_at": starts,
+            "ends_at": ends,
+            "forecast_at": None,
+            "summary": f"{fp}{seq} {status}",
+            "test": test,
+            "kafka_partition": 0,
+            "kafka_offset": offset if offset is not None else next(offsets),
+        }
 
     return [
         row("A", 1, "cap_critical", "critical", "firing", "ams-1", at(1), None, 5.2),
         row("A", 2, "cap_critical", "critical", "resolved", "ams-1", at(1), at(1, 45), 4.8),
         # a redelivered copy of A's resolve with an older offset: FINAL keeps one
-        row("A", 2, "cap_critical", "critical", "resolved", "ams-1", at(1), at(1, 45), 4.8,
-            offset=0),
+        row(
+            "A", 2, "cap_critical", "critical", "resolved", "ams-1", at(1), at(1, 45), 4.8, offset=0
+        ),
         row("B", 1, "cap_warning", "warning", "firing", "ams-1", at(0, 15), None, 4.6),
-        row("C", 1, "link_loss_wan", "warning", "firing", "fra-2", at(0, hour=9), None,
-            0.001, link="fra-ams-1"),
-        row("C", 2, "link_loss_wan", "warning", "resolved", "fra-2", at(0, hour=9),
-            at(30, hour=9), 0.0, link="fra-ams-1"),
-        row("C", 3, "link_loss_wan", "warning", "firing", "fra-2", at(2, 30), None, 0.002,
-            link="fra-ams-1"),
-        row("C", 4, "link_loss_wan", "warning", "resolved", "fra-2", at(2, 30), at(5, 30),
-            0.0, link="fra-ams-1"),
+        row(
+            "C",
+            1,
+            "link_loss_wan",
+            "warning",
+            "firing",
+            "fra-2",
+            at(0, hour=9),
+            None,
+            0.001,
+            link="fra-ams-1",
+        ),
+        row(
+            "C",
+            2,
+            "link_loss_wan",
+            "warning",
+            "resolved",
+            "fra-2",
+            at(0, hour=9),
+            at(30, hour=9),
+            0.0,
+            link="fra-ams-1",
+        ),
+        row(
+            "C",
+            3,
+            "link_loss_wan",
+            "warning",
+            "firing",
+            "fra-2",
+            at(2, 30),
+            None,
+            0.002,
+            link="fra-ams-1",
+        ),
+        row(
+            "C",
+            4,
+            "link_loss_wan",
+            "warning",
+            "resolved",
+            "fra-2",
+            at(2, 30),
+            at(5, 30),
+            0.0,
+            link="fra-ams-1",
+        ),
         row("D", 1, "cap_warning", "warning", "firing", "fra-2", at(0, hour=8), None, 8.1),
-        row("D", 2, "cap_warning", "warning", "resolved", "fra-2", at(0, hour=8),
-            at(30, hour=8), 7.0),
+        row(
+            "D",
+            2,
+            "cap_warning",
+            "warning",
+            "resolved",
+            "fra-2",
+            at(0, hour=8),
+            at(30, hour=8),
+            7.0,
+        ),
         row("E", 1, "megawatch_test", "info", "firing", "ams-1", at(0), None, 1.0, test=1),
         row("F", 1, "cap_critical", "critical", "firing", "fra-2", at(3), None, 10.2),
         row("F", 2, "cap_critical", "critical", "resolved", "fra-2", at(3), at(4, 15), 9.0),
@@ -170,9 +301,18 @@ def alert_rows() -> list[dict[str, Any]]:
 
 def dead_letter_rows() -> list[dict[str, Any]]:
     def row(ts: datetime, topic: str, code: str, reason: str) -> dict[str, Any]:
-        return {"received_at": ts, "topic": topic, "partition": 0, "offset": 0, "index": -1,
-                "reason_code": code, "reason": reason, "key": "", "raw": "{}",
-                "raw_encoding": "utf-8"}
+        return {
+            "received_at": ts,
+            "topic": topic,
+            "partition": 0,
+            "offset": 0,
+            "index": -1,
+            "reason_code": code,
+            "reason": reason,
+            "key": "",
+            "raw": "{}",
+            "raw_encoding": "utf-8",
+        }
 
     return [
         row(at(0, 5), "telemetry.gpu", "invalid", "util_pct: too big"),
@@ -183,12 +323,31 @@ def dead_letter_rows() -> list[dict[str, Any]]:
 
 
 def delivery_rows() -> list[dict[str, Any]]:
-    def row(ts: datetime, fp: str, seq: int, receiver: str, kind: str, outcome: str,
-            latency: float, error: str = "") -> dict[str, Any]:
-        return {"at": ts, "fingerprint": FP[fp], "seq": seq, "status": "firing",
-                "rule": "cap_critical", "site": "ams-1", "receiver": receiver,
-                "receiver_kind": kind, "attempt": 1, "outcome": outcome,
-                "http_status": 200, "latency_ms": latency, "error": error}
+    def row(
+        ts: datetime,
+        fp: str,
+        seq: int,
+        receiver: str,
+        kind: str,
+        outcome: str,
+        latency: float,
+        error: str = "",
+    ) -> dict[str, Any]:
+        return {
+            "at": ts,
+            "fingerprint": FP[fp],
+            "seq": seq,
+            "status": "firing",
+            "rule": "cap_critical",
+            "site": "ams-1",
+            "receiver": receiver,
+            "receiver_kind": kind,
+            "attempt": 1,
+            "outcome": outcome,
+            "http_status": 200,
+            "latency_ms": latency,
+            "error": error,
+        }
 
     return [
         row(at(1, 1), "A", 1, "webhook-1", "webhook", "delivered", 10.0),
@@ -244,8 +403,7 @@ def test_every_shipped_query_is_tested_here() -> None:
 
 def test_fleet_ledger(data_store: Store) -> None:
     frame = named_query(data_store, "fleet_ledger", **WINDOW)
-    cols = ["level", "region", "site", "now_mw", "peak_mw", "cap_mw", "headroom_mw",
-            "pct_of_cap"]
+    cols = ["level", "region", "site", "now_mw", "peak_mw", "cap_mw", "headroom_mw", "pct_of_cap"]
     assert records(frame, cols) == [
         # now = the latest minute's average (10:02); peak = highest sample in the window
         # (the 9 MW samples at 08:00 and 10:15 lie outside it)
@@ -265,8 +423,16 @@ def test_fleet_ledger(data_store: Store) -> None:
 
 def test_site_headroom(data_store: Store) -> None:
     frame = named_query(data_store, "site_headroom", site="ams-1", bucket_s=120, **WINDOW)
-    cols = ["site", "bucket", "avg_mw", "peak_mw", "cap_mw", "min_headroom_mw",
-            "pct_above_warn", "pct_above_cap"]
+    cols = [
+        "site",
+        "bucket",
+        "avg_mw",
+        "peak_mw",
+        "cap_mw",
+        "min_headroom_mw",
+        "pct_above_warn",
+        "pct_above_cap",
+    ]
     assert records(frame, cols) == [
         # 10:00-10:01: 8 samples summing 17.8 + 20.0 MW -> 4.725; 7 of 8 >= 4.5 MW;
         # 2 of 8 >= 5 MW; least headroom 5 - 5.2
@@ -280,8 +446,7 @@ def test_site_headroom(data_store: Store) -> None:
 
 def test_top_racks(data_store: Store) -> None:
     frame = named_query(data_store, "top_racks", **WINDOW)
-    assert records(frame, ["site", "rack", "avg_kw", "peak_kw", "energy_mwh",
-                           "minutes_seen"]) == [
+    assert records(frame, ["site", "rack", "avg_kw", "peak_kw", "energy_mwh", "minutes_seen"]) == [
         ("fra-2", "r09", 400.0, 400.0, 0.0067, 1),  # 400 kW x 1 min = 6.67 kWh
         # r01: mean of 100, 200, 300 kW; energy (150 kW + 300 kW) x 1 min = 7.5 kWh
         ("ams-1", "r01", 200.0, 300.0, 0.0075, 2),
@@ -293,8 +458,16 @@ def test_top_racks(data_store: Store) -> None:
 
 def test_sites_above_warning(data_store: Store) -> None:
     frame = named_query(data_store, "sites_above_warning", **WINDOW)
-    cols = ["site", "region", "hours_above_cap", "minutes_above_cap", "hours_observed",
-            "peak_mw", "cap_mw", "warn_ratio"]
+    cols = [
+        "site",
+        "region",
+        "hours_above_cap",
+        "minutes_above_cap",
+        "hours_observed",
+        "peak_mw",
+        "cap_mw",
+        "warn_ratio",
+    ]
     assert records(frame, cols) == [
         # ams-1: 3 of 4 samples >= 4.5 MW at 10:00 (45 s), 4 of 4 at 10:01 (60 s);
         # 2 of 4 >= 5 MW at 10:01 (30 s)
@@ -303,14 +476,21 @@ def test_sites_above_warning(data_store: Store) -> None:
         ("ord-1", "us", 0.0, 0.0, 0.05, 2.0, None, None),  # no cap, no warning level
     ]
     assert list(frame["minutes_above_warn"]) == pytest.approx([105 / 60, 0.5, 0.0], abs=0.051)
-    assert list(frame["hours_above_warn"]) == pytest.approx([105 / 3600, 30 / 3600, 0],
-                                                            abs=0.0051)
+    assert list(frame["hours_above_warn"]) == pytest.approx([105 / 3600, 30 / 3600, 0], abs=0.0051)
 
 
 def test_gpu_efficiency(data_store: Store) -> None:
     frame = named_query(data_store, "gpu_efficiency", **WINDOW)
-    cols = ["vendor", "model", "gpu_count", "sample_count", "avg_util_pct", "avg_power_w",
-            "watts_per_util_pt", "idle_pct"]
+    cols = [
+        "vendor",
+        "model",
+        "gpu_count",
+        "sample_count",
+        "avg_util_pct",
+        "avg_power_w",
+        "watts_per_util_pt",
+        "idle_pct",
+    ]
     assert records(frame, cols) == [
         # util 80+90+2+3+100+1 = 276 over 6 samples; power 600+600+120+120+840+120 = 2400
         # W; 2400 / 276 = 8.696 W per point; samples under 5 %: 2, 3, 1
@@ -334,8 +514,7 @@ def test_gpu_util_vs_power(data_store: Store) -> None:
 
 def test_idle_power(data_store: Store) -> None:
     frame = named_query(data_store, "idle_power", **WINDOW)
-    cols = ["site", "rack", "idle_mwh", "idle_gpu_hours", "gpu_mwh", "idle_share_pct",
-            "gpu_count"]
+    cols = ["site", "rack", "idle_mwh", "idle_gpu_hours", "gpu_mwh", "idle_share_pct", "gpu_count"]
     assert records(frame, cols) == [
         # ams-1 r01, 10:00: 2 GPUs, 4 samples -> 30 s each; idle h1/1: (120+120) W x 30 s
         # = 2 Wh; all: 1440 W x 30 s = 12 Wh. 10:01: 2 samples -> 60 s each; idle 120 W x
@@ -350,8 +529,18 @@ def test_idle_power(data_store: Store) -> None:
 
 def test_link_loss(data_store: Store) -> None:
     frame = named_query(data_store, "link_loss", **WINDOW)
-    cols = ["site", "link", "link_class", "peer_site", "tx_packets", "dropped_packets",
-            "loss_pct", "worst_minute_loss_pct", "worst_minute", "counter_resets"]
+    cols = [
+        "site",
+        "link",
+        "link_class",
+        "peer_site",
+        "tx_packets",
+        "dropped_packets",
+        "loss_pct",
+        "worst_minute_loss_pct",
+        "worst_minute",
+        "counter_resets",
+    ]
     assert records(frame, cols) == [
         # 60 of 400k = 0.015 %; worst minute 10:01: 50 of 300k = 0.016667 %
         ("ams-1", "ams-fra-1", "wan", "fra-2", 400_000, 60, 0.015, 0.016667, at(1), 0),
@@ -366,8 +555,9 @@ def test_link_loss(data_store: Store) -> None:
 
 def test_wan_loss_by_site_pair(data_store: Store) -> None:
     frame = named_query(data_store, "wan_loss_by_site_pair", **WINDOW)
-    assert records(frame, ["site_a", "site_b", "links", "tx_packets", "dropped_packets",
-                           "loss_pct"]) == [
+    assert records(
+        frame, ["site_a", "site_b", "links", "tx_packets", "dropped_packets", "loss_pct"]
+    ) == [
         ("ams-1", "fra-2", 2, 800_000, 80, 0.01),  # both directions: 60 + 20 of 400k + 400k
         ("ams-1", "ord-1", 1, 1_000_000, 0, 0.0),
     ]
@@ -375,8 +565,9 @@ def test_wan_loss_by_site_pair(data_store: Store) -> None:
 
 def test_link_loss_over_time(data_store: Store) -> None:
     frame = named_query(data_store, "link_loss_over_time", bucket_s=60, **WINDOW)
-    assert records(frame, ["site", "link", "bucket", "tx_packets", "dropped_packets",
-                           "loss_pct"]) == [
+    assert records(
+        frame, ["site", "link", "bucket", "tx_packets", "dropped_packets", "loss_pct"]
+    ) == [
         ("ams-1", "ams-fra-1", at(0), 100_000, 10, 0.01),
         ("ams-1", "ams-fra-1", at(1), 300_000, 50, 0.016667),
         ("fra-2", "fra-ams-1", at(0), 300_000, 0, 0.0),
@@ -387,18 +578,45 @@ def test_link_loss_over_time(data_store: Store) -> None:
 
 def test_alert_history(data_store: Store) -> None:
     frame = named_query(data_store, "alert_history", **WINDOW)
-    cols = ["starts_at", "ends_at", "status", "rule", "site", "subject", "value",
-            "time_to_resolve_s", "fingerprint"]
+    cols = [
+        "starts_at",
+        "ends_at",
+        "status",
+        "rule",
+        "site",
+        "subject",
+        "value",
+        "time_to_resolve_s",
+        "fingerprint",
+    ]
     assert records(frame, cols) == [
         (at(3), at(4, 15), "resolved", "cap_critical", "fra-2", "", 10.2, 75.0, FP["F"]),
-        (at(2, 30), at(5, 30), "resolved", "link_loss_wan", "fra-2", "fra-ams-1", 0.002,
-         180.0, FP["C"]),
+        (
+            at(2, 30),
+            at(5, 30),
+            "resolved",
+            "link_loss_wan",
+            "fra-2",
+            "fra-ams-1",
+            0.002,
+            180.0,
+            FP["C"],
+        ),
         # A's resolve was delivered twice: one episode
         (at(1), at(1, 45), "resolved", "cap_critical", "ams-1", "", 5.2, 45.0, FP["A"]),
         (at(0, 15), None, "firing", "cap_warning", "ams-1", "", 4.6, None, FP["B"]),
         # began before the window (09:00) but resolved inside it (09:30 > 09:10)
-        (at(0, hour=9), at(30, hour=9), "resolved", "link_loss_wan", "fra-2", "fra-ams-1",
-         0.001, 1800.0, FP["C"]),
+        (
+            at(0, hour=9),
+            at(30, hour=9),
+            "resolved",
+            "link_loss_wan",
+            "fra-2",
+            "fra-ams-1",
+            0.001,
+            1800.0,
+            FP["C"],
+        ),
     ]  # D ended before the window; E is a test alert
     crit = named_query(data_store, "alert_history", rule="cap_critical", site="fra-2", **WINDOW)
     assert records(crit, ["fingerprint"]) == [(FP["F"],)]
@@ -406,8 +624,15 @@ def test_alert_history(data_store: Store) -> None:
 
 def test_alert_time_to_resolve(data_store: Store) -> None:
     frame = named_query(data_store, "alert_time_to_resolve", **WINDOW)
-    cols = ["rule", "severity", "episodes", "still_firing", "sites",
-            "avg_minutes_to_resolve", "max_minutes_to_resolve"]
+    cols = [
+        "rule",
+        "severity",
+        "episodes",
+        "still_firing",
+        "sites",
+        "avg_minutes_to_resolve",
+        "max_minutes_to_resolve",
+    ]
     assert records(frame, cols) == [
         ("cap_critical", "critical", 2, 0, 2, 1.0, 1.25),  # 45 s and 75 s
         ("cap_warning", "warning", 1, 1, 1, None, None),  # B still fires
@@ -417,8 +642,9 @@ def test_alert_time_to_resolve(data_store: Store) -> None:
 
 def test_dead_letters(data_store: Store) -> None:
     frame = named_query(data_store, "dead_letters", **WINDOW)
-    assert records(frame, ["topic", "reason_code", "dead_letters", "first_at", "last_at",
-                           "latest_reason"]) == [
+    assert records(
+        frame, ["topic", "reason_code", "dead_letters", "first_at", "last_at", "latest_reason"]
+    ) == [
         ("telemetry.gpu", "invalid", 2, at(0, 5), at(3), "power_w: negative"),
         ("telemetry.rack_power", "not_json", 1, at(1), at(1), "not JSON"),
     ]
@@ -426,8 +652,9 @@ def test_dead_letters(data_store: Store) -> None:
 
 def test_delivery_outcomes(data_store: Store) -> None:
     frame = named_query(data_store, "delivery_outcomes", **WINDOW)
-    assert records(frame, ["receiver", "outcome", "attempts", "alerts", "avg_latency_ms",
-                           "latest_error"]) == [
+    assert records(
+        frame, ["receiver", "outcome", "attempts", "alerts", "avg_latency_ms", "latest_error"]
+    ) == [
         ("slack", "failed", 1, 1, 5.0, "HTTP 400: invalid_token"),
         ("webhook-1", "delivered", 2, 2, 15.0, ""),
         ("webhook-1", "retry", 1, 1, 30.0, "HTTP 503"),
@@ -437,8 +664,10 @@ def test_delivery_outcomes(data_store: Store) -> None:
 def test_window_defaults_to_the_last_day_until_now(store: Store) -> None:
     """Without until, the window ends now: rows of an hour ago count, of two days not."""
     now = datetime.now(UTC)
-    rows = [site_power_row("ams-1", "eu", now - timedelta(hours=1), 3.0, 5.0, 4.5),
-            site_power_row("ams-1", "eu", now - timedelta(days=2), 4.9, 5.0, 4.5)]
+    rows = [
+        site_power_row("ams-1", "eu", now - timedelta(hours=1), 3.0, 5.0, 4.5),
+        site_power_row("ams-1", "eu", now - timedelta(days=2), 4.9, 5.0, 4.5),
+    ]
     insert(store, "site_power", rows)
     frame = named_query(store, "fleet_ledger")
     assert records(frame[frame.level == "site"], ["site", "now_mw", "peak_mw"]) == [

@@ -16,8 +16,8 @@ from webhook_receiver import Reply, WebhookReceiver
 from pipeline.analytics.digest_data import read_digest
 from pipeline.analytics.digest_send import send_digest
 from pipeline.analytics.schedule import run_digest_schedule
+from pipeline.notify.delivery_log import DeliveryRecord
 from pipeline.notify.receivers import Receiver, ReceiverKind
-from pipeline.notify.records import DeliveryRecord
 from pipeline.notify.signing import verify
 from pipeline.settings import Settings
 from pipeline.store import Store
@@ -63,11 +63,15 @@ def test_digest_of_the_fixed_window(data_store: Store, store_settings: Settings)
     ]
 
 
-def test_digest_for_one_site_leaves_out_the_fleet_parts(data_store: Store,
-                                                        store_settings: Settings) -> None:
+def test_digest_for_one_site_leaves_out_the_fleet_parts(
+    data_store: Store, store_settings: Settings
+) -> None:
     digest = read_digest(data_store, store_settings, 3600, UNTIL, site="fra-2")
-    assert [f.subject for f in digest.findings] == ["link fra-ams-1", "site fra-2",
-                                                    "site fra-2 idle GPUs"]
+    assert [f.subject for f in digest.findings] == [
+        "link fra-ams-1",
+        "site fra-2",
+        "site fra-2 idle GPUs",
+    ]
     assert digest.headline.startswith("megawatch digest for site fra-2,")
 
 
@@ -77,23 +81,39 @@ def test_send_signs_webhooks_texts_slack_and_skips_alertmanager(
     digest = read_digest(data_store, store_settings, 3600, UNTIL)
     receiver.script(Reply(status=503))  # the first request fails: retried
     receivers = [
-        Receiver(name="hook", kind=ReceiverKind.webhook, url=receiver.url("/hook"),
-                 secret=SecretStr(SECRET)),
+        Receiver(
+            name="hook",
+            kind=ReceiverKind.webhook,
+            url=receiver.url("/hook"),
+            secret=SecretStr(SECRET),
+        ),
         Receiver(name="chat", kind=ReceiverKind.slack, url=receiver.url("/slack")),
         Receiver(name="am", kind=ReceiverKind.alertmanager_api, url=receiver.url("/am")),
-        Receiver(name="pager", kind=ReceiverKind.webhook, url=receiver.url("/pager"),
-                 secret=SecretStr(SECRET), match={"severity": ["critical"]}),
+        Receiver(
+            name="pager",
+            kind=ReceiverKind.webhook,
+            url=receiver.url("/pager"),
+            secret=SecretStr(SECRET),
+            match={"severity": ["critical"]},
+        ),
     ]
     outcomes, records = asyncio.run(send_digest(digest, store_settings, receivers, give_up_s=20))
     by_name = {o.receiver: o for o in outcomes}
     assert by_name["hook"].outcome == "delivered" and by_name["chat"].outcome == "delivered"
-    assert by_name["am"].outcome == "skipped" and "takes alerts, not digests" in by_name["am"].detail
+    assert (
+        by_name["am"].outcome == "skipped" and "takes alerts, not digests" in by_name["am"].detail
+    )
     assert by_name["pager"].outcome == "skipped" and "filters" in by_name["pager"].detail
 
     delivered = [r for r in receiver.requests if r.status == 200]
     hook = next(r for r in delivered if r.path == "/hook")
-    assert verify(SECRET, hook.headers.get("X-Megawatch-Timestamp"),
-                  hook.headers.get("X-Megawatch-Signature"), hook.body, time.time())
+    assert verify(
+        SECRET,
+        hook.headers.get("X-Megawatch-Timestamp"),
+        hook.headers.get("X-Megawatch-Signature"),
+        hook.body,
+        time.time(),
+    )
     assert hook.headers["Idempotency-Key"] == f"digest:{digest.digest_id}"
     body = hook.json()
     assert body["kind"] == "digest" and body["receiver"] == "hook"
@@ -104,17 +124,25 @@ def test_send_signs_webhooks_texts_slack_and_skips_alertmanager(
     assert not [r for r in receiver.requests if r.path in ("/am", "/pager")]
 
     assert sorted((r.receiver, r.attempt, r.outcome) for r in records) == [
-        ("chat", 1, "delivered"), ("hook", 1, "retry"), ("hook", 2, "delivered")]
+        ("chat", 1, "delivered"),
+        ("hook", 1, "retry"),
+        ("hook", 2, "delivered"),
+    ]
     assert {(r.rule, r.fingerprint, r.status) for r in records} == {
-        ("digest", digest.digest_id, "digest")}
+        ("digest", digest.digest_id, "digest")
+    }
 
 
 def test_schedule_sends_the_day_before_the_scheduled_time(
     data_store: Store, store_settings: Settings, receiver: WebhookReceiver
 ) -> None:
-    settings = store_settings.model_copy(update={
-        "digest_schedule_utc": "10:10", "webhook_urls": [receiver.url("/daily")],
-        "webhook_secret": SecretStr(SECRET)})
+    settings = store_settings.model_copy(
+        update={
+            "digest_schedule_utc": "10:10",
+            "webhook_urls": [receiver.url("/daily")],
+            "webhook_secret": SecretStr(SECRET),
+        }
+    )
     slept: list[float] = []
     kept: list[DeliveryRecord] = []
 
@@ -125,13 +153,25 @@ def test_schedule_sends_the_day_before_the_scheduled_time(
         kept.extend(records)
 
     now = UNTIL - timedelta(minutes=5)  # 10:05: the next run is at 10:10 today
-    asyncio.run(run_digest_schedule(settings, data_store, since_s=3600, record_sink=sink,
-                                    clock=lambda: now, sleep=sleep, runs=1))
+    asyncio.run(
+        run_digest_schedule(
+            settings,
+            data_store,
+            since_s=3600,
+            record_sink=sink,
+            clock=lambda: now,
+            sleep=sleep,
+            runs=1,
+        )
+    )
     assert slept == [300.0]
     [request] = receiver.requests
     body = request.json()
-    assert body["window"] == {"start": "2026-11-20T09:10:00.000Z",
-                              "end": "2026-11-20T10:10:00.000Z", "site": None}
+    assert body["window"] == {
+        "start": "2026-11-20T09:10:00.000Z",
+        "end": "2026-11-20T10:10:00.000Z",
+        "site": None,
+    }
     assert len(body["findings"]) == 5
     assert [(r.receiver, r.outcome) for r in kept] == [("webhook-1", "delivered")]
 
@@ -145,16 +185,21 @@ def test_schedule_is_off_without_the_setting(store: Store, store_settings: Setti
     assert datetime.now(UTC) - started < timedelta(seconds=5)
 
 
-def test_schedule_survives_a_failing_send(data_store: Store, store_settings: Settings,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_schedule_survives_a_failing_send(
+    data_store: Store, store_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     # a signed webhook without a secret: a configuration error, logged, not raised
-    settings = store_settings.model_copy(update={
-        "digest_schedule_utc": "10:10", "webhook_urls": ["http://127.0.0.1:9/x"]})
+    settings = store_settings.model_copy(
+        update={"digest_schedule_utc": "10:10", "webhook_urls": ["http://127.0.0.1:9/x"]}
+    )
 
     async def sleep(seconds: float) -> None:
         return None
 
-    asyncio.run(run_digest_schedule(settings, data_store, since_s=3600, sleep=sleep,
-                                    clock=lambda: UNTIL, runs=2))
+    asyncio.run(
+        run_digest_schedule(
+            settings, data_store, since_s=3600, sleep=sleep, clock=lambda: UNTIL, runs=2
+        )
+    )
     failures = [r for r in caplog.records if "digest for" in r.getMessage()]
     assert len(failures) == 2 and "MEGAWATCH_WEBHOOK_SECRET" in failures[0].getMessage()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from worker_harness import WorkerProcess, wait_for
 
-from pipeline.broker import EmbeddedBroker
+from pipeline.broker.process import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "replay-sample.jsonl"
@@ -28,19 +28,37 @@ def worker(tmp_path: Path) -> Iterator[WorkerProcess]:
 
 def test_replayed_sample_is_stored_exactly(worker: WorkerProcess) -> None:
     agent = subprocess.run(
-        [sys.executable, "-m", "pipeline", "agent", "--source", "replay", str(SAMPLE),
-         "--speed", "max"],
-        env=worker.env, cwd=worker.data_dir, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "agent",
+            "--source",
+            "replay",
+            str(SAMPLE),
+            "--speed",
+            "max",
+        ],
+        env=worker.env,
+        cwd=worker.data_dir,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert agent.returncode == 0, agent.stderr[-2000:]
-    counts_sql = ("SELECT (SELECT count() FROM rack_power) AS rack, "
-                  "(SELECT count() FROM gpu_samples) AS gpu, "
-                  "(SELECT count() FROM link_samples) AS link, "
-                  "(SELECT count() FROM dead_letters) AS dead")
+    counts_sql = (
+        "SELECT (SELECT count() FROM rack_power) AS rack, "
+        "(SELECT count() FROM gpu_samples) AS gpu, "
+        "(SELECT count() FROM link_samples) AS link, "
+        "(SELECT count() FROM dead_letters) AS dead"
+    )
     # The counts in examples/README.md: 24 rack power, 192 GPU, 36 link, 2 invalid.
     expected = {"rack": 24, "gpu": 192, "link": 36, "dead": 2}
-    row = wait_for(lambda: (r := worker.sql(counts_sql)[0]) == expected and r, 30,
-                   f"the sample's readings stored: {expected}")
+    row = wait_for(
+        lambda: (r := worker.sql(counts_sql)[0]) == expected and r,
+        30,
+        f"the sample's readings stored: {expected}",
+    )
     assert row == expected
     reasons = worker.sql("SELECT reason FROM dead_letters")
     fields = sorted(r["reason"].split(":")[0].split(".")[-1] for r in reasons)

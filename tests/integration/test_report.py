@@ -115,8 +115,11 @@ def test_power_section_shows_each_site_against_its_cap_with_episodes(page: Repor
     # still firing), F (fra-2 critical); the link alert C is not a cap alert
     shapes = figure["layout"]["shapes"]
     assert len(shapes) == 3
-    assert {s["x0"][:19] for s in shapes} == {"2026-11-20T10:01:00", "2026-11-20T10:00:15",
-                                              "2026-11-20T10:03:00"}
+    assert {s["x0"][:19] for s in shapes} == {
+        "2026-11-20T10:01:00",
+        "2026-11-20T10:00:15",
+        "2026-11-20T10:03:00",
+    }
 
 
 def test_ledger_section_has_bars_and_the_table(page: ReportParser) -> None:
@@ -130,7 +133,10 @@ def test_ledger_section_has_bars_and_the_table(page: ReportParser) -> None:
 def test_loss_and_gpu_sections_plot_the_query_results(page: ReportParser) -> None:
     loss = figure_json(page.scripts["loss"][0])
     assert sorted(t["name"] for t in loss["data"]) == [
-        "ams-fra-1 (ams-1 to fra-2)", "fra-ams-1 (fra-2 to ams-1)", "ord-ams-1 (ord-1 to ams-1)"]
+        "ams-fra-1 (ams-1 to fra-2)",
+        "fra-ams-1 (fra-2 to ams-1)",
+        "ord-ams-1 (ord-1 to ams-1)",
+    ]
     gpus = figure_json(page.scripts["gpus"][0])
     assert sorted(t["name"] for t in gpus["data"]) == ["amd MI300X", "nvidia H100"]
 

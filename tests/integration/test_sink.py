@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.core.processor import RACK_POWER_COLUMNS
+from pipeline.core.rows import RACK_POWER_COLUMNS
 from pipeline.errors import StoreError
-from pipeline.sink import ClickHouseSink
 from pipeline.store import Store
+from pipeline.worker.sink import ClickHouseSink
 
 pytestmark = pytest.mark.integration
 COLUMNS = (*RACK_POWER_COLUMNS, "kafka_cluster")
@@ -21,9 +21,17 @@ TOPIC = "telemetry.rack_power"
 
 def message(offset: int, racks: int = 3, partition: int = 0) -> list[list[Any]]:
     ts = int(time.time() * 1000)
-    return [["s"] * racks, [f"r{i}" for i in range(racks)], [ts + offset] * racks,
-            [1000.0 + offset] * racks, [""] * racks, [""] * racks, [partition] * racks,
-            [offset] * racks, ["cluster-a"] * racks]
+    return [
+        ["s"] * racks,
+        [f"r{i}" for i in range(racks)],
+        [ts + offset] * racks,
+        [1000.0 + offset] * racks,
+        [""] * racks,
+        [""] * racks,
+        [partition] * racks,
+        [offset] * racks,
+        ["cluster-a"] * racks,
+    ]
 
 
 class FlakyStore:
@@ -32,8 +40,13 @@ class FlakyStore:
     def __init__(self, store: Store, failures: int = 0) -> None:
         self.store, self.failures, self.attempts = store, failures, 0
 
-    def insert_columns(self, table: str, column_names: Sequence[str],
-                       columns: Sequence[Sequence[object]], dedup_token: str | None = None) -> None:
+    def insert_columns(
+        self,
+        table: str,
+        column_names: Sequence[str],
+        columns: Sequence[Sequence[object]],
+        dedup_token: str | None = None,
+    ) -> None:
         self.attempts += 1
         if self.failures > 0:
             self.failures -= 1
@@ -54,8 +67,13 @@ def test_rows_and_ledger_land_together_and_acks_follow(store: Store) -> None:
     async def run() -> ClickHouseSink:
         sink = ClickHouseSink(store, "cluster-a", max_rows=1_000, flush_interval=60)
         for offset in range(5):
-            await sink.add("rack_power", COLUMNS, message(offset), source=(TOPIC, 0, offset),
-                           done=lambda o=offset: acked.append(o))
+            await sink.add(
+                "rack_power",
+                COLUMNS,
+                message(offset),
+                source=(TOPIC, 0, offset),
+                done=lambda o=offset: acked.append(o),
+            )
         assert acked == [] and count(store) == 0  # nothing acked before it is stored
         await sink.flush()
         return sink
@@ -76,8 +94,9 @@ def test_store_failures_are_retried_and_nothing_is_stored_twice(store: Store) ->
     flaky = FlakyStore(store, failures=3)
 
     async def run() -> None:
-        sink = ClickHouseSink(flaky, "cluster-a", max_rows=1_000, flush_interval=60,
-                              max_backoff=0.05)
+        sink = ClickHouseSink(
+            flaky, "cluster-a", max_rows=1_000, flush_interval=60, max_backoff=0.05
+        )
         await sink.add("rack_power", COLUMNS, message(0), source=(TOPIC, 0, 0))
         await sink.flush()
         assert sink.stats.failures == 3
@@ -90,12 +109,19 @@ def test_back_pressure_stops_the_stream_while_the_store_is_down(store: Store) ->
     flaky = FlakyStore(store, failures=10**6)
 
     async def run() -> None:
-        sink = ClickHouseSink(flaky, "cluster-a", max_rows=1_000, flush_interval=60,
-                              max_buffered_rows=30, max_backoff=0.02)
+        sink = ClickHouseSink(
+            flaky,
+            "cluster-a",
+            max_rows=1_000,
+            flush_interval=60,
+            max_buffered_rows=30,
+            max_backoff=0.02,
+        )
         for offset in range(9):  # 27 rows: buffered, not yet over the limit
             await sink.add("rack_power", COLUMNS, message(offset), source=(TOPIC, 0, offset))
         blocked = asyncio.ensure_future(
-            sink.add("rack_power", COLUMNS, message(9), source=(TOPIC, 0, 9)))
+            sink.add("rack_power", COLUMNS, message(9), source=(TOPIC, 0, 9))
+        )
         await asyncio.sleep(0.3)
         assert not blocked.done()  # the agent waits: consumption has stopped
         flaky.failures = 0  # the store comes back

@@ -25,7 +25,7 @@ from worker_harness import (
     wait_for,
 )
 
-from pipeline.broker import EmbeddedBroker
+from pipeline.broker.process import EmbeddedBroker
 
 pytestmark = pytest.mark.integration
 RACKS = 10
@@ -74,8 +74,11 @@ def scrape(worker: WorkerProcess) -> dict[tuple[str, tuple[tuple[str, str], ...]
     from prometheus_client.parser import text_string_to_metric_families
 
     text = httpx.get(f"{worker.url}/metrics", timeout=10).text
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def test_scripted_scenario(broker: EmbeddedBroker, worker: WorkerProcess) -> None:
@@ -159,29 +162,50 @@ def test_scripted_scenario(broker: EmbeddedBroker, worker: WorkerProcess) -> Non
     resets = worker.sql("SELECT sum(reset) r, countIf(baseline = 1) b FROM link_samples")[0]
     assert resets == {"r": 1, "b": 2}  # the first sample and the reset are baselines
     metrics = scrape(worker)
-    readings = {dict(labels)["topic"]: value for (name, labels), value in metrics.items()
-                if name == "megawatch_readings_total"}
+    readings = {
+        dict(labels)["topic"]: value
+        for (name, labels), value in metrics.items()
+        if name == "megawatch_readings_total"
+    }
     assert readings == {"telemetry.rack_power": valid_racks, "telemetry.link": valid_links}
-    dead = {dict(labels)["reason"]: value for (name, labels), value in metrics.items()
-            if name == "megawatch_dead_letters_total"}
+    dead = {
+        dict(labels)["reason"]: value
+        for (name, labels), value in metrics.items()
+        if name == "megawatch_dead_letters_total"
+    }
     assert dead == {"not_json": 1, "invalid": 1, "key_mismatch": 1}
-    fired = sum(v for (name, labels), v in metrics.items()
-                if name == "megawatch_alerts_total" and ("status", "firing") in labels)
+    fired = sum(
+        v
+        for (name, labels), v in metrics.items()
+        if name == "megawatch_alerts_total" and ("status", "firing") in labels
+    )
     assert fired == 4
     assert metrics[("megawatch_sink_rows_total", (("table", "rack_power"),))] == valid_racks
-    assert not [v for (name, _), v in metrics.items()
-                if name == "megawatch_offset_gaps_total" and v]
+    assert not [
+        v for (name, _), v in metrics.items() if name == "megawatch_offset_gaps_total" and v
+    ]
     lags = [v for (name, _), v in metrics.items() if name == "megawatch_consumer_lag"]
     assert lags and max(lags) == 0  # caught up
     # While the worker owns the embedded store, the CLI goes through the worker.
-    cli = subprocess.run([sys.executable, "-m", "pipeline", "sql",
-                          "SELECT count() AS n FROM rack_power", "--format", "json"],
-                         env=worker.env, cwd=worker.data_dir, capture_output=True, text=True,
-                         timeout=60)
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "sql",
+            "SELECT count() AS n FROM rack_power",
+            "--format",
+            "json",
+        ],
+        env=worker.env,
+        cwd=worker.data_dir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert cli.returncode == 0, cli.stderr
     assert json.loads(cli.stdout) == [{"n": valid_racks}]
-    refused = httpx.post(f"{worker.url}/api/sql", json={"sql": "DROP TABLE rack_power"},
-                         timeout=30)
+    refused = httpx.post(f"{worker.url}/api/sql", json={"sql": "DROP TABLE rack_power"}, timeout=30)
     assert refused.status_code == 400 and "readonly" in refused.text.lower()
     series = worker.sql("SELECT count() n, max(total_w) mx FROM site_power WHERE site = 'atl-2'")
     assert series[0]["n"] >= len(plan) / 2 and series[0]["mx"] == pytest.approx(1.2e6)
@@ -249,8 +273,9 @@ def test_kill_restart_and_cap_change(broker: EmbeddedBroker, tmp_path: Path) -> 
             # The reference is what Kafka holds: a producer retry under load may have
             # written a batch twice (at another offset), which the worker must store as
             # it is; what it must not do is lose a reading or store a message twice.
-            in_kafka = sum(len(m["events"]) for m in read_topic(
-                broker.bootstrap, "telemetry.rack_power", 1))
+            in_kafka = sum(
+                len(m["events"]) for m in read_topic(broker.bootstrap, "telemetry.rack_power", 1)
+            )
 
             def all_rows() -> dict:
                 row = second.sql("SELECT count() n, uniqExact(rack, ts) u FROM rack_power")[0]
@@ -260,19 +285,28 @@ def test_kill_restart_and_cap_change(broker: EmbeddedBroker, tmp_path: Path) -> 
                 row = wait_for(all_rows, 30, f"{in_kafka} rows")
             except AssertionError:
                 counts = second.sql("SELECT count() n, uniqExact(rack, ts) u FROM rack_power")
-                offsets = second.sql("SELECT kafka_partition p, groupArray(kafka_offset) o FROM "
-                                     "(SELECT DISTINCT kafka_partition, kafka_offset FROM "
-                                     "rack_power ORDER BY kafka_offset) GROUP BY p")
+                offsets = second.sql(
+                    "SELECT kafka_partition p, groupArray(kafka_offset) o FROM "
+                    "(SELECT DISTINCT kafka_partition, kafka_offset FROM "
+                    "rack_power ORDER BY kafka_offset) GROUP BY p"
+                )
                 ledger = second.sql("SELECT tbl, partition, max_offset, at FROM ingest_offsets")
-                raise AssertionError(f"stored {counts}, in Kafka {in_kafka}, sent {sent}:\n"
-                                     f"{offsets}\n{ledger}\n{first.tail(20)}\n"
-                                     f"{second.tail(60)}") from None
-            per_message = second.sql("SELECT kafka_partition p, kafka_offset o, count() c, "
-                                     "groupArray(toString(ingested_at)) at "
-                                     "FROM rack_power GROUP BY 1, 2 HAVING c != 10 ORDER BY p, o")
-            ledger = second.sql("SELECT tbl, topic, partition, max_offset, at "
-                                "FROM ingest_offsets ORDER BY at")
-            assert per_message == [], f"{per_message}\n{ledger}\n{first.tail(30)}\n{second.tail(60)}"
+                raise AssertionError(
+                    f"stored {counts}, in Kafka {in_kafka}, sent {sent}:\n"
+                    f"{offsets}\n{ledger}\n{first.tail(20)}\n"
+                    f"{second.tail(60)}"
+                ) from None
+            per_message = second.sql(
+                "SELECT kafka_partition p, kafka_offset o, count() c, "
+                "groupArray(toString(ingested_at)) at "
+                "FROM rack_power GROUP BY 1, 2 HAVING c != 10 ORDER BY p, o"
+            )
+            ledger = second.sql(
+                "SELECT tbl, topic, partition, max_offset, at FROM ingest_offsets ORDER BY at"
+            )
+            assert per_message == [], (
+                f"{per_message}\n{ledger}\n{first.tail(30)}\n{second.tail(60)}"
+            )
             assert row == {"n": in_kafka, "u": sent}
         finally:
             second.stop()

@@ -40,10 +40,12 @@ class WorkerProcess(ManagedWorker):
     def __init__(self, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MEGAWATCH_")}
         env.update(FAST_RULES)
-        env.update({
-            "MEGAWATCH_DATA_DIR": str(data_dir),
-            "MEGAWATCH_CLICKHOUSE_DSN": f"chdb://{data_dir / 'clickhouse'}",
-        })
+        env.update(
+            {
+                "MEGAWATCH_DATA_DIR": str(data_dir),
+                "MEGAWATCH_CLICKHOUSE_DSN": f"chdb://{data_dir / 'clickhouse'}",
+            }
+        )
         env.update(extra_env or {})
         data_dir.mkdir(parents=True, exist_ok=True)
         super().__init__(env, data_dir / "worker.log", cwd=data_dir)

@@ -18,16 +18,23 @@ MEGAWATCH = {name: s for name, s in SERVICES.items() if s.get("image", "").start
 
 def test_every_megawatch_variable_is_a_setting() -> None:
     known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
-    used = {var for s in SERVICES.values() for var in (s.get("environment") or {})
-            if var.startswith(ENV_PREFIX)}
+    used = {
+        var
+        for s in SERVICES.values()
+        for var in (s.get("environment") or {})
+        if var.startswith(ENV_PREFIX)
+    }
     assert used, "the compose file sets no MEGAWATCH_ variable"
     assert used - known == set()
 
 
 def test_settings_values_parse() -> None:
     for service in MEGAWATCH.values():
-        env = {k.removeprefix(ENV_PREFIX).lower(): v
-               for k, v in service["environment"].items() if k.startswith(ENV_PREFIX)}
+        env = {
+            k.removeprefix(ENV_PREFIX).lower(): v
+            for k, v in service["environment"].items()
+            if k.startswith(ENV_PREFIX)
+        }
         Settings(**env)  # raises on a value the worker would reject at start
 
 

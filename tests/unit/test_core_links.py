@@ -21,8 +21,15 @@ def test_first_sample_is_a_baseline_and_deltas_follow() -> None:
 
 def test_counter_going_down_is_a_reset_not_loss() -> None:
     state = LinkState(window_ms=30_000)
-    out = feed(state, [(0, 1_000, 1_000, 0), (1_000, 2_000, 2_000, 0), (2_000, 50, 50, 0),
-                       (3_000, 1_050, 1_050, 1)])
+    out = feed(
+        state,
+        [
+            (0, 1_000, 1_000, 0),
+            (1_000, 2_000, 2_000, 0),
+            (2_000, 50, 50, 0),
+            (3_000, 1_050, 1_050, 1),
+        ],
+    )
     assert out[2].reset and out[2].baseline and out[2].d_dropped == 0
     assert state.resets == 1
     # loss over the window: 1 dropped of (1000 before reset + 1000 after)

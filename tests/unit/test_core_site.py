@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from pipeline.core.config import RuleConfig, SitePolicy
-from pipeline.core.rules import Timing
+from pipeline.core.alert_state import Timing
+from pipeline.core.policy import RuleConfig, SitePolicy
 from pipeline.core.site import SiteMonitor
 from pipeline.events import AlertStatus, LinkClass, LinkThresholds, SiteSpec
 
-CFG = RuleConfig(cap_timing=Timing(2_000, 2_000), loss_timing=Timing(0, 5_000),
-                 idle_timing=Timing(10_000, 0), loss_min_tx=100)
+CFG = RuleConfig(
+    cap_timing=Timing(2_000, 2_000),
+    loss_timing=Timing(0, 5_000),
+    idle_timing=Timing(10_000, 0),
+    loss_min_tx=100,
+)
 SPEC = SiteSpec(site="atl-2", cap_mw=5.0, warn_ratio=0.9, stale_after_s=15)
 POLICY = SitePolicy.of("atl-2", SPEC, CFG)
 
@@ -33,19 +37,24 @@ def test_warming_up_blocks_alerts_for_one_staleness_window() -> None:
     alerts = run_power(monitor, range(0, 20), lambda s: 6.0)
     first = min(s for s, *_ in alerts)
     assert first >= 15 + 2  # warm for 15 s, then `for` of 2 s
-    assert {(r, st) for _, r, st, _ in alerts} == {("cap_warning", "firing"), ("cap_critical", "firing")}
+    assert {(r, st) for _, r, st, _ in alerts} == {
+        ("cap_warning", "firing"),
+        ("cap_critical", "firing"),
+    }
 
 
 def test_cap_episode_fires_once_and_resolves_once_with_hysteresis() -> None:
     monitor = SiteMonitor("atl-2", CFG, created_ms=-60_000, durable=None)
+
     def mw(s: int) -> float:
         if s < 10:
             return 4.0
         if s < 30:
-            return 5.2   # over the cap
+            return 5.2  # over the cap
         if s < 40:
             return 4.95  # under the cap, inside the 2 % band: still firing
-        return 4.0       # well under: resolve after 2 s
+        return 4.0  # well under: resolve after 2 s
+
     alerts = run_power(monitor, range(0, 60), mw)
     crit = [(s, st, seq) for s, r, st, seq in alerts if r == "cap_critical"]
     assert crit == [(12, "firing", 1), (42, "resolved", 2)]
@@ -74,7 +83,9 @@ def test_restart_with_durable_state_does_not_refire() -> None:
     assert alerts == []
     alerts = run_power(restarted, range(130, 140), lambda s: 3.0)
     assert [(r, st, seq) for _, r, st, seq in alerts] == [
-        ("cap_warning", "resolved", 2), ("cap_critical", "resolved", 2)]
+        ("cap_warning", "resolved", 2),
+        ("cap_critical", "resolved", 2),
+    ]
 
 
 def test_site_without_spec_is_tracked_but_never_alerts() -> None:
@@ -128,7 +139,9 @@ def test_wan_loss_alert_names_link_and_peer() -> None:
         alerts += monitor.evaluate_link("atl-wis-1", s * 1000, policy)
     firing = [a for a in alerts if a.status is AlertStatus.firing]
     assert {(a.rule, a.severity.value) for a in firing} == {
-        ("link_loss_wan", "warning"), ("link_loss_wan", "critical")}
+        ("link_loss_wan", "warning"),
+        ("link_loss_wan", "critical"),
+    }
     crit = next(a for a in firing if a.severity.value == "critical")
     assert (crit.link, crit.peer_site, crit.threshold) == ("atl-wis-1", "wis-1", 1e-3)
     assert "atl-2 <-> wis-1" in crit.summary

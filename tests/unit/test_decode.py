@@ -112,8 +112,16 @@ def test_epoch_seconds_get_a_hint(decoder: MessageDecoder[RackPower]) -> None:
 def test_gpu_batch_all_fields() -> None:
     dec = MessageDecoder(GpuSample)
     event = {
-        "site": "s", "rack": "r", "host": "h", "gpu": "0", "ts": NOW_MS, "util_pct": 3.5,
-        "power_w": 99.0, "vendor": "nvidia", "model": "H100 80GB HBM3", "temp_c": 41,
+        "site": "s",
+        "rack": "r",
+        "host": "h",
+        "gpu": "0",
+        "ts": NOW_MS,
+        "util_pct": 3.5,
+        "power_w": 99.0,
+        "vendor": "nvidia",
+        "model": "H100 80GB HBM3",
+        "temp_c": 41,
     }
     out = dec.decode(orjson.dumps({"events": [event, {**event, "util_pct": 250}]}), b"s", NOW)
     assert len(out.events) == 1 and out.events[0].model == "H100 80GB HBM3"

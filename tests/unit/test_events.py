@@ -13,12 +13,22 @@ from pipeline.events import Alert, GpuSample, LinkCounters, RackPower, SiteSpec
 NOW_MS = 1_795_701_727_250
 RACK = {"site": "atl-2", "rack": "r12", "ts": NOW_MS, "power_w": 118_250.0}
 GPU = {
-    "site": "atl-2", "rack": "r12", "host": "n3", "gpu": "5", "ts": NOW_MS,
-    "util_pct": 97.0, "power_w": 688.4,
+    "site": "atl-2",
+    "rack": "r12",
+    "host": "n3",
+    "gpu": "5",
+    "ts": NOW_MS,
+    "util_pct": 97.0,
+    "power_w": 688.4,
 }
 LINK = {
-    "site": "atl-2", "link": "atl-wis-1", "link_class": "wan", "ts": NOW_MS,
-    "tx_packets": 10, "rx_packets": 9, "dropped_packets": 1,
+    "site": "atl-2",
+    "link": "atl-wis-1",
+    "link_class": "wan",
+    "ts": NOW_MS,
+    "tx_packets": 10,
+    "rx_packets": 9,
+    "dropped_packets": 1,
 }
 
 
@@ -42,7 +52,11 @@ def test_epoch_ms_and_rfc3339_are_the_same_instant() -> None:
     ("model", "data", "expected"),
     [
         (RackPower, {**RACK, "power_w": -1}, "power_w: Input should be greater than or equal to 0"),
-        (RackPower, {**RACK, "power_w": 3e6}, "power_w: Input should be less than or equal to 2000000"),
+        (
+            RackPower,
+            {**RACK, "power_w": 3e6},
+            "power_w: Input should be less than or equal to 2000000",
+        ),
         (RackPower, {**RACK, "power_w": "NaN"}, "power_w: Input should be a finite number"),
         (RackPower, {**RACK, "site": ""}, "site: String should match pattern"),
         (RackPower, {**RACK, "rack": "r 12"}, "rack: String should match pattern"),
@@ -50,14 +64,42 @@ def test_epoch_ms_and_rfc3339_are_the_same_instant() -> None:
         (RackPower, {**RACK, "ts": "2026-11-26T10:42:07"}, "ts: Input should have timezone info"),
         (RackPower, {**RACK, "ts": "yesterday"}, "ts: Input should be a valid datetime"),
         (RackPower, {k: v for k, v in RACK.items() if k != "power_w"}, "power_w: Field required"),
-        (GpuSample, {**GPU, "util_pct": 101}, "util_pct: Input should be less than or equal to 100"),
-        (GpuSample, {**GPU, "util_pct": -0.5}, "util_pct: Input should be greater than or equal to 0"),
-        (GpuSample, {**GPU, "power_w": 9000}, "power_w: Input should be less than or equal to 5000"),
-        (LinkCounters, {**LINK, "link_class": "lan"}, "link_class: Input should be 'fabric' or 'wan'"),
-        (LinkCounters, {**LINK, "tx_packets": -3}, "tx_packets: Input should be greater than or equal to 0"),
-        (LinkCounters, {**LINK, "dropped_packets": 2**64}, "dropped_packets: Input should be less than or equal to"),
+        (
+            GpuSample,
+            {**GPU, "util_pct": 101},
+            "util_pct: Input should be less than or equal to 100",
+        ),
+        (
+            GpuSample,
+            {**GPU, "util_pct": -0.5},
+            "util_pct: Input should be greater than or equal to 0",
+        ),
+        (
+            GpuSample,
+            {**GPU, "power_w": 9000},
+            "power_w: Input should be less than or equal to 5000",
+        ),
+        (
+            LinkCounters,
+            {**LINK, "link_class": "lan"},
+            "link_class: Input should be 'fabric' or 'wan'",
+        ),
+        (
+            LinkCounters,
+            {**LINK, "tx_packets": -3},
+            "tx_packets: Input should be greater than or equal to 0",
+        ),
+        (
+            LinkCounters,
+            {**LINK, "dropped_packets": 2**64},
+            "dropped_packets: Input should be less than or equal to",
+        ),
         (SiteSpec, {"site": "a", "cap_mw": 0}, "cap_mw: Input should be greater than 0"),
-        (SiteSpec, {"site": "a", "cap_mw": 5, "warn_ratio": 1.2}, "warn_ratio: Input should be less than 1"),
+        (
+            SiteSpec,
+            {"site": "a", "cap_mw": 5, "warn_ratio": 1.2},
+            "warn_ratio: Input should be less than 1",
+        ),
         (SiteSpec, {"site": "a", "cap_mw": 5, "capmw": 3}, "capmw: Extra inputs are not permitted"),
     ],
 )
@@ -78,8 +120,14 @@ def test_unknown_fields_are_ignored_for_forward_compatibility() -> None:
 
 def test_optional_fields_and_ids() -> None:
     event = GpuSample.model_validate(
-        {**GPU, "gpu": "GPU-3f9c2a1b-7d4e-8f60-aaaa-0123456789ab", "vendor": "amd",
-         "model": "MI300X", "mem_used_pct": 50, "temp_c": 70}
+        {
+            **GPU,
+            "gpu": "GPU-3f9c2a1b-7d4e-8f60-aaaa-0123456789ab",
+            "vendor": "amd",
+            "model": "MI300X",
+            "mem_used_pct": 50,
+            "temp_c": 70,
+        }
     )
     assert event.vendor == "amd" and event.temp_c == 70
     link = LinkCounters.model_validate({**LINK, "peer_site": "wis-1", "error_packets": 2})
@@ -88,9 +136,15 @@ def test_optional_fields_and_ids() -> None:
 
 def test_alert_fingerprint_is_16_hex() -> None:
     base = {
-        "fingerprint": "3f9c2a1b7d4e8f60", "rule": "cap_critical", "severity": "critical",
-        "status": "firing", "site": "atl-2", "value": 5.1, "threshold": 5.0,
-        "starts_at": "2026-11-26T10:00:00Z", "summary": "over cap",
+        "fingerprint": "3f9c2a1b7d4e8f60",
+        "rule": "cap_critical",
+        "severity": "critical",
+        "status": "firing",
+        "site": "atl-2",
+        "value": 5.1,
+        "threshold": 5.0,
+        "starts_at": "2026-11-26T10:00:00Z",
+        "summary": "over cap",
     }
     assert Alert.model_validate(base).seq == 0
     assert "fingerprint" in reason(Alert, {**base, "fingerprint": "XYZ"})

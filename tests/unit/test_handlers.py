@@ -10,15 +10,15 @@ from typing import Any
 import orjson
 import pytest
 
-from pipeline.agents import Handlers, Publishers
-from pipeline.app import decode_limits, rule_config
 from pipeline.core.decode import MessageDecoder
 from pipeline.core.processor import Processor
 from pipeline.events import RackPower, SiteSpec
-from pipeline.metrics import Metrics
+from pipeline.kafka.topics import RACK_POWER
 from pipeline.settings import Settings
-from pipeline.sink import ClickHouseSink
-from pipeline.topics import RACK_POWER
+from pipeline.worker.handlers import Handlers, Publishers
+from pipeline.worker.metrics import Metrics
+from pipeline.worker.parameters import decode_limits, rule_config
+from pipeline.worker.sink import ClickHouseSink
 
 
 class MemoryWriter:
@@ -27,8 +27,13 @@ class MemoryWriter:
     def __init__(self) -> None:
         self.rows: dict[str, list[tuple[Any, ...]]] = {}
 
-    def insert_columns(self, table: str, column_names: Sequence[str],
-                       columns: Sequence[Sequence[object]], dedup_token: str | None = None) -> None:
+    def insert_columns(
+        self,
+        table: str,
+        column_names: Sequence[str],
+        columns: Sequence[Sequence[object]],
+        dedup_token: str | None = None,
+    ) -> None:
         self.rows.setdefault(table, []).extend(zip(*columns, strict=True))
 
     def query_rows(self, sql: str, params: dict[str, object] | None = None) -> list[tuple]:
@@ -54,14 +59,19 @@ class Harness:
             self.dead.append(orjson.loads(value))
 
         self.handlers = Handlers(
-            self.processor, self.sink,
+            self.processor,
+            self.sink,
             {RACK_POWER: MessageDecoder(RackPower, decode_limits(settings))},
-            Publishers(send_alert, send_dead, lambda site, durable: None), self.metrics,
+            Publishers(send_alert, send_dead, lambda site, durable: None),
+            self.metrics,
         )
 
     def message(self, offset: int, value: bytes, key: bytes = b"atl-2") -> None:
-        asyncio.run(self.handlers.telemetry(RACK_POWER, 0, offset, key, value,
-                                            lambda: self.acks.append(offset)))
+        asyncio.run(
+            self.handlers.telemetry(
+                RACK_POWER, 0, offset, key, value, lambda: self.acks.append(offset)
+            )
+        )
 
     def flush(self) -> None:
         asyncio.run(self.sink.flush())
@@ -72,8 +82,14 @@ class Harness:
 
 def batch(mw: float, racks: int = 4) -> bytes:
     ts = int(time.time() * 1000)
-    return orjson.dumps({"events": [{"site": "atl-2", "rack": f"r{i}", "ts": ts,
-                                     "power_w": mw * 1e6 / racks} for i in range(racks)]})
+    return orjson.dumps(
+        {
+            "events": [
+                {"site": "atl-2", "rack": f"r{i}", "ts": ts, "power_w": mw * 1e6 / racks}
+                for i in range(racks)
+            ]
+        }
+    )
 
 
 @pytest.fixture

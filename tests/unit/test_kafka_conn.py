@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.broker_probe import _metadata_request, _parse_cluster_id
+from pipeline.broker.probe import _metadata_request, _parse_cluster_id
 from pipeline.errors import BrokerError, ConfigError
-from pipeline.kafka_conn import (
+from pipeline.kafka.endpoint import (
     KafkaEndpoint,
     aiokafka_consumer_options,
     aiokafka_options,
@@ -44,10 +44,25 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "client.pem", folder / "client.key"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=megawatch-test", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=megawatch-test",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return {"cafile": cert, "certfile": cert, "keyfile": key}
 
 
@@ -89,8 +104,10 @@ def test_cluster_id_of_the_embedded_broker_needs_no_request(tmp_path: Path) -> N
 def test_plaintext_options(tmp_path: Path) -> None:
     plain = settings(tmp_path)
     assert kafka_python_options(plain) == {"security_protocol": "PLAINTEXT"}
-    assert kafka_python_options(plain, REMOTE)["bootstrap_servers"] == ["kafka-1:9092",
-                                                                       "kafka-2:9092"]  # fmt: skip
+    assert kafka_python_options(plain, REMOTE)["bootstrap_servers"] == [
+        "kafka-1:9092",
+        "kafka-2:9092",
+    ]
     assert aiokafka_options(plain) == {"security_protocol": "PLAINTEXT"}
 
 
@@ -113,11 +130,18 @@ def test_group_timeouts_are_short_on_the_embedded_broker_only(tmp_path: Path) ->
 
 def test_sasl_scram_options(tmp_path: Path) -> None:
     sasl = settings(
-        tmp_path, kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_mechanism="SCRAM-SHA-512",
-        kafka_sasl_username="megawatch", kafka_sasl_password=PASSWORD,
-    )  # fmt: skip
-    expected = {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
-                "sasl_plain_username": "megawatch", "sasl_plain_password": PASSWORD}  # fmt: skip
+        tmp_path,
+        kafka_security_protocol="SASL_PLAINTEXT",
+        kafka_sasl_mechanism="SCRAM-SHA-512",
+        kafka_sasl_username="megawatch",
+        kafka_sasl_password=PASSWORD,
+    )
+    expected = {
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "megawatch",
+        "sasl_plain_password": PASSWORD,
+    }
     assert kafka_python_options(sasl) == expected
     assert aiokafka_options(sasl) == expected
 
@@ -134,9 +158,12 @@ def test_ssl_options_carry_the_files_and_a_loaded_context(
     tmp_path: Path, tls_files: dict[str, Path]
 ) -> None:
     tls = settings(
-        tmp_path, kafka_security_protocol="SSL", kafka_ssl_cafile=tls_files["cafile"],
-        kafka_ssl_certfile=tls_files["certfile"], kafka_ssl_keyfile=tls_files["keyfile"],
-    )  # fmt: skip
+        tmp_path,
+        kafka_security_protocol="SSL",
+        kafka_ssl_cafile=tls_files["cafile"],
+        kafka_ssl_certfile=tls_files["certfile"],
+        kafka_ssl_keyfile=tls_files["keyfile"],
+    )
     assert kafka_python_options(tls) == {
         "security_protocol": "SSL",
         **{f"ssl_{name}": str(path) for name, path in tls_files.items()},
@@ -168,10 +195,13 @@ def test_faust_sasl_ssl_credentials(tmp_path: Path, tls_files: dict[str, Path]) 
     import faust
 
     secure = settings(
-        tmp_path, kafka_security_protocol="SASL_SSL", kafka_sasl_mechanism="SCRAM-SHA-256",
-        kafka_sasl_username="megawatch", kafka_sasl_password=PASSWORD,
+        tmp_path,
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_mechanism="SCRAM-SHA-256",
+        kafka_sasl_username="megawatch",
+        kafka_sasl_password=PASSWORD,
         kafka_ssl_cafile=tls_files["cafile"],
-    )  # fmt: skip
+    )
     credentials = faust_options(secure, REMOTE)["broker_credentials"]
     assert isinstance(credentials, faust.SASLCredentials)
     assert credentials.protocol.value == "SASL_SSL"
@@ -186,12 +216,13 @@ def test_megawatch_app_uses_the_tansu_transport_only_when_embedded(
 ) -> None:
     from faust.transport.drivers import aiokafka as faust_aiokafka
 
-    from pipeline.faust_fixes import MegawatchConsumer, MegawatchTransport
-    from pipeline.tansu import MegawatchApp, TansuConsumer, TansuTransport
+    from pipeline.kafka.faust_fixes import MegawatchConsumer, MegawatchTransport
+    from pipeline.kafka.tansu import MegawatchApp, TansuConsumer, TansuTransport
 
     endpoint = EMBEDDED if embedded else REMOTE
-    app = MegawatchApp("mw-unit", embedded_broker=embedded,
-                       **faust_options(settings(tmp_path), endpoint))  # fmt: skip
+    app = MegawatchApp(
+        "mw-unit", embedded_broker=embedded, **faust_options(settings(tmp_path), endpoint)
+    )
     transport = app.transport
     if embedded:
         assert type(transport) is TansuTransport
@@ -211,12 +242,19 @@ def test_metadata_request_and_response_wire_format() -> None:
     assert (size, api_key, version, correlation) == (len(request) - 4, 3, 2, 7)
 
     def string(text: str | None) -> bytes:
-        return struct.pack(">h", -1) if text is None else struct.pack(">h", len(text)) + text.encode()
+        return (
+            struct.pack(">h", -1) if text is None else struct.pack(">h", len(text)) + text.encode()
+        )
 
     response = (
         struct.pack(">ii", 7, 1)  # correlation id, one broker
-        + struct.pack(">i", 111) + string("127.0.0.1") + struct.pack(">i", 19092) + string(None)
-        + string("megawatch-abc") + struct.pack(">i", 111) + struct.pack(">i", 0)
+        + struct.pack(">i", 111)
+        + string("127.0.0.1")
+        + struct.pack(">i", 19092)
+        + string(None)
+        + string("megawatch-abc")
+        + struct.pack(">i", 111)
+        + struct.pack(">i", 0)
     )
     assert _parse_cluster_id(response, 7) == "megawatch-abc"
     with pytest.raises(ValueError):

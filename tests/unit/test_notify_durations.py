@@ -8,8 +8,10 @@ import pytest
 from pipeline.cli.alerts_cmd import parse_duration
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("90s", 90), ("15m", 900),
-                                               ("6h", 21600), ("7d", 604800), ("1w", 604800)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90), ("90s", 90), ("15m", 900), ("6h", 21600), ("7d", 604800), ("1w", 604800)],
+)
 def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text) == seconds
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.notify.outbox import OffsetLedger, PartitionLedger
+from pipeline.notify.offsets import OffsetLedger, PartitionLedger
 
 
 def test_commit_point_waits_for_the_oldest_alert() -> None:

@@ -74,9 +74,11 @@ def test_generic_webhook_is_signed_versioned_and_keyed() -> None:
 def test_repeats_get_their_own_keys_and_truncation_is_counted() -> None:
     rx = receiver(ReceiverKind.webhook, secret=SecretStr("k"))
     n = notification(
-        alert(), left_out=(alert("1111111111111111"),), purpose=Purpose.repeat,
+        alert(),
+        left_out=(alert("1111111111111111"),),
+        purpose=Purpose.repeat,
         repeats={"0123456789abcdef": 3},
-    )  # fmt: skip
+    )
     req = build_request(rx, n, CTX, NOW)
     body = orjson.loads(req.body)
     assert req.headers["Idempotency-Key"] == "0123456789abcdef:1:r3"
@@ -95,16 +97,28 @@ def test_alertmanager_webhook_payload_v4() -> None:
     assert body["receiver"] == "r-alertmanager_webhook"
     assert body["groupLabels"] == {"alertname": "link_loss", "site": "fra1"}
     assert body["commonLabels"] == {
-        "alertname": "link_loss", "site": "fra1", "severity": "warning", "peer_site": "ams2",
-    }  # fmt: skip
-    assert body["commonAnnotations"] == {"threshold": "0.01", "value": "0.012",
-        "summary": "wan link fra1-ams2 drops 1.2% of packets"}  # fmt: skip
+        "alertname": "link_loss",
+        "site": "fra1",
+        "severity": "warning",
+        "peer_site": "ams2",
+    }
+    assert body["commonAnnotations"] == {
+        "threshold": "0.01",
+        "value": "0.012",
+        "summary": "wan link fra1-ams2 drops 1.2% of packets",
+    }
     assert body["externalURL"] == "https://megawatch.example"
     assert body["truncatedAlerts"] == 0
     first, second = body["alerts"]
     assert set(first) == {
-        "status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint",
-    }  # fmt: skip
+        "status",
+        "labels",
+        "annotations",
+        "startsAt",
+        "endsAt",
+        "generatorURL",
+        "fingerprint",
+    }
     assert first["startsAt"] == "2026-11-20T12:00:00.000Z"
     assert first["endsAt"] == "0001-01-01T00:00:00Z"
     assert second["status"] == "resolved"
@@ -120,9 +134,12 @@ def test_alertmanager_api_payload_like_prometheus() -> None:
     assert req.url == "http://rx.example/hook/api/v2/alerts"
     firing, done = orjson.loads(req.body)  # nothing is truncated: Alertmanager groups itself
     assert firing["labels"] == {
-        "alertname": "link_loss", "site": "fra1", "severity": "warning",
-        "link": "wan-ams2", "peer_site": "ams2",
-    }  # fmt: skip
+        "alertname": "link_loss",
+        "site": "fra1",
+        "severity": "warning",
+        "link": "wan-ams2",
+        "peer_site": "ams2",
+    }
     assert firing["annotations"]["summary"].startswith("wan link")
     assert firing["annotations"]["value"] == "0.012"
     assert firing["annotations"]["threshold"] == "0.01"
@@ -133,8 +150,15 @@ def test_alertmanager_api_payload_like_prometheus() -> None:
 
 def test_slack_message_is_readable() -> None:
     rx = receiver(ReceiverKind.slack)
-    power = alert(rule="site_power_cap", severity="critical", value=10.52e6, threshold=10e6,
-                  link=None, peer_site=None, summary="fra1 over its cap")  # fmt: skip
+    power = alert(
+        rule="site_power_cap",
+        severity="critical",
+        value=10.52e6,
+        threshold=10e6,
+        link=None,
+        peer_site=None,
+        summary="fra1 over its cap",
+    )
     n = notification(power, left_out=(alert("1111111111111111"),) * 2)
     text = orjson.loads(build_request(rx, n, CTX, NOW).body)["text"]
     header, line, footer = text.splitlines()

@@ -25,12 +25,31 @@ BIG = 2**64 - 5  # a counter a float would round
 
 ROWS = [
     {"kind": "rack_power", "site": "s1", "rack": "r1", "ts": T0, "power_w": 41000.5},
-    {"kind": "gpu", "site": "s1", "rack": "r1", "host": "h1", "gpu": "0", "ts": T0,
-     "util_pct": 93.0, "power_w": 551.2, "vendor": "nvidia", "model": "NVIDIA H100 80GB HBM3"},
-    {"kind": "link", "site": "s1", "link": "wan-s2", "link_class": "wan", "ts": T0 + 1000,
-     "tx_packets": BIG, "rx_packets": BIG - 7, "dropped_packets": 7, "peer_site": "s2"},
+    {
+        "kind": "gpu",
+        "site": "s1",
+        "rack": "r1",
+        "host": "h1",
+        "gpu": "0",
+        "ts": T0,
+        "util_pct": 93.0,
+        "power_w": 551.2,
+        "vendor": "nvidia",
+        "model": "NVIDIA H100 80GB HBM3",
+    },
+    {
+        "kind": "link",
+        "site": "s1",
+        "link": "wan-s2",
+        "link_class": "wan",
+        "ts": T0 + 1000,
+        "tx_packets": BIG,
+        "rx_packets": BIG - 7,
+        "dropped_packets": 7,
+        "peer_site": "s2",
+    },
     {"kind": "rack_power", "site": "s2", "rack": "r9", "ts": T0 + 2000, "power_w": 60000.0},
-]  # fmt: skip
+]
 
 
 def write(path: Path, rows: list[dict]) -> Path:
@@ -102,8 +121,9 @@ def test_one_message_per_site_kind_and_tick_keyed_by_site(tmp_path: Path):
     source = ReplaySource(write(tmp_path / "m.jsonl", ROWS), speed=1.0, now_ms=T0)
     first = next(source.ticks())
     assert sorted((m.topic, m.key) for m in first.messages) == [
-        ("telemetry.gpu", b"s1"), ("telemetry.rack_power", b"s1"),
-    ]  # fmt: skip
+        ("telemetry.gpu", b"s1"),
+        ("telemetry.rack_power", b"s1"),
+    ]
     only = ReplaySource(write(tmp_path / "n.jsonl", ROWS), speed=None, sites=["s2"])
     assert [m.key for t in only.ticks() for m in t.messages] == [b"s2"]
 
@@ -163,8 +183,10 @@ def test_ts_to_ms():
 def test_parquet_timestamp_columns_become_rfc3339(tmp_path: Path):
     path = tmp_path / "t.parquet"
     stamp = pa.array([datetime.fromtimestamp(T0 / 1000, UTC)], type=pa.timestamp("ms", tz="UTC"))
-    table = pa.table([pa.array(["s1"]), pa.array(["r1"]), stamp, pa.array([5.0])],
-                     names=["site", "rack", "ts", "power_w"])  # fmt: skip
+    table = pa.table(
+        [pa.array(["s1"]), pa.array(["r1"]), stamp, pa.array([5.0])],
+        names=["site", "rack", "ts", "power_w"],
+    )
     pq.write_table(table, path)
     (row,) = read_recording(path).rows
     assert row["kind"] == "rack_power" and ts_to_ms(row["ts"]) == T0

@@ -44,11 +44,31 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
-        ("MEGAWATCH_KAFKA_PARTITIONS", "many", "MEGAWATCH_KAFKA_PARTITIONS: Input should be a valid integer"),
-        ("MEGAWATCH_KAFKA_PARTITIONS", "0", "MEGAWATCH_KAFKA_PARTITIONS: Input should be greater than or equal to 1"),
-        ("MEGAWATCH_CLICKHOUSE_DSN", "mysql://x", "MEGAWATCH_CLICKHOUSE_DSN: expected chdb:///path or http(s)://"),
-        ("MEGAWATCH_WEBHOOK_URLS", "ftp://x", "MEGAWATCH_WEBHOOK_URLS: expected comma-separated http(s):// URLs"),
-        ("MEGAWATCH_KAFKA_SECURITY_PROTOCOL", "TLS", "MEGAWATCH_KAFKA_SECURITY_PROTOCOL: Input should be"),
+        (
+            "MEGAWATCH_KAFKA_PARTITIONS",
+            "many",
+            "MEGAWATCH_KAFKA_PARTITIONS: Input should be a valid integer",
+        ),
+        (
+            "MEGAWATCH_KAFKA_PARTITIONS",
+            "0",
+            "MEGAWATCH_KAFKA_PARTITIONS: Input should be greater than or equal to 1",
+        ),
+        (
+            "MEGAWATCH_CLICKHOUSE_DSN",
+            "mysql://x",
+            "MEGAWATCH_CLICKHOUSE_DSN: expected chdb:///path or http(s)://",
+        ),
+        (
+            "MEGAWATCH_WEBHOOK_URLS",
+            "ftp://x",
+            "MEGAWATCH_WEBHOOK_URLS: expected comma-separated http(s):// URLs",
+        ),
+        (
+            "MEGAWATCH_KAFKA_SECURITY_PROTOCOL",
+            "TLS",
+            "MEGAWATCH_KAFKA_SECURITY_PROTOCOL: Input should be",
+        ),
     ],
 )
 def test_wrong_value_is_one_line_naming_the_variable(
@@ -63,7 +83,9 @@ def test_wrong_value_is_one_line_naming_the_variable(
 
 def test_secrets_never_appear(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEGAWATCH_WEBHOOK_SECRET", "s3cr3t-hmac")
-    monkeypatch.setenv("MEGAWATCH_SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/tok3n")
+    monkeypatch.setenv(
+        "MEGAWATCH_SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/tok3n"
+    )
     monkeypatch.setenv("MEGAWATCH_KAFKA_SASL_PASSWORD", "kafkapw")
     monkeypatch.setenv("MEGAWATCH_CLICKHOUSE_DSN", "https://user:chpw@ch.example:8443/megawatch")
     monkeypatch.setenv("MEGAWATCH_WEBHOOK_URLS", "https://x.example/hook?token=urltok")

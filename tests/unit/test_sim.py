@@ -12,10 +12,10 @@ import pytest
 from pipeline.core.decode import Limits, MessageDecoder
 from pipeline.events import GpuSample, LinkCounters, RackPower
 from pipeline.sources.base import TOPICS, encode_batches
-from pipeline.sources.fleet_gen import generate_fleet
-from pipeline.sources.hardware import PLATFORMS
-from pipeline.sources.sim_site import daily_demand
-from pipeline.sources.simulator import FleetSimulator, SimOptions, SimSource
+from pipeline.sources.sim.fleet_gen import generate_fleet
+from pipeline.sources.sim.hardware import PLATFORMS
+from pipeline.sources.sim.simulator import FleetSimulator, SimOptions, SimSource
+from pipeline.sources.sim.site_model import daily_demand
 
 START_MS = 1_785_168_000_000  # 2026-07-27 16:00 UTC
 MODELS = {TOPICS["rack_power"]: RackPower, TOPICS["gpu"]: GpuSample, TOPICS["link"]: LinkCounters}

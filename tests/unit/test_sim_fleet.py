@@ -8,9 +8,9 @@ import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.sites import load_specs
-from pipeline.sources.fleet import load_fleet
-from pipeline.sources.fleet_gen import generate_fleet, single_site_fleet
-from pipeline.sources.scenarios import plan_scenarios
+from pipeline.sources.sim.fleet import load_fleet
+from pipeline.sources.sim.fleet_gen import generate_fleet, single_site_fleet
+from pipeline.sources.sim.scenarios import plan_scenarios
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fleet.yaml"
 

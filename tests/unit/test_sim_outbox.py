@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from pipeline.sources.base import OutMessage
-from pipeline.sources.outbox import Outbox
+from pipeline.sources.buffer import Outbox
 
 
 def msg(i: int, size: int = 100) -> OutMessage:
@@ -29,7 +29,7 @@ def test_keeps_everything_while_it_fits_and_sends_in_order():
 
 def test_when_full_the_oldest_pending_go_counted_and_logged(caplog: pytest.LogCaptureFixture):
     box = Outbox(capacity_bytes=500, log_every_s=3600)
-    with caplog.at_level(logging.WARNING, logger="pipeline.sources.outbox"):
+    with caplog.at_level(logging.WARNING, logger="pipeline.sources.buffer"):
         box.add(msg(i) for i in range(8))
         box.add([msg(8)])
     stats = box.stats()

@@ -11,9 +11,9 @@ from test_sim import START_MS, decode_all, messages
 from pipeline.core.links import LinkState
 from pipeline.errors import ConfigError
 from pipeline.sources.base import TOPICS
-from pipeline.sources.fleet_gen import generate_fleet
-from pipeline.sources.scenarios import SCENARIOS, Window, plan_scenarios
-from pipeline.sources.simulator import FleetSimulator, SimOptions, SimSource
+from pipeline.sources.sim.fleet_gen import generate_fleet
+from pipeline.sources.sim.scenarios import SCENARIOS, Window, plan_scenarios
+from pipeline.sources.sim.simulator import FleetSimulator, SimOptions, SimSource
 
 
 def site_power_by_tick(ticks, site: str) -> list[float]:

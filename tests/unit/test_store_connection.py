@@ -67,8 +67,10 @@ def test_repr_never_shows_the_url_password() -> None:
 
 
 def test_one_line_drops_version_trailer_repeats_and_secrets() -> None:
-    exc = RuntimeError("Code: 60. DB::Exception: Code: 60. DB::Exception: Unknown table\n"
-                       "'x' for user mw:hunter2. (UNKNOWN_TABLE) (version 26.9.2.1 (official build))")
+    exc = RuntimeError(
+        "Code: 60. DB::Exception: Code: 60. DB::Exception: Unknown table\n"
+        "'x' for user mw:hunter2. (UNKNOWN_TABLE) (version 26.9.2.1 (official build))"
+    )
     assert one_line(exc, ("hunter2",)) == (
         "Code: 60. DB::Exception: Unknown table 'x' for user mw:***. (UNKNOWN_TABLE)"
     )
@@ -120,8 +122,10 @@ def test_lock_error_on_stderr_is_enough(tmp_path: Path) -> None:
 
 
 def test_second_path_in_one_process() -> None:
-    exc = RuntimeError("Code: 36. DB::Exception: EmbeddedServer already initialized with path "
-                       "'/data/a', cannot connect with different path '/data/b'. (BAD_ARGUMENTS)")
+    exc = RuntimeError(
+        "Code: 36. DB::Exception: EmbeddedServer already initialized with path "
+        "'/data/a', cannot connect with different path '/data/b'. (BAD_ARGUMENTS)"
+    )
     error = diagnose_open_failure(Path("/data/b"), exc, "")
     assert isinstance(error, StoreInUseError)
     assert "chDB store /data/b cannot be opened" in str(error)
@@ -132,5 +136,7 @@ def test_other_failures_stay_plain_store_errors(tmp_path: Path) -> None:
     stderr = "some noise\nCode: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space.\n"
     error = diagnose_open_failure(tmp_path, ENGINE_ERROR, stderr)
     assert type(error) is StoreError
-    assert str(error) == (f"cannot open the chDB store {tmp_path}: Code: 243. DB::Exception: "
-                          "Cannot reserve 1.00 MiB, not enough space.")
+    assert str(error) == (
+        f"cannot open the chDB store {tmp_path}: Code: 243. DB::Exception: "
+        "Cannot reserve 1.00 MiB, not enough space."
+    )

@@ -22,8 +22,13 @@ from pipeline.store.migrations import (
     [
         ("SELECT 1;", ["SELECT 1"]),
         ("SELECT 1", ["SELECT 1"]),
-        ("CREATE TABLE a (x UInt8) ENGINE = Memory;\nCREATE TABLE b (y UInt8) ENGINE = Memory;\n",
-         ["CREATE TABLE a (x UInt8) ENGINE = Memory", "CREATE TABLE b (y UInt8) ENGINE = Memory"]),
+        (
+            "CREATE TABLE a (x UInt8) ENGINE = Memory;\nCREATE TABLE b (y UInt8) ENGINE = Memory;\n",
+            [
+                "CREATE TABLE a (x UInt8) ENGINE = Memory",
+                "CREATE TABLE b (y UInt8) ENGINE = Memory",
+            ],
+        ),
         # a ';' inside a line does not split; only one that ends a line does
         ("SELECT 'a;b' AS x;  \r\nSELECT 2;", ["SELECT 'a;b' AS x", "SELECT 2"]),
         # comment-only parts are dropped (even one split off by a comment ending in ';')
@@ -75,8 +80,12 @@ def test_checksum_ignores_line_endings_only() -> None:
 
 
 def _record(migration: Migration, checksum: str | None = None) -> AppliedMigration:
-    return AppliedMigration(migration.version, migration.name, checksum or migration.checksum,
-                            datetime(2026, 1, 1, tzinfo=UTC))
+    return AppliedMigration(
+        migration.version,
+        migration.name,
+        checksum or migration.checksum,
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
 
 
 def test_plan_splits_applied_pending_and_unknown() -> None:
@@ -100,8 +109,9 @@ def test_bundled_migrations_are_found_and_portable() -> None:
     assert [m.filename for m in bundled][:2] == ["001_raw_tables.sql", "002_minute_rollups.sql"]
     for migration in bundled:
         for statement in migration.statements():
-            body = "\n".join(line for line in statement.splitlines()
-                             if not line.lstrip().startswith("--"))
+            body = "\n".join(
+                line for line in statement.splitlines() if not line.lstrip().startswith("--")
+            )
             # re-runnable after a half-applied file, and no naive time columns
             assert "IF NOT EXISTS" in body, (migration.filename, body[:80])
             assert " DateTime," not in body and "DateTime(" not in body.replace("toDateTime(", "")

@@ -14,8 +14,10 @@ ROLLUP = "Per minute (retention: MEGAWATCH_ROLLUP_RETENTION_DAYS)"
 
 
 def _engine(ttl: str) -> str:
-    return (f"MergeTree PARTITION BY toDate(ts) ORDER BY (site, ts) {ttl} "
-            "SETTINGS non_replicated_deduplication_window = 1000, index_granularity = 8192")
+    return (
+        f"MergeTree PARTITION BY toDate(ts) ORDER BY (site, ts) {ttl} "
+        "SETTINGS non_replicated_deduplication_window = 1000, index_granularity = 8192"
+    )
 
 
 def test_only_tables_whose_days_differ_change() -> None:
@@ -42,8 +44,11 @@ def test_rollups_follow_their_own_setting() -> None:
     [
         (_engine("TTL toDateTime(ts) + toIntervalMonth(3)"), RAW, "no TTL of the form"),
         (_engine(""), RAW, "no TTL of the form"),
-        (_engine("TTL toDateTime(ts) + toIntervalDay(9)"), "(retention: MEGAWATCH_NOPE)",
-         "unknown retention setting MEGAWATCH_NOPE"),
+        (
+            _engine("TTL toDateTime(ts) + toIntervalDay(9)"),
+            "(retention: MEGAWATCH_NOPE)",
+            "unknown retention setting MEGAWATCH_NOPE",
+        ),
     ],
 )
 def test_unexpected_tables_are_left_alone_and_logged(

@@ -1,0 +1,86 @@
+"""Query results as text: an aligned ``table``, ``csv`` or ``json`` (a list of records).
+
+The one place that turns a DataFrame from the store into what ``megawatch sql``,
+``query``, ``sites list``, ``alerts list`` and the demo's summary print.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def render_frame(frame: pd.DataFrame, fmt: str) -> str:
+    """A query result as ``table`` (aligned text), ``csv`` or ``json`` (list of records).
+
+    Times are ISO-8601 UTC with milliseconds (``2026-01-02T03:04:05.678Z``), dates
+    ``YYYY-MM-DD``; arrays, maps and tuples print as JSON.
+    """
+    if len(frame.columns) == 0:  # a statement without a result (DDL, INSERT)
+        return "[]" if fmt == "json" else ""
+    if fmt == "json":
+        return str(
+            _with_dates(frame).to_json(
+                orient="records", date_format="iso", date_unit="ms", default_handler=str
+            )
+        )
+    plain = _plain(frame)
+    if fmt == "csv":
+        return str(plain.to_csv(index=False)).rstrip("\n")
+    return _aligned(plain)
+
+
+def _aligned(frame: pd.DataFrame) -> str:
+    """Columns padded to their widest value: numbers to the right, text to the left."""
+    import pandas as pd
+
+    columns = []
+    for name in frame.columns:
+        cells = [str(name)] + ["" if pd.isna(v) else str(v) for v in frame[name]]
+        width = max(len(cell) for cell in cells)
+        numeric = pd.api.types.is_numeric_dtype(frame[name].dtype)
+        columns.append([c.rjust(width) if numeric else c.ljust(width) for c in cells])
+    return "\n".join("  ".join(row).rstrip() for row in zip(*columns, strict=True))
+
+
+def _with_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Date columns (naive, all midnight) as YYYY-MM-DD strings; the rest unchanged."""
+    import pandas as pd
+
+    out = frame.copy()
+    for name in out.columns:
+        column = out[name]
+        if pd.api.types.is_datetime64_dtype(column.dtype) and not isinstance(
+            column.dtype, pd.DatetimeTZDtype
+        ):
+            values = column.dropna()
+            if (values == values.dt.normalize()).all():
+                out[name] = column.dt.strftime("%Y-%m-%d")
+    return out
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every value as text for csv and table output."""
+    import pandas as pd
+
+    out = _with_dates(frame)
+    for name in out.columns:
+        column = out[name]
+        if isinstance(column.dtype, pd.DatetimeTZDtype):
+            text = column.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
+            out[name] = text.str[:-3] + "Z"
+        elif column.dtype == object:
+            out[name] = [_scalar_text(value) for value in column]
+    return out
+
+
+def _scalar_text(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, dict)):
+        import orjson
+
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY, default=str).decode()
+    return value

@@ -1,0 +1,145 @@
+"""The alert states of one site, and the Alert events their transitions produce.
+
+:class:`AlertBook` owns the state machine of every alert of a site (see
+:mod:`pipeline.core.alert_state`) and turns each fire or resolve into an :class:`Alert` event
+for the ``alerts`` topic. Its durable part (firing states and sequence numbers) is one
+small dict per site, written by the caller only when :attr:`AlertBook.dirty` is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.core.alert_state import AlertState, Phase, Timing, Transition, fingerprint, step
+from pipeline.events import Alert, AlertStatus, Severity, ms_to_datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AlertKey:
+    """What an alert is about: rule, severity and subject (a link or a rack, or the site)."""
+
+    rule: str
+    severity: Severity
+    link: str | None = None
+    peer_site: str | None = None
+    rack: str | None = None
+
+    @property
+    def subject(self) -> str:
+        return self.link or self.rack or ""
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """The numbers and words of an alert at the moment it fires or resolves."""
+
+    value: float
+    threshold: float
+    summary: str
+    forecast_at_ms: int | None = None
+
+
+class AlertBook:
+    """Alert states of one site, keyed by fingerprint."""
+
+    def __init__(self, site: str, durable: dict[str, Any] | None = None) -> None:
+        self.site = site
+        self._states: dict[str, AlertState] = {
+            fp: AlertState.from_durable(data) for fp, data in (durable or {}).items()
+        }
+        self._keys: dict[str, AlertKey] = {}
+        self.dirty = False
+
+    def evaluate(
+        self,
+        key: AlertKey,
+        breached: bool,
+        cleared: bool,
+        now_ms: int,
+        timing: Timing,
+        facts: Callable[[], Facts],
+    ) -> Alert | None:
+        """Step one alert; returns the Alert event of a fire or resolve, else None.
+
+        ``facts`` is called only on a transition, so the summary text costs nothing
+        on the evaluations that change nothing.
+        """
+        fp = fingerprint(key.rule, self.site, key.severity.value, key.subject)
+        before = self._states.get(fp)
+        if before is None:
+            if not breached:
+                return None  # the common case: nothing to remember for a quiet subject
+            before = AlertState()
+        result = step(before, breached, cleared, now_ms, timing)
+        self._remember(fp, key, result.state)
+        if result.transition is None:
+            return None
+        self.dirty = True
+        return self._event(fp, key, result.state, result.transition, now_ms, facts())
+
+    def _remember(self, fp: str, key: AlertKey, state: AlertState) -> None:
+        """Keep a state only while it says something: active, or a sequence to go on."""
+        if state.phase is Phase.inactive and state.seq == 0:
+            self._states.pop(fp, None)
+            self._keys.pop(fp, None)
+        else:
+            self._states[fp] = state
+            self._keys[fp] = key
+
+    def _event(
+        self,
+        fp: str,
+        key: AlertKey,
+        state: AlertState,
+        transition: Transition,
+        now_ms: int,
+        facts: Facts,
+    ) -> Alert:
+        resolved = transition is Transition.resolved
+        return Alert(
+            fingerprint=fp,
+            rule=key.rule,
+            severity=key.severity,
+            status=AlertStatus.resolved if resolved else AlertStatus.firing,
+            site=self.site,
+            value=facts.value,
+            threshold=facts.threshold,
+            starts_at=ms_to_datetime(state.since_ms),
+            ends_at=ms_to_datetime(now_ms) if resolved else None,
+            summary=facts.summary,
+            link=key.link,
+            peer_site=key.peer_site,
+            rack=key.rack,
+            seq=state.seq,
+            forecast_at=ms_to_datetime(facts.forecast_at_ms) if facts.forecast_at_ms else None,
+        )
+
+    def firing(self) -> list[str]:
+        """Fingerprints currently firing (or resolving, still firing to the outside)."""
+        return [
+            fp
+            for fp, state in self._states.items()
+            if state.phase in (Phase.firing, Phase.resolving)
+        ]
+
+    def firing_rules(self) -> list[dict[str, str]]:
+        """What is firing, by rule, severity and subject (for live views)."""
+        out = []
+        for fp in self.firing():
+            key = self._keys.get(fp)
+            if key is not None:
+                out.append(
+                    {"rule": key.rule, "severity": key.severity.value, "subject": key.subject}
+                )
+        return out
+
+    def durable(self) -> dict[str, Any]:
+        """Firing states and sequence numbers, for the changelog-backed table."""
+        self.dirty = False
+        return {
+            fp: state.durable()
+            for fp, state in self._states.items()
+            if state.seq > 0 or state.phase in (Phase.firing, Phase.resolving)
+        }

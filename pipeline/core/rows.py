@@ -1,0 +1,104 @@
+"""The rows the core hands to storage: column order of the raw tables and of the
+per-site series (``sql/migrations/001_raw_tables.sql``).
+
+The core builds rows as columns (one list per column, the shape column-oriented inserts
+want) in exactly these orders; the worker's sink inserts them under these names with
+the Kafka cluster id appended. Kept here, beside the code that fills them, so the two
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+RACK_POWER_COLUMNS = (
+    "site",
+    "rack",
+    "ts",
+    "power_w",
+    "pdu",
+    "source",
+    "kafka_partition",
+    "kafka_offset",
+)
+GPU_COLUMNS = (
+    "site",
+    "rack",
+    "host",
+    "gpu",
+    "ts",
+    "util_pct",
+    "power_w",
+    "vendor",
+    "model",
+    "mem_used_pct",
+    "temp_c",
+    "power_limit_w",
+    "kafka_partition",
+    "kafka_offset",
+)
+LINK_COLUMNS = (
+    "site",
+    "link",
+    "link_class",
+    "peer_site",
+    "ts",
+    "tx_packets",
+    "rx_packets",
+    "dropped_packets",
+    "error_packets",
+    "d_tx",
+    "d_rx",
+    "d_dropped",
+    "baseline",
+    "reset",
+    "loss_ratio",
+    "kafka_partition",
+    "kafka_offset",
+)
+SITE_POWER_COLUMNS = (
+    "site",
+    "ts",
+    "total_w",
+    "cap_w",
+    "warn_w",
+    "headroom_w",
+    "racks",
+    "stale_racks",
+    "warming",
+    "region",
+)
+
+Columns = list[list[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesRow:
+    """One point of the per-site power series (table site_power)."""
+
+    site: str
+    ts_ms: int
+    total_w: float
+    cap_w: float | None
+    warn_w: float | None
+    headroom_w: float | None
+    racks: int
+    stale_racks: int
+    warming: bool
+    region: str
+
+    def values(self) -> tuple[Any, ...]:
+        """In the order of :data:`SITE_POWER_COLUMNS`."""
+        return (
+            self.site,
+            self.ts_ms,
+            self.total_w,
+            self.cap_w,
+            self.warn_w,
+            self.headroom_w,
+            self.racks,
+            self.stale_racks,
+            int(self.warming),
+            self.region,
+        )

@@ -1,0 +1,3 @@
+"""Talking to Kafka: where it is and the client options (:mod:`.endpoint`), the contract's
+topics (:mod:`.topics`), fixes to Faust (:mod:`.faust_fixes`) and to its use of the
+embedded Tansu broker (:mod:`.tansu`), and site-spec publishing (:mod:`.site_specs`)."""

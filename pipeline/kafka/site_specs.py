@@ -1,0 +1,173 @@
+"""Publishing site specs to, and reading them back from, the compacted control.sites topic.
+
+Reading takes every record up to the topic's end and keeps the last value per site (what
+compaction would keep). On the embedded broker the end offset comes from
+:func:`pipeline.kafka.tansu.true_end_offsets`, since Tansu reports it short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from pydantic import ValidationError
+
+from pipeline.errors import BrokerError, MegawatchError
+from pipeline.events import SiteSpec
+from pipeline.kafka.endpoint import (
+    KafkaEndpoint,
+    kafka_python_options,
+    kafka_python_producer_options,
+    resolve_kafka,
+)
+from pipeline.kafka.topics import SITES, ensure_topics
+from pipeline.settings import Settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+
+def publish_specs(settings: Settings, specs: list[SiteSpec]) -> None:
+    """Publish each spec keyed by its site; returns once every record is acknowledged."""
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    endpoint, _ = resolve_kafka(settings, start_if_missing=False)
+    ensure_topics(settings, endpoint)
+    try:
+        producer = KafkaProducer(**kafka_python_producer_options(settings, endpoint), acks="all")
+        try:
+            futures = [
+                producer.send(
+                    SITES, key=s.site.encode(), value=s.model_dump_json(exclude_none=True).encode()
+                )
+                for s in specs
+            ]
+            for future in futures:
+                future.get(timeout=15)
+        finally:
+            producer.close(timeout=5)
+    except KafkaError as exc:
+        raise BrokerError(f"cannot publish to {SITES} on {endpoint.bootstrap}: {exc}") from exc
+
+
+def read_specs(settings: Settings) -> dict[str, SiteSpec]:
+    """The current spec of every site on control.sites (last record per key)."""
+    endpoint, _ = resolve_kafka(settings, start_if_missing=False)
+    latest: dict[str, bytes | None] = {}
+    for key, value in _read_all(settings, endpoint, SITES):
+        if key:
+            latest[key.decode()] = value
+    specs = {}
+    for site, raw in latest.items():
+        if not raw:
+            continue  # a tombstone deletes the spec
+        try:
+            specs[site] = SiteSpec.model_validate_json(raw)
+        except ValidationError:
+            logger.warning("ignoring an invalid spec for %s on %s", site, SITES)
+    return specs
+
+
+def _read_all(settings: Settings, endpoint: KafkaEndpoint, topic: str) -> list[tuple[Any, Any]]:
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
+
+    try:
+        consumer = KafkaConsumer(
+            **kafka_python_options(settings, endpoint),
+            enable_auto_commit=False,
+            consumer_timeout_ms=5_000,
+        )
+        try:
+            parts = consumer.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in sorted(parts)]
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            ends = _end_offsets(settings, endpoint, consumer, tps)
+            records = []
+            while any(consumer.position(tp) < ends[tp] for tp in tps):
+                batch = consumer.poll(timeout_ms=1_000)
+                if not batch:
+                    break
+                for messages in batch.values():
+                    records += [(m.key, m.value) for m in messages]
+            return records
+        finally:
+            consumer.close()
+    except KafkaError as exc:
+        raise BrokerError(f"cannot read {topic} on {endpoint.bootstrap}: {exc}") from exc
+
+
+def _end_offsets(
+    settings: Settings, endpoint: KafkaEndpoint, consumer: Any, tps: list[Any]
+) -> dict[Any, int]:
+    reported = consumer.end_offsets(tps)
+    if not endpoint.embedded:
+        return dict(reported)
+    from pipeline.kafka.tansu import true_end_offsets
+
+    true = asyncio.run(
+        true_end_offsets(
+            endpoint.servers,
+            [(tp.topic, tp.partition) for tp in tps],
+            reported={(tp.topic, tp.partition): reported[tp] for tp in tps},
+        )
+    )
+    return {tp: true[(tp.topic, tp.partition)] for tp in tps}
+
+
+def sites_frame(settings: Settings) -> tuple[pd.DataFrame, str | None]:
+    """Specs plus sites that send telemetry without one; and a note on what was not seen."""
+    import pandas as pd
+
+    specs = read_specs(settings)
+    rows = [
+        {
+            "site": s.site,
+            "region": s.region or "",
+            "cap_mw": s.cap_mw,
+            "warn_ratio": s.warn_ratio,
+            "stale_after_s": s.stale_after_s or settings.stale_after_s,
+            "spec": "yes",
+        }
+        for s in sorted(specs.values(), key=lambda s: s.site)
+    ]
+    seen, note = _sites_with_telemetry(settings)
+    for site in sorted(seen - set(specs)):
+        rows.append(
+            {
+                "site": site,
+                "region": "",
+                "cap_mw": None,
+                "warn_ratio": None,
+                "stale_after_s": None,
+                "spec": "no spec: stored, no cap alerts",
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["site", "region", "cap_mw", "warn_ratio", "stale_after_s", "spec"]
+    ), note
+
+
+def _sites_with_telemetry(settings: Settings) -> tuple[set[str], str | None]:
+    """Sites a running worker tracks, else those in the store's last day of power data."""
+    url = f"http://{settings.web_host}:{settings.web_port}/api/state"
+    try:
+        state = httpx.get(url, timeout=3).json()
+        return {s["site"] for s in state.get("sites", [])}, None
+    except (httpx.HTTPError, ValueError):
+        pass
+    try:
+        from pipeline.store.reader import read_query
+
+        frame = read_query(
+            settings, "SELECT DISTINCT site FROM site_power WHERE ts > now64(3) - INTERVAL 1 DAY"
+        )
+        return {str(site) for site in frame["site"]}, None
+    except MegawatchError as exc:
+        return set(), f"sites without a spec not shown: no worker answers at {url}, and {exc}"

@@ -1,0 +1,111 @@
+"""Topic names of the wire contract, and their creation at start.
+
+Every telemetry topic is keyed by site and has the same partition count, so that one
+worker owns all streams of a site (co-partitioning). Faust creates only its internal
+topics (changelogs), so megawatch creates the contract's topics itself, idempotently,
+before the worker subscribes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from pipeline.errors import BrokerError
+from pipeline.kafka.endpoint import KafkaEndpoint, kafka_python_options
+from pipeline.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+RACK_POWER = "telemetry.rack_power"
+GPU = "telemetry.gpu"
+LINK = "telemetry.link"
+DEADLETTER = "telemetry.deadletter"
+SITES = "control.sites"
+ALERTS = "alerts"
+
+#: control.sites is read whole by every worker (a Faust GlobalTable): one partition.
+SITES_PARTITIONS = 1
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    compacted: bool = False
+    partitions: int | None = None  # None: MEGAWATCH_KAFKA_PARTITIONS
+
+
+CONTRACT_TOPICS = (
+    TopicSpec(RACK_POWER),
+    TopicSpec(GPU),
+    TopicSpec(LINK),
+    TopicSpec(DEADLETTER),
+    TopicSpec(SITES, compacted=True, partitions=SITES_PARTITIONS),
+    TopicSpec(ALERTS),
+)
+
+
+@dataclass(frozen=True)
+class TopicLayout:
+    created: list[str]
+    partitions: int  # of the telemetry topics: what tables keyed by site must match
+
+
+def ensure_topics(settings: Settings, endpoint: KafkaEndpoint) -> TopicLayout:
+    """Create the contract's topics that do not exist yet, and report the layout.
+
+    Existing topics are left alone. Their partition count wins over
+    MEGAWATCH_KAFKA_PARTITIONS (a producer may have auto-created them first), but all
+    telemetry topics must agree, or a site's streams would not meet in one worker.
+    """
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+    from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+    try:
+        admin = KafkaAdminClient(
+            **kafka_python_options(settings, endpoint), client_id="megawatch-topics"
+        )
+    except (KafkaError, OSError) as exc:
+        raise BrokerError(f"cannot reach Kafka at {endpoint.bootstrap}: {exc}") from exc
+    try:
+        existing = set(admin.list_topics())
+        wanted = [
+            NewTopic(
+                spec.name,
+                num_partitions=spec.partitions or settings.kafka_partitions,
+                replication_factor=settings.kafka_replication,
+                topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
+            )
+            for spec in CONTRACT_TOPICS
+            if spec.name not in existing
+        ]
+        if wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
+                admin.create_topics(wanted)
+        partitions = _copartitioned_count(admin)
+        if partitions != settings.kafka_partitions:
+            logger.warning(
+                "telemetry topics have %d partitions (MEGAWATCH_KAFKA_PARTITIONS=%d): using %d",
+                partitions,
+                settings.kafka_partitions,
+                partitions,
+            )
+        return TopicLayout([topic.name for topic in wanted], partitions)
+    except KafkaError as exc:
+        raise BrokerError(f"cannot create topics on {endpoint.bootstrap}: {exc}") from exc
+    finally:
+        admin.close()
+
+
+def _copartitioned_count(admin: object) -> int:
+    names = [RACK_POWER, GPU, LINK, DEADLETTER]
+    described = admin.describe_topics(names)  # type: ignore[attr-defined]
+    counts = {item["name"]: len(item["partitions"]) for item in described}
+    if len(set(counts.values())) > 1:
+        detail = ", ".join(f"{topic}={n}" for topic, n in sorted(counts.items()))
+        raise BrokerError(
+            f"telemetry topics must have the same partition count (co-partitioning): {detail}"
+        )
+    return next(iter(counts.values()))

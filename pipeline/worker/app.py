@@ -1,0 +1,184 @@
+"""``create_app(settings)``: the Faust app of a megawatch worker, wired to its edges.
+
+Topics carry raw bytes (decoding is ours, batched and fast); Faust supplies the consumer
+group, partition assignment, the changelog-backed table of durable alert states and
+the GlobalTable of site specs from the compacted ``control.sites`` topic. Hot state
+lives in :class:`pipeline.core.processor.Processor`, history goes to ClickHouse through
+:class:`pipeline.worker.sink.ClickHouseSink`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+import mode
+
+from pipeline.core.decode import MessageDecoder
+from pipeline.core.processor import Processor
+from pipeline.events import GpuSample, LinkCounters, RackPower
+from pipeline.kafka.endpoint import KafkaEndpoint, faust_options, resolve_kafka
+from pipeline.kafka.faust_fixes import MegawatchTableManager
+from pipeline.kafka.tansu import MegawatchApp
+from pipeline.kafka.topics import ALERTS, DEADLETTER, GPU, LINK, RACK_POWER
+from pipeline.settings import Settings
+from pipeline.sites import SpecCache
+from pipeline.worker.handlers import TELEMETRY, Handlers, Publishers
+from pipeline.worker.parameters import decode_limits, rule_config
+from pipeline.worker.resources import WorkerResources, open_resources
+from pipeline.worker.services import register_services
+from pipeline.worker.sink import ClickHouseSink
+from pipeline.worker.tables import RAW, alert_state_table, spec_table
+from pipeline.worker.web import register_views
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    endpoint: KafkaEndpoint | None = None,
+    resources: WorkerResources | None = None,
+) -> faust.App:
+    """The worker's Faust app; ``endpoint`` and ``resources`` default to the settings'."""
+    if endpoint is None:
+        endpoint, _ = resolve_kafka(settings, start_if_missing=False)
+    if resources is None:
+        resources = open_resources(settings, endpoint)
+    app = _faust_app(settings, endpoint)
+    topics = {
+        name: app.topic(name, partitions=settings.kafka_partitions, **RAW)
+        for name in (RACK_POWER, GPU, LINK, DEADLETTER, ALERTS)
+    }
+    handlers = _handlers(app, settings, topics, resources)
+    app.megawatch = handlers  # type: ignore[attr-defined]  # for the web views and tests
+    _register_agents(app, topics, handlers)
+    _register_timers(app, settings, handlers)
+    _register_rebalance(app, handlers)
+    register_services(app, settings, endpoint, resources)
+    register_views(app, handlers, resources)
+    return app
+
+
+def _faust_app(settings: Settings, endpoint: KafkaEndpoint) -> faust.App:
+    return MegawatchApp(
+        settings.consumer_group,
+        embedded_broker=endpoint.embedded,
+        **faust_options(settings, endpoint),
+        topic_partitions=settings.kafka_partitions,
+        topic_replication_factor=settings.kafka_replication,
+        store="memory://",
+        datadir=str(settings.data_dir / "faust"),
+        consumer_auto_offset_reset="earliest",
+        table_standby_replicas=0,
+        web_enabled=True,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+        producer_compression_type="lz4",
+        TableManager=MegawatchTableManager,
+    )
+
+
+def _handlers(
+    app: faust.App, settings: Settings, topics: dict[str, Any], resources: WorkerResources
+) -> Handlers:
+    """The handlers, wired to the two tables, the topics they publish to and the sink."""
+    sites_table = spec_table(app)
+    alert_states = alert_state_table(app, settings.kafka_partitions)
+    specs = SpecCache(lambda site: sites_table.get(site.encode()))
+
+    def durable_of(site: str) -> dict[str, Any] | None:
+        value = alert_states.get(site.encode())
+        return value if isinstance(value, dict) else None
+
+    def save_alert_states(site: str, durable: dict[str, Any]) -> None:
+        alert_states[site.encode()] = durable
+
+    async def send(topic: str, key: bytes | None, value: bytes) -> None:
+        fut = await topics[topic].send(key=key, value=value)
+        await fut  # delivered: acks and durable writes may follow
+
+    metrics = resources.metrics
+    sink = ClickHouseSink(
+        resources.store,
+        resources.cluster_id,
+        max_rows=settings.sink_max_rows,
+        flush_interval=settings.sink_flush_interval_s,
+        on_flushed=metrics.on_flushed,
+        on_failed=metrics.sink_failures.inc,
+    )
+    limits = decode_limits(settings)
+    decoders: dict[str, MessageDecoder[Any]] = {
+        RACK_POWER: MessageDecoder(RackPower, limits),
+        GPU: MessageDecoder(GpuSample, limits),
+        LINK: MessageDecoder(LinkCounters, limits),
+    }
+    publishers = Publishers(
+        lambda k, v: send(ALERTS, k, v), lambda k, v: send(DEADLETTER, k, v), save_alert_states
+    )
+    processor = Processor(rule_config(settings), specs.get, durable_of)
+    return Handlers(processor, sink, decoders, publishers, metrics)
+
+
+def _register_agents(app: faust.App, topics: dict[str, Any], handlers: Handlers) -> None:
+    for name in TELEMETRY:
+
+        async def telemetry(stream: Any) -> None:
+            async for event in stream.noack().events():
+                m = event.message
+                await handlers.telemetry(
+                    m.topic, m.partition, m.offset, event.key, event.value, event.ack
+                )
+
+        app.agent(topics[name], name=f"megawatch.{name}")(telemetry)
+
+    for name in (ALERTS, DEADLETTER):
+
+        async def stored(stream: Any) -> None:
+            async for event in stream.noack().events():
+                m = event.message
+                await handlers.stored_topic(m.topic, m.partition, m.offset, event.value, event.ack)
+
+        app.agent(topics[name], name=f"megawatch.store.{name}")(stored)
+
+
+def _register_timers(app: faust.App, settings: Settings, handlers: Handlers) -> None:
+    sink = handlers.sink
+
+    # Faust's decorators are untyped: the functions below keep their own annotations.
+    @app.timer(settings.eval_interval_s, name="megawatch.tick")  # type: ignore[untyped-decorator]
+    async def tick() -> None:
+        await handlers.tick()
+
+    @app.timer(settings.sink_flush_interval_s / 4, name="megawatch.flush")  # type: ignore[untyped-decorator]
+    async def flush() -> None:
+        if sink.due():
+            await sink.flush()
+
+    @app.service
+    class SinkCloser(mode.Service):
+        """Flushes what is buffered when the worker stops."""
+
+        async def on_stop(self) -> None:
+            await sink.flush()
+
+
+def _register_rebalance(app: faust.App, handlers: Handlers) -> None:
+    async def on_assigned(app: Any, assigned: set[Any], **kwargs: Any) -> None:
+        # Rebalances are eager (everything revoked, then assigned): keep the live state
+        # of partitions we still own, forget the others (they warm up elsewhere).
+        owned = {tp.partition for tp in assigned if tp.topic in TELEMETRY}
+        known = set(handlers.processor.partition_of.values())
+        gone = handlers.processor.revoke(known - owned)
+        if gone:
+            logger.info("forgot %d sites of partitions now owned elsewhere", len(gone))
+        for topic in (*TELEMETRY, ALERTS, DEADLETTER):
+            handlers.keep_partitions(topic, {tp.partition for tp in assigned if tp.topic == topic})
+
+    async def on_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
+        await handlers.sink.flush()
+
+    app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
+    app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]

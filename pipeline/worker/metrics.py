@@ -1,0 +1,121 @@
+"""The pipeline's own metrics (Prometheus client registry, one per process).
+
+Counters are what the worker saw, not history: history is in ClickHouse. They live in a
+registry of their own so that tests and several apps in one process do not collide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+#: (topic, partition) -> messages behind the end of the partition
+LagReader = Callable[[], Mapping[tuple[str, int], int]]
+#: the notifier's stats(): {"receivers": {name: {"backlog": n, "delivered": n, ...}}}
+DeliveryReader = Callable[[], Mapping[str, Any]]
+
+
+class LiveCollector(Collector):
+    """Figures read at scrape time from the running worker: consumer lag, deliveries."""
+
+    def __init__(self) -> None:
+        self.lag: LagReader | None = None
+        self.deliveries: DeliveryReader | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        lag = GaugeMetricFamily(
+            "megawatch_consumer_lag",
+            "Messages behind the end of the partition, per assigned partition",
+            labels=["topic", "partition"],
+        )
+        for (topic, partition), behind in sorted((self.lag() if self.lag else {}).items()):
+            lag.add_metric([topic, str(partition)], behind)
+        yield lag
+        done = CounterMetricFamily(
+            "megawatch_deliveries",
+            "Delivery attempts by receiver and outcome",
+            labels=["receiver", "outcome"],
+        )
+        backlog = GaugeMetricFamily(
+            "megawatch_delivery_backlog", "Notifications waiting, per receiver", labels=["receiver"]
+        )
+        stats = self.deliveries() if self.deliveries else {}
+        for receiver, counts in sorted(stats.get("receivers", {}).items()):
+            backlog.add_metric([receiver], counts.get("backlog", 0))
+            for outcome, n in sorted(counts.items()):
+                if outcome != "backlog":
+                    done.add_metric([receiver, outcome], n)
+        yield done
+        yield backlog
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.readings = Counter(
+            "megawatch_readings", "Valid readings processed", ["topic"], registry=r
+        )
+        self.messages = Counter(
+            "megawatch_messages", "Kafka messages consumed", ["topic"], registry=r
+        )
+        self.dead_letters = Counter(
+            "megawatch_dead_letters",
+            "Messages or events dead-lettered",
+            ["topic", "reason"],
+            registry=r,
+        )
+        self.replayed = Counter(
+            "megawatch_replayed_messages",
+            "Redelivered messages not stored again (already in ClickHouse)",
+            ["topic"],
+            registry=r,
+        )
+        self.offset_gaps = Counter(
+            "megawatch_offset_gaps",
+            "Messages the consumer skipped (offset jumps within a partition; should stay 0)",
+            ["topic"],
+            registry=r,
+        )
+        self.alerts = Counter(
+            "megawatch_alerts", "Alert events published", ["rule", "status"], registry=r
+        )
+        self.sink_rows = Counter(
+            "megawatch_sink_rows", "Rows inserted into ClickHouse", ["table"], registry=r
+        )
+        self.sink_batch_rows = Histogram(
+            "megawatch_sink_batch_rows",
+            "Rows per ClickHouse insert",
+            buckets=(100, 1_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000),
+            registry=r,
+        )
+        self.sink_insert_seconds = Histogram(
+            "megawatch_sink_insert_seconds",
+            "ClickHouse insert latency",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=r,
+        )
+        self.sink_failures = Counter(
+            "megawatch_sink_failures", "Failed ClickHouse inserts (retried)", registry=r
+        )
+        self.sites = Gauge("megawatch_sites", "Sites tracked live by this worker", registry=r)
+        self.sites_warming = Gauge(
+            "megawatch_sites_warming", "Sites warming up after a (re)assignment", registry=r
+        )
+        self.sites_unspecced = Gauge(
+            "megawatch_sites_without_spec", "Sites with telemetry but no spec", registry=r
+        )
+        self.live = LiveCollector()
+        r.register(self.live)
+
+    def on_flushed(self, table: str, rows: int, seconds: float) -> None:
+        self.sink_rows.labels(table).inc(rows)
+        self.sink_batch_rows.observe(rows)
+        self.sink_insert_seconds.observe(seconds)

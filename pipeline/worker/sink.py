@@ -1,0 +1,219 @@
+"""Batched, idempotent ClickHouse writer with back-off: :class:`ClickHouseSink`.
+
+The contract (after quix-streams' sinks): stream processors ``add`` column batches with
+the Kafka position they came from and a ``done`` callback; the sink inserts them in
+column-oriented batches (at ``max_rows`` rows or every ``flush_interval`` seconds,
+whichever first) and calls ``done`` only once the rows are in ClickHouse. The worker
+acks a Kafka message in ``done``, so no offset is committed before its rows are stored
+(at-least-once).
+
+Idempotence, for the redelivery that at-least-once implies:
+
+* every batch carries an ``insert_deduplication_token`` kept across its retries, so an
+  insert that timed out but landed is not stored twice;
+* rows from Kafka carry their cluster id, partition and offset, and a materialized view
+  records the highest offset stored per table and partition in ``ingest_offsets``
+  within the same INSERT (sql/migrations/003). After a restart or rebalance, messages at
+  or below that offset are not stored again (:meth:`already_stored`), while live state
+  is still rebuilt from them.
+
+When the store is down the sink retries with capped exponential back-off, forever, and
+``add`` blocks once ``max_buffered_rows`` are waiting: consumption stops (back-pressure)
+and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pipeline.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+LEDGER_TABLE = "ingest_offsets"
+
+
+class ColumnWriter(Protocol):
+    """What the sink needs of :class:`pipeline.store.Store`."""
+
+    def insert_columns(
+        self,
+        table: str,
+        column_names: Sequence[str],
+        columns: Sequence[Sequence[object]],
+        dedup_token: str | None = None,
+    ) -> None: ...
+
+    def query_rows(
+        self, sql: str, params: dict[str, object] | None = None
+    ) -> list[tuple[Any, ...]]: ...
+
+
+@dataclass
+class _Buffer:
+    column_names: tuple[str, ...]
+    columns: list[list[object]]
+    rows: int = 0
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition)
+    done: list[Callable[[], object]] = field(default_factory=list)
+
+
+@dataclass
+class SinkStats:
+    rows: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+    failures: int = 0
+
+
+class ClickHouseSink:
+    def __init__(
+        self,
+        writer: ColumnWriter,
+        cluster_id: str,
+        *,
+        max_rows: int = 20_000,
+        flush_interval: float = 1.0,
+        max_buffered_rows: int = 200_000,
+        max_backoff: float = 10.0,
+        on_flushed: Callable[[str, int, float], None] | None = None,
+        on_failed: Callable[[], None] | None = None,
+    ) -> None:
+        self.writer = writer
+        self.cluster_id = cluster_id
+        self.max_rows = max_rows
+        self.flush_interval = flush_interval
+        self.max_buffered_rows = max_buffered_rows
+        self.max_backoff = max_backoff
+        self.on_flushed = on_flushed  # (table, rows, seconds): metrics hook
+        self.on_failed = on_failed  # one failed insert (retried): metrics hook
+        self.stats = SinkStats()
+        self._buffers: dict[str, _Buffer] = {}
+        self._buffered = 0
+        self._lock = asyncio.Lock()  # one flush at a time, in order
+        self._ledger: dict[tuple[str, str, int], int] = {}
+        self._last_flush = time.monotonic()
+        self._waiting: list[Callable[[], object]] = []  # run after the next flush
+        self._flushing: asyncio.Future[None] | None = None
+
+    # --- the stream side --------------------------------------------------------------
+    async def add(
+        self,
+        table: str,
+        column_names: tuple[str, ...],
+        columns: Sequence[Sequence[object]],
+        *,
+        source: tuple[str, int, int] | None = None,
+        done: Callable[[], object] | None = None,
+    ) -> None:
+        """Buffer one column batch; ``done`` runs once these rows are stored."""
+        buffer = self._buffers.get(table)
+        if buffer is None or buffer.column_names != column_names:
+            if buffer is not None:
+                await self.flush()
+            buffer = _Buffer(column_names, [[] for _ in column_names])
+            self._buffers[table] = buffer
+        rows = len(columns[0]) if columns else 0
+        for target, values in zip(buffer.columns, columns, strict=True):
+            target.extend(values)
+        buffer.rows += rows
+        self._buffered += rows
+        if source is not None:
+            topic, partition, offset = source
+            key = (topic, partition)
+            buffer.offsets[key] = max(offset, buffer.offsets.get(key, -1))
+        if done is not None:
+            buffer.done.append(done)
+        if self._buffered >= self.max_buffered_rows:
+            await self.flush()  # back-pressure: the store is behind, stop consuming
+        elif buffer.rows >= self.max_rows and (self._flushing is None or self._flushing.done()):
+            # A full batch is written in the background: the agent goes on decoding and
+            # evaluating rules (alert latency) while the insert runs in its thread.
+            self._flushing = asyncio.ensure_future(self.flush())
+
+    def after_next_flush(self, done: Callable[[], object]) -> None:
+        """Run ``done`` once everything buffered now is stored (or at once if nothing is)."""
+        if self._buffered == 0 and not self._lock.locked():
+            done()
+            return
+        self._waiting.append(done)
+
+    def already_stored(self, table: str, topic: str, partition: int, offset: int) -> bool:
+        """True when a message at ``offset`` was stored before a restart or rebalance."""
+        stored = self._ledger.get((table, topic, partition))
+        return stored is not None and offset <= stored
+
+    def load_ledger(self, table: str, topic: str, partitions: Sequence[int]) -> None:
+        """Read the stored high-water offsets of ``partitions`` (call on assignment)."""
+        rows = self.writer.query_rows(
+            f"SELECT partition, max(max_offset) FROM {LEDGER_TABLE} "
+            "WHERE cluster_id = {cluster:String} AND tbl = {tbl:String} "
+            "AND topic = {topic:String} AND partition IN {parts:Array(UInt16)} "
+            "GROUP BY partition",
+            {"cluster": self.cluster_id, "tbl": table, "topic": topic, "parts": list(partitions)},
+        )
+        for partition in partitions:
+            self._ledger.pop((table, topic, partition), None)
+        for partition, offset in rows:
+            self._ledger[(table, topic, int(partition))] = int(offset)
+
+    def forget(self, topic: str, partitions: Sequence[int]) -> None:
+        """Drop the ledger of revoked partitions (re-read if they come back)."""
+        drop = set(partitions)
+        for key in [k for k in self._ledger if k[1] == topic and k[2] in drop]:
+            del self._ledger[key]
+
+    # --- flushing ---------------------------------------------------------------------
+    def due(self) -> bool:
+        return self._buffered > 0 and time.monotonic() - self._last_flush >= self.flush_interval
+
+    async def flush(self) -> None:
+        """Write everything buffered; returns once it is stored (retrying while not)."""
+        async with self._lock:
+            buffers, self._buffers, self._buffered = self._buffers, {}, 0
+            waiting, self._waiting = self._waiting, []
+            self._last_flush = time.monotonic()
+            for table, buffer in buffers.items():
+                if buffer.rows:
+                    await self._write_until_stored(table, buffer)
+                for done in buffer.done:
+                    done()
+            for done in waiting:
+                done()
+
+    async def _write_until_stored(self, table: str, buffer: _Buffer) -> None:
+        token = f"{table}:{uuid.uuid4().hex}"  # the same token for every retry of the batch
+        delay = 0.1
+        while True:
+            started = time.perf_counter()
+            try:
+                await asyncio.to_thread(
+                    self.writer.insert_columns, table, buffer.column_names, buffer.columns, token
+                )
+                break
+            except StoreError as exc:
+                self.stats.failures += 1
+                if self.on_failed is not None:
+                    self.on_failed()
+                logger.warning(
+                    "insert of %d rows into %s failed (%s); retrying in %.1f s",
+                    buffer.rows,
+                    table,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+        elapsed = time.perf_counter() - started
+        self.stats.batches += 1
+        self.stats.rows[table] = self.stats.rows.get(table, 0) + buffer.rows
+        for (topic, partition), offset in buffer.offsets.items():
+            key = (table, topic, partition)
+            self._ledger[key] = max(offset, self._ledger.get(key, -1))
+        if self.on_flushed is not None:
+            self.on_flushed(table, buffer.rows, elapsed)

@@ -1,0 +1,63 @@
+"""The worker's two Faust tables: site specs (global) and durable alert states.
+
+Both are keyed by site bytes. Faust derives a table's serializers from its key and value
+types (bytes -> raw, anything else -> JSON), which is why the types are set here rather
+than a schema.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.tables.globaltable import GlobalTable
+
+from pipeline.kafka.topics import SITES, SITES_PARTITIONS
+
+RAW: dict[str, Any] = {
+    "key_type": bytes,
+    "value_type": bytes,
+    "key_serializer": "raw",
+    "value_serializer": "raw",
+}
+
+
+class SpecTable(GlobalTable):
+    """A GlobalTable whose changelog is the contract's own ``control.sites`` topic.
+
+    Faust's assignor looks a global table's changelog up by the table's *default*
+    changelog name, and fails silently (the group never finishes joining) when the
+    table reads another topic: this names the topic it really reads.
+    """
+
+    def _changelog_topic_name(self) -> str:
+        return SITES
+
+
+def spec_table(app: faust.App) -> Any:
+    # One partition and a recovery buffer of one: Faust's documented remedy for global
+    # tables that never finish recovering when several workers share them.
+    return app.tables.add(
+        SpecTable(
+            app,
+            name="sites",
+            beacon=app.tables.beacon,
+            partitions=SITES_PARTITIONS,
+            changelog_topic=app.topic(SITES, partitions=SITES_PARTITIONS, **RAW),
+            key_type=bytes,
+            value_type=bytes,
+            is_global=True,
+            standby_buffer_size=1,
+            recovery_buffer_size=1,
+        )
+    )
+
+
+def alert_state_table(app: faust.App, partitions: int) -> Any:
+    """Durable alert states, one small JSON dict per site, written on fire and resolve.
+
+    Written with the producer's partitioner (``use_partitioner``: from timers too), so
+    the changelog partition of a site is the partition of its telemetry: same key, same
+    murmur2, same partition count; a worker recovers exactly the sites it owns.
+    """
+    return app.Table("alert_states", use_partitioner=True, key_type=bytes, partitions=partitions)
