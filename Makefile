@@ -16,17 +16,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Ctrl-C ends the demo with its summary (exit 0); make itself then reports the
+# interrupt, as it does for any command stopped with Ctrl-C.
 demo: install
+	@command -v megawatch >/dev/null 2>&1 || echo "megawatch is in $(BIN): run '. $(BIN)/activate' to have it on PATH"
 	$(BIN)/megawatch demo
 
-# The Alertmanager tests need Debian's prometheus-alertmanager: installed here when
+# What the tests need beyond the venv (Debian's Alertmanager, promtool, chromium, iproute2;
+# ClickHouse 24.8 as chDB 2.1.1 in .venv-ch248): tests/install-deps.sh installs what is
 # missing (as root, or through sudo).
 test-deps:
-	@command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1 || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  echo "installing prometheus-alertmanager (Debian) for the Alertmanager tests"; \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; }
+	PYTHON=$(PYTHON) tests/install-deps.sh
 
 # The whole check: lint (ruff, formatting, mypy strict), the schemas, the suite.
 test: install test-deps lint

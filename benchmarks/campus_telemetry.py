@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cache
 
 import orjson
+from kafka.partitioner.default import murmur2
 
 from pipeline.events import SiteSpec
 from pipeline.sources.base import TOPICS
@@ -71,6 +73,7 @@ class Campus:
     racks_per_hall: int = 1000
     prefix: str = "gw-hall"
     cap_mw_per_hall: float = 125.0
+    partitions: int = 8  # MEGAWATCH_KAFKA_PARTITIONS: the halls are spread over them
 
     @property
     def racks(self) -> int:
@@ -78,7 +81,7 @@ class Campus:
 
     @property
     def sites(self) -> list[str]:
-        return [f"{self.prefix}-{i + 1}" for i in range(self.halls)]
+        return spread_sites(self.prefix, self.halls, self.partitions)
 
     def specs(self) -> list[SiteSpec]:
         return [
@@ -102,6 +105,29 @@ class Campus:
         from pipeline.sources.sim.hardware import PLATFORMS
 
         return self.racks * PLATFORMS[PLATFORM].gpus
+
+
+def partition_of(site: str, partitions: int) -> int:
+    """The partition a site's messages go to (murmur2 of the key, as Kafka clients do)."""
+    return (murmur2(site.encode()) & 0x7FFFFFFF) % partitions
+
+
+@cache
+def spread_sites(prefix: str, halls: int, partitions: int) -> list[str]:
+    """``halls`` ids ``prefix-N`` whose partitions are spread evenly: hall i goes to
+    partition i mod ``partitions``. Plain ``prefix-1..8`` hash onto 6 of 8 partitions,
+    and a worker that owns the crowded one carries 75 % of the load whatever the
+    number of workers (issue 12)."""
+    wanted = [i % partitions for i in range(halls)]
+    free: dict[int, list[str]] = {}
+    sites: list[str] = []
+    n = 0
+    for target in wanted:
+        while not free.get(target):
+            n += 1
+            free.setdefault(partition_of(f"{prefix}-{n}", partitions), []).append(f"{prefix}-{n}")
+        sites.append(free[target].pop(0))
+    return sites
 
 
 def encode(kind: str, site: str, events: list[dict], batch: int) -> list[Message]:

@@ -3,11 +3,16 @@
 Measured in one process, on the same messages:
 
 * ``json_only``: ``orjson.loads`` of the message, no validation (the floor);
-* ``batch``: :class:`pipeline.core.decode.MessageDecoder` (the batch validated in one
-  pydantic call, plus event-time and key checks), what the worker runs;
+* ``fast``: :class:`pipeline.core.decode.MessageDecoder` as the worker runs it (the
+  columnar fast path of :mod:`pipeline.core.columnar`, plus event-time and key checks);
+* ``batch``: the same decoder with the fast path off (the batch validated in one
+  pydantic call, plus the same checks): the contract's own path, and the baseline;
 * ``per_event``: the same models validated one event at a time (what a naive decoder
   does), the baseline the batch path is compared with;
-* ``with_rejects``: the batch path on messages holding one bad event each (slow path).
+* ``with_rejects``: the batch path on messages holding one bad event each (slow path);
+* ``fast_processed`` / ``batch_processed``: decoding plus the core's processing of the
+  message (:class:`pipeline.core.processor.Processor`: state, rules, rows), from the fast
+  path's columns and from pydantic's model objects.
 
     python benchmarks/decode.py [--events 500] [--rounds 200]
 
@@ -29,7 +34,9 @@ import orjson
 from pydantic import TypeAdapter
 
 from pipeline.core.decode import MessageDecoder
-from pipeline.events import GpuSample, LinkCounters, RackPower
+from pipeline.core.policy import RuleConfig
+from pipeline.core.processor import Processor
+from pipeline.events import GpuSample, LinkCounters, RackPower, SiteSpec
 
 RESULTS = Path(__file__).resolve().parent / "results" / "decode.json"
 
@@ -97,7 +104,8 @@ def measure(kind: str, events: int, rounds: int) -> dict[str, float]:
     items = messages(kind, events, int(now.timestamp() * 1000) - 1000)
     raw = orjson.dumps({"events": items})
     bad = orjson.dumps({"events": [*items[:-1], {**items[-1], "ts": "not a time"}]})
-    decoder = MessageDecoder(MODELS[kind])
+    fast = MessageDecoder(MODELS[kind])
+    decoder = MessageDecoder(MODELS[kind], fast=False)
     one = TypeAdapter(MODELS[kind])
 
     def per_event() -> None:
@@ -105,13 +113,29 @@ def measure(kind: str, events: int, rounds: int) -> dict[str, float]:
             one.validate_python(item)
 
     assert len(decoder.decode(raw, b"atl-2", now).events) == events
+    assert len(fast.decode(raw, b"atl-2", now).events) == events
     assert len(decoder.decode(bad, b"atl-2", now).rejects) == 1
     results = {
         "json_only": rate(lambda: orjson.loads(raw), events, rounds),
+        "fast": rate(lambda: fast.decode(raw, b"atl-2", now), events, rounds),
         "batch": rate(lambda: decoder.decode(raw, b"atl-2", now), events, rounds),
         "per_event": rate(per_event, events, rounds),
         "with_rejects": rate(lambda: decoder.decode(bad, b"atl-2", now), events, rounds),
     }
+    now_ms = int(now.timestamp() * 1000)
+    for name, dec in (("fast_processed", fast), ("batch_processed", decoder)):
+        spec = SiteSpec(site="atl-2", cap_mw=100)
+        processor = Processor(RuleConfig(), {"atl-2": spec}.get, lambda site: None)
+        process = {"rack_power": processor.rack_power, "gpu": processor.gpu}.get(
+            kind, processor.link
+        )
+        results[name] = rate(
+            lambda d=dec, p=process: p(d.decode(raw, b"atl-2", now).events, 0, 0, now_ms),
+            events,
+            rounds,
+        )
+    results["fast_vs_batch"] = results["fast"] / results["batch"]
+    results["processed_fast_vs_batch"] = results["fast_processed"] / results["batch_processed"]
     results["batch_vs_per_event"] = results["batch"] / results["per_event"]
     results["batch_vs_json_only"] = results["batch"] / results["json_only"]
     return results
@@ -137,11 +161,13 @@ def main() -> None:
     RESULTS.write_text(json.dumps(report, indent=2))
     for kind, figures in report["readings_per_s"].items():
         print(
-            f"{kind:10} batch {figures['batch']:>10,.0f}/s  "
+            f"{kind:10} fast {figures['fast']:>10,.0f}/s  "
+            f"batch {figures['batch']:>10,.0f}/s  fast/batch {figures['fast_vs_batch']:.2f}  "
             f"per-event {figures['per_event']:>10,.0f}/s  "
             f"json-only {figures['json_only']:>10,.0f}/s  "
             f"batch/per-event {figures['batch_vs_per_event']:.2f}  "
-            f"with a reject {figures['with_rejects']:>9,.0f}/s"
+            f"with a reject {figures['with_rejects']:>9,.0f}/s  "
+            f"decode+process fast/batch {figures['processed_fast_vs_batch']:.2f}"
         )
     print(f"written to {RESULTS}")
 

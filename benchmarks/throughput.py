@@ -13,6 +13,7 @@ One run, on the real embedded broker and the real chDB store (see docs/benchmark
    rack measured exactly on the pure core with tracemalloc (:mod:`state_memory`).
 
     python benchmarks/throughput.py            # ~3-4 min; JSON in benchmarks/results/
+    python benchmarks/throughput.py --workers 2   # + the drain with 1 and with 2 workers
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from campus_telemetry import Campus, Load, generate, gpu_every_for_rate
 from cpu_usage import CpuMeter
 from kafka_load import Placement, baseline, produce_backlog
 from phases import DrainStalled, drain, live, missing_messages
+from scaling import phase_scaling
 from state_memory import state_per_rack
 from worker_process import WorkerProcess
 
@@ -135,8 +137,8 @@ def produce(bootstrap: str, load: Load, info: dict[str, Any]) -> list[Placement]
 
 
 def validated_readings() -> Any:
-    """The second baseline's decode: the worker's own decoder (pydantic validation of
-    whole batches, event-time and key checks), nothing after it."""
+    """The second baseline's decode: the worker's own decoder (the columnar fast path,
+    pydantic for whatever it is not sure of, event-time and key checks), nothing after it."""
     from datetime import UTC, datetime
 
     from pipeline.core.decode import MessageDecoder
@@ -320,6 +322,9 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
             shutil.copyfile(worker.log, args.out.with_suffix(".worker.log"))
     if args.rss_ticks:
         out["state_memory"] = state_per_rack(gpu_every=args.gpu_every, batch=args.batch)
+    if args.workers > 1:
+        specs = [*campus.specs(), probe.spec()]
+        out["scaling"] = phase_scaling(args.workers, load.messages, load.readings, specs)
     out["finished_at"] = stamp()
     return out
 
@@ -346,7 +351,20 @@ def summary(r: dict[str, Any]) -> dict[str, Any]:
         "state_per_rack_kib": r.get("state_memory", {}).get("kib_per_rack"),
         "foreign_cpu_s_drain": r["worker"]["cpu_s"]["foreign_cpu_s"],
         "foreign_cpu_s_live": r["live"]["cpu_s"]["foreign_cpu_s"],
+        **_scaling_summary(r.get("scaling")),
         "targets": TARGETS,
+    }
+
+
+def _scaling_summary(scaling: dict[str, Any] | None) -> dict[str, Any]:
+    if not scaling:
+        return {}
+    runs = scaling["runs"]
+    return {
+        "scaling_workers": scaling["workers"],
+        "scaling_ratio": scaling["ratio"],
+        "scaling_readings_per_s": {n: run["readings_per_s"] for n, run in runs.items()},
+        "scaling_cpu_s": {n: run["cpu_s"] for n, run in runs.items()},
     }
 
 
@@ -372,8 +390,18 @@ def main() -> None:
         help="produce the backlog once the worker is ready (works around "
         "the startup race that skips messages; the producer then overlaps)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="N > 1: also drain the backlog with 1 and with N workers (fresh broker and "
+        "store each) and report the ratio and the CPU per process",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/throughput.json"))
     args = parser.parse_args()
+    # a fresh clone has no results folder: the worker's log is copied there even when
+    # the run fails, before any JSON is written
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="megawatch-bench-") as tmp:
         result = run(args, Path(tmp))
     result["summary"] = summary(result)

@@ -2,7 +2,7 @@
 
 Readiness is the worker's ``/health`` reporting assigned partitions; progress is read
 from its ``/metrics`` (readings processed, rows inserted per table); rows are counted
-through its ``/api/sql`` (it owns the embedded chDB store); memory is the process's
+on its store (the embedded one through the store server it shares); memory is the process's
 ``VmRSS``/``VmHWM`` from ``/proc``. Optionally py-spy samples it while it works.
 """
 
@@ -52,6 +52,7 @@ class WorkerProcess:
         data_dir: Path,
         extra_env: dict[str, str] | None = None,
         command: list[str] | None = None,
+        name: str = "worker",
     ) -> None:
         self.data_dir = data_dir
         self.command = command or [sys.executable, "-m", "pipeline", "worker", "--quiet"]
@@ -66,7 +67,8 @@ class WorkerProcess:
             }
         )
         self.env.update(extra_env or {})
-        self.log = data_dir / "worker.log"
+        self.name = name
+        self.log = data_dir / f"{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30)
         self._spy: subprocess.Popen[bytes] | None = None
@@ -115,6 +117,12 @@ class WorkerProcess:
     def metrics(self) -> dict[str, float]:
         return parse_metrics(self.http.get("/metrics").text)
 
+    def assigned_partitions(self) -> int:
+        try:
+            return int(self.http.get("/health", timeout=2).json().get("assigned_partitions", 0))
+        except (httpx.HTTPError, ValueError):
+            return 0
+
     def stored_rows(self, metrics: dict[str, float] | None = None) -> int:
         """Rows of the telemetry tables inserted so far (from the sink's counters)."""
         m = metrics if metrics is not None else self.metrics()
@@ -123,11 +131,10 @@ class WorkerProcess:
         )
 
     def sql(self, query: str) -> list[list[Any]]:
-        response = self.http.post("/api/sql", json={"sql": query})
-        body = response.json()
-        if response.status_code != 200:
-            raise RuntimeError(f"/api/sql {query!r}: {body}")
-        return list(body["data"])
+        """A read query on the worker's store, through the same store server."""
+        from pipeline.store.reader import read_split, settings_of_child
+
+        return list(read_split(settings_of_child(self.env), query)["data"])
 
     def count_rows(self) -> dict[str, int]:
         return {t: int(self.sql(f"SELECT count() FROM {t}")[0][0]) for t in TELEMETRY_TABLES}
@@ -196,3 +203,68 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait(10)
+
+
+class WorkerTeam:
+    """Several workers in one consumer group, seen by :func:`phases.drain` as one: their
+    metrics and memory are summed, and any of them exiting is a failure."""
+
+    def __init__(self, workers: list[WorkerProcess]) -> None:
+        self.workers = workers
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {w.name: w.pid for w in self.workers}
+
+    def start(self, timeout: float = 120) -> float:
+        started = time.monotonic()
+        for worker in self.workers:
+            worker.start(timeout)
+        return time.monotonic() - started
+
+    def wait_assigned(self, timeout: float = 120) -> float:
+        """Until every worker owns partitions (the group has settled); seconds taken."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            self.check_alive()
+            if all(w.assigned_partitions() > 0 for w in self.workers):
+                return time.monotonic() - started
+            time.sleep(0.25)
+        raise RuntimeError(f"the workers did not all get partitions in {timeout} s")
+
+    def check_alive(self) -> None:
+        for worker in self.workers:
+            worker.check_alive()
+
+    def metrics(self) -> dict[str, float]:
+        total: dict[str, float] = {}
+        for worker in self.workers:
+            for key, value in worker.metrics().items():
+                total[key] = total.get(key, 0.0) + value
+        return total
+
+    def stored_rows(self, metrics: dict[str, float] | None = None) -> int:
+        m = metrics if metrics is not None else self.metrics()
+        return self.workers[0].stored_rows(m)
+
+    def memory_kib(self) -> dict[str, int]:
+        total: dict[str, int] = {}
+        for worker in self.workers:
+            for key, value in worker.memory_kib().items():
+                total[key] = total.get(key, 0) + value
+        return total
+
+    def partition_readings(self) -> dict[str, dict[str, int]]:
+        """Per worker: readings per partition (megawatch_partition_readings_total)."""
+        prefix = 'megawatch_partition_readings_total{partition="'
+        return {
+            w.name: {
+                key[len(prefix) : -2]: int(value)
+                for key, value in sorted(w.metrics().items())
+                if key.startswith(prefix)
+            }
+            for w in self.workers
+        }
+
+    def stop(self) -> list[int | None]:
+        return [worker.stop() for worker in self.workers]

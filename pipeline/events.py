@@ -146,18 +146,63 @@ class LinkThresholds(BaseModel):
     wan: LossRatio | None = None
 
 
+#: A rack name or a glob of rack names (``h1-*``, ``r[0-4]?``) in a power domain.
+RackPattern = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:*?\[\]!-]{1,64}$")]
+CapMw = Annotated[float, Field(gt=0, le=MAX_CAP_MW, allow_inf_nan=False)]
+
+
+class PowerDomain(BaseModel):
+    """One level of a site's power tree (a feed, hall, row or busway) with its own cap.
+
+    A domain lists either ``children`` (other domains of the same spec) or ``racks``
+    (names or globs): racks map to leaf domains, and a parent's power is its children's.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Id
+    cap_mw: CapMw
+    warn_ratio: Annotated[float, Field(gt=0, lt=1)] | None = Field(
+        None, description="unset: the site's warn_ratio"
+    )
+    children: tuple[Id, ...] | None = None
+    racks: tuple[RackPattern, ...] | None = None
+    oversubscribe: bool = Field(
+        False, description="allow the children's caps to sum above this domain's cap"
+    )
+    racks_expected: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+
+
 class SiteSpec(BaseModel):
     """A site's power cap and alerting parameters (compacted topic control.sites, key = site)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     site: Id
-    cap_mw: Annotated[float, Field(gt=0, le=MAX_CAP_MW, allow_inf_nan=False)]
+    cap_mw: CapMw
     region: Id | None = None
     warn_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.9
     stale_after_s: Annotated[float, Field(gt=0, le=3600)] | None = None
     loss_warn: LinkThresholds | None = None
     loss_crit: LinkThresholds | None = None
+    racks_expected: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
+        None, description="racks the site has: those that never reported count as missing"
+    )
+    stale_hold_s: Annotated[float, Field(gt=0, le=86_400)] | None = Field(
+        None, description="a silent rack counts at its last known power this long, then unknown"
+    )
+    min_coverage: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        None, description="share of racks reporting below which telemetry_missing fires"
+    )
+    forget_after_s: Annotated[float, Field(gt=0)] | None = Field(
+        None, description="a rack or link silent this long is forgotten"
+    )
+    domains: tuple[PowerDomain, ...] | None = Field(
+        None, description="the site's power tree: feeds, halls, rows with their own caps"
+    )
+    oversubscribe: bool = Field(
+        False, description="allow the top domains' caps to sum above the site's cap"
+    )
 
 
 class Alert(BaseModel):
@@ -182,6 +227,7 @@ class Alert(BaseModel):
     link: Id | None = None
     peer_site: Id | None = None
     rack: Id | None = None
+    domain: Id | None = Field(None, description="the power domain (feed, hall, row) of a cap alert")
     ends_at: AwareDatetime | None = None
     seq: Annotated[int, Field(ge=0)] = 0
     forecast_at: AwareDatetime | None = Field(
@@ -210,6 +256,14 @@ class DeadLetter(BaseModel):
         None,
         description="stable category for counting: not_json, invalid, too_old, too_new, "
         "too_large, no_key, key_mismatch, ...",
+    )
+    raw_size: Annotated[int, Field(ge=0)] | None = Field(
+        None,
+        description="size in bytes of the offending bytes when raw holds only a prefix of "
+        "them (they were over the dead-letter bound); null when raw is complete",
+    )
+    raw_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        None, description="hex SHA-256 of the whole offending bytes when raw is a prefix"
     )
 
 

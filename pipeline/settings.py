@@ -22,7 +22,13 @@ from pipeline.errors import ConfigError
 
 ENV_PREFIX = "MEGAWATCH_"
 SECRET_FIELDS = frozenset(
-    {"webhook_secret", "clickhouse_password", "kafka_sasl_password", "slack_webhook_url"}
+    {
+        "webhook_secret",
+        "clickhouse_password",
+        "kafka_sasl_password",
+        "slack_webhook_url",
+        "redfish_password",
+    }
 )
 
 
@@ -36,11 +42,12 @@ def redact_url(url: str) -> str:
     """Drop the password (and query string, where tokens hide) from a URL for display."""
     try:
         parts = urlsplit(url)
+        port = parts.port  # raises for a port out of range
     except ValueError:
         return "<unparseable url>"
     netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
+    if port:
+        netloc = f"{netloc}:{port}"
     if parts.username:
         secret = ":***" if parts.password else ""
         netloc = f"{parts.username}{secret}@{netloc}"
@@ -62,6 +69,17 @@ class Settings(BaseSettings):
     clickhouse_password: SecretStr | None = None
     retention_days: int = Field(90, ge=1, le=36500)  # raw tables
     rollup_retention_days: int = Field(730, ge=1, le=36500)  # per-minute rollups
+    # embedded store: its server stops this long after the last client process exited
+    store_idle_exit_s: float = Field(60.0, ge=0)  # 0: never
+    # `megawatch sql` and other read queries: bounded so that they never hold the store
+    sql_timeout_s: float = Field(30.0, gt=0, le=3600)
+    sql_max_result_rows: int = Field(1_000_000, ge=1)
+    sql_max_result_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    # a ClickHouse cluster (remote_servers name): `db migrate` applies the cluster form
+    clickhouse_cluster: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+$")
+    # workers migrate the store at start; unset: yes on the embedded store, no on a server
+    # (run `megawatch db migrate` once per release there: N workers must not race on DDL)
+    auto_migrate: bool | None = None
 
     # --- Kafka ---------------------------------------------------------------------
     kafka_partitions: int = Field(8, ge=1, le=1024)
@@ -82,6 +100,10 @@ class Settings(BaseSettings):
 
     # --- stream processing: rule defaults (a site spec overrides the per-site ones) -----
     stale_after_s: float = Field(15.0, gt=0, le=3600)  # a rack silent this long is stale
+    stale_hold_s: float = Field(600.0, gt=0, le=86_400)  # then counted at last power this long
+    min_coverage: float = Field(0.9, gt=0, le=1)  # share of racks reporting; under it: alert
+    telemetry_for_s: float = Field(60.0, ge=0, le=3600)  # coverage low this long: telemetry_missing
+    forget_after_s: float = Field(86_400.0, gt=0)  # a rack or link silent this long is forgotten
     cap_for_s: float = Field(5.0, ge=0, le=3600)  # over a cap this long before firing
     cap_resolve_for_s: float = Field(5.0, ge=0, le=3600)  # under the margin this long to resolve
     hysteresis: float = Field(0.02, ge=0, lt=0.5)  # resolve only under threshold * (1 - this)
@@ -98,12 +120,20 @@ class Settings(BaseSettings):
     idle_power_share: float = Field(0.25, gt=0, lt=1)  # of the GPUs' power limit
     idle_for_s: float = Field(300.0, ge=0)  # GPUs under 5 % busy this long
     eval_interval_s: float = Field(1.0, gt=0, le=60)  # staleness, series rows, forecasts
-    sink_max_rows: int = Field(20_000, ge=1_000)  # ClickHouse insert batch, at most
+    # ClickHouse insert batch, at most: 100k rows cost 7-17 % less CPU per reading than
+    # 20k (fewer inserts, parts and merges); at live rates the flush interval rules
+    sink_max_rows: int = Field(100_000, ge=1_000)
     sink_flush_interval_s: float = Field(1.0, gt=0, le=60)  # and at least this often
+    # rows held for the store at most (buffered + being written); beyond: back-pressure
+    # (three batches: one being written while the next fills, without pausing)
+    sink_max_buffered_rows: int = Field(300_000, ge=1_000)
 
     # --- alert delivery ------------------------------------------------------------
     webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
     webhook_secret: SecretStr | None = None
+    # signature headers on generic webhooks: megawatch's X-Megawatch-Signature, the
+    # Standard Webhooks webhook-* headers (verifiable with stock libraries), or both
+    webhook_signature: Literal["megawatch", "standard", "both"] = "megawatch"
     alertmanager_url: str | None = Field(None, repr=False)
     slack_webhook_url: SecretStr | None = None
     notifier_in_worker: bool = True  # false when `megawatch notifier` runs on its own
@@ -120,9 +150,19 @@ class Settings(BaseSettings):
     # "08:00": the worker sends the last day's digest to the receivers daily at this UTC time
     digest_schedule_utc: str | None = None
 
+    # --- agent sources that poll devices (dcgm-exporter, Redfish) ---------------------
+    redfish_username: str | None = None
+    redfish_password: SecretStr | None = None
+    redfish_auth: Literal["basic", "session"] = "basic"  # session: one X-Auth-Token per service
+    source_ca_file: Path | None = None  # PEM bundle to verify the devices' TLS certificates
+    source_verify_tls: bool = True  # false only for a lab device with a self-signed cert
+    source_timeout_s: float = Field(5.0, gt=0, le=300)  # per HTTP request to a device
+
     # --- the worker's own HTTP endpoint (metrics, health, state) ----------------------
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=0, le=65535)
+    # `megawatch notifier` on its own serves /metrics here (0: not at all)
+    notifier_metrics_port: int = Field(0, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("webhook_urls", mode="before")
@@ -143,8 +183,14 @@ class Settings(BaseSettings):
     @field_validator("clickhouse_dsn")
     @classmethod
     def _check_dsn(cls, dsn: str | None) -> str | None:
-        if dsn is not None and urlsplit(dsn).scheme not in ("chdb", "http", "https"):
+        if dsn is None:
+            return dsn
+        parts = urlsplit(dsn)
+        if parts.scheme not in ("chdb", "http", "https"):
             raise ValueError("expected chdb:///path or http(s)://user:pass@host:port/db")
+        _ = parts.port  # a ValueError naming the bad port, before any client sees it
+        if parts.scheme != "chdb" and not parts.hostname:
+            raise ValueError("expected http(s)://user:pass@host:port/db (no host given)")
         return dsn
 
     @field_validator("digest_schedule_utc")
@@ -166,6 +212,13 @@ class Settings(BaseSettings):
         return self.clickhouse_dsn or f"chdb://{(self.data_dir / 'clickhouse').resolve()}"
 
     @property
+    def migrates_on_start(self) -> bool:
+        """Whether a worker migrates the store when it starts (MEGAWATCH_AUTO_MIGRATE)."""
+        if self.auto_migrate is not None:
+            return self.auto_migrate
+        return urlsplit(self.store_dsn).scheme == "chdb"
+
+    @property
     def store_dsn_redacted(self) -> str:
         return redact_url(self.store_dsn)
 
@@ -184,14 +237,28 @@ def env_name(field: str) -> str:
 
 
 def describe_error(exc: ValidationError) -> str:
-    """One line per bad variable: its name, what is expected, and (unless secret) the value."""
+    """One line per bad variable: its name, what is expected, and (unless secret) the
+    value, with URL passwords and query strings (where tokens hide) masked."""
     lines = []
     for err in exc.errors(include_url=False):
         field = str(err["loc"][0]) if err["loc"] else "?"
-        msg = err["msg"].removeprefix("Value error, ")
-        shown = "" if field in SECRET_FIELDS else f" (got {err.get('input')!r})"
+        msg = " ".join(err["msg"].removeprefix("Value error, ").split())
+        shown = "" if field in SECRET_FIELDS else f" (got {shown_value(err.get('input'))})"
         lines.append(f"{env_name(field)}: {msg}{shown}")
     return "; ".join(lines)
+
+
+_CREDENTIALS = re.compile(r"(?i)\b[\w.+-]*:[^\s@/]*@|[?&#]\S*")
+
+
+def shown_value(value: Any) -> str:
+    """A rejected value as an error may show it: URLs redacted, credentials masked."""
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(shown_value(item) for item in value) + "]"
+    text = str(value)
+    if "://" in text:
+        return repr(redact_url(text))
+    return repr(_CREDENTIALS.sub("***", text))[:200]
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -1,9 +1,11 @@
 """Site specs: reading them from the compacted ``control.sites`` topic, and publishing.
 
 ``megawatch sites apply FILE.yaml`` validates every spec against
-:class:`pipeline.events.SiteSpec` before publishing anything (one bad spec publishes
-none), keyed by site. Workers read the topic as a Faust GlobalTable; :class:`SpecCache`
-parses each value once, so a cap change takes effect at the next evaluation.
+:class:`pipeline.events.SiteSpec` and its power domains (:func:`tree_problems`: cycles,
+unknown children, a rack in two leaves, caps above the parent's) before publishing
+anything (one bad spec publishes none), keyed by site. Workers read the topic as a
+Faust GlobalTable; :class:`SpecCache` parses each value once, so a cap change takes
+effect at the next evaluation.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from pipeline.core.decode import describe_validation_error
+from pipeline.core.domains import tree_problems
 from pipeline.errors import ConfigError
 from pipeline.events import SiteSpec
 
@@ -57,9 +60,11 @@ class SpecCache:
 def load_specs(path: Path) -> list[SiteSpec]:
     """Site specs from YAML: a list, or ``{sites: [...]}`` (the simulator's fleet file)."""
     try:
-        doc = yaml.safe_load(path.read_text())
+        doc = yaml.safe_load(_read_bounded(path))
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text (expected a YAML file)") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
     items = doc.get("sites") if isinstance(doc, dict) else doc
@@ -76,7 +81,32 @@ def load_specs(path: Path) -> list[SiteSpec]:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"{path}: site listed twice: {', '.join(duplicates)}")
+    problems = [line for spec in specs for line in tree_problems(spec)[0]]
+    if problems:
+        raise ConfigError("\n".join(f"{path}: {line}" for line in problems))
     return specs
+
+
+#: A fleet file of thousands of sites is well under this; /dev/zero or a log file is not.
+MAX_SPEC_FILE_BYTES = 8 * 1024 * 1024
+
+
+def _read_bounded(path: Path) -> str:
+    """The file's text, refusing one larger than :data:`MAX_SPEC_FILE_BYTES` (read at most
+    that much: a device or pipe such as /dev/zero never ends)."""
+    with path.open("rb") as handle:
+        data = handle.read(MAX_SPEC_FILE_BYTES + 1)
+    if len(data) > MAX_SPEC_FILE_BYTES:
+        raise ConfigError(
+            f"{path} is larger than {MAX_SPEC_FILE_BYTES // (1024 * 1024)} MiB: "
+            "not a site spec file"
+        )
+    return data.decode("utf-8")
+
+
+def domain_notes(specs: list[SiteSpec]) -> list[str]:
+    """One line per power domain allowed to oversubscribe, with its ratio."""
+    return [line for spec in specs for line in tree_problems(spec)[1]]
 
 
 def _spec_fields(item: Any) -> Any:

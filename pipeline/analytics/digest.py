@@ -14,19 +14,27 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline.analytics.digest_coverage import (
+    CoverageMinute,
+    DomainTime,
+    coverage_findings,
+    domain_findings,
+)
 from pipeline.analytics.findings import (
-    DeadLetterGroup,
-    DeliveryTrouble,
     IdleRack,
     LinkMinute,
     PowerPoint,
     SiteTime,
     cap_findings,
-    dead_letter_findings,
-    delivery_findings,
     idle_findings,
     loss_findings,
     site_growth,
+)
+from pipeline.analytics.findings_pipeline import (
+    DeadLetterGroup,
+    DeliveryTrouble,
+    dead_letter_findings,
+    delivery_findings,
 )
 from pipeline.analytics.ranking import TOP, Finding, rank
 
@@ -46,6 +54,8 @@ class DigestInputs:
     idle_racks: list[IdleRack] = field(default_factory=list)
     deliveries: list[DeliveryTrouble] = field(default_factory=list)
     dead_letters: list[DeadLetterGroup] = field(default_factory=list)
+    coverage: list[CoverageMinute] = field(default_factory=list)
+    domains: list[DomainTime] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,8 @@ def candidate_findings(inputs: DigestInputs, thresholds: LossThresholds) -> list
         *idle_findings(inputs.idle_racks),
         *delivery_findings(inputs.deliveries, inputs.end),
         *dead_letter_findings(inputs.dead_letters, inputs.end),
+        *coverage_findings(inputs.coverage),
+        *domain_findings(inputs.domains),
     ]
 
 

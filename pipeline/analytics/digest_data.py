@@ -2,7 +2,8 @@
 
 Every number of the digest comes from a named query (``megawatch query ...`` shows the
 same rows): sites_above_warning, site_headroom (the power trend), link_loss_over_time
-(per minute, every link class), idle_power, delivery_outcomes and dead_letters. A digest
+(per minute, every link class), idle_power, coverage (per minute), domain_headroom,
+delivery_outcomes and dead_letters. A digest
 for one site leaves out the fleet-wide parts (deliveries, dead letters).
 """
 
@@ -14,13 +15,16 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pipeline.analytics.digest import Digest, DigestInputs, LossThresholds, build_digest
+from pipeline.analytics.digest_coverage import CoverageMinute, DomainTime
 from pipeline.analytics.findings import (
-    DeadLetterGroup,
-    DeliveryTrouble,
     IdleRack,
     LinkMinute,
     PowerPoint,
     SiteTime,
+)
+from pipeline.analytics.findings_pipeline import (
+    DeadLetterGroup,
+    DeliveryTrouble,
 )
 from pipeline.analytics.ranking import TOP
 
@@ -76,8 +80,8 @@ def gather_inputs(
             _num(r["cap_mw"]),
             _num(r["warn_ratio"]),
             _num(r["peak_mw"]),
-            warn_s=float(r["minutes_above_warn"]) * 60,
-            cap_s=float(r["minutes_above_cap"]) * 60,
+            warn_s=float(r["seconds_above_warn"]),  # exact, from the per-second series
+            cap_s=float(r["seconds_above_cap"]),
         )
         for r in _rows(run("sites_above_warning", **window))
         if not site or r["site"] == site
@@ -107,6 +111,27 @@ def gather_inputs(
             int(r["gpu_count"]),
         )
         for r in _rows(run("idle_power", limit=IDLE_RACKS, **scope, **window))
+    ]
+    coverage = [
+        CoverageMinute(
+            r["site"],
+            float(r["min_coverage"]),
+            float(r["max_estimated_mw"]),
+            float(r["max_estimated_pct"]),
+            int(r["max_unknown_racks"]),
+        )
+        for r in _rows(run("coverage", bucket_s=60, **scope, **window))
+    ]
+    domains = [
+        DomainTime(
+            r["site"],
+            r["domain"],
+            float(r["peak_mw"]),
+            _num(r["cap_mw"]),
+            int(r["minutes_above_cap"]),
+            float(r["min_coverage"]),
+        )
+        for r in _rows(run("domain_headroom", **scope, **window))
     ]
     fleet_wide = site is None
     deliveries = (
@@ -149,6 +174,8 @@ def gather_inputs(
         idle,
         deliveries,
         dead,
+        coverage,
+        domains,
     )
 
 

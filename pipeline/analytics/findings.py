@@ -1,7 +1,8 @@
 """Candidate findings for the digest, from plain records of the named queries (pure).
 
 Each builder turns the rows of one question (time near the cap, power trend, link loss
-per minute, idle GPU energy, failed deliveries, dead letters) into :class:`Finding`
+per minute, idle GPU energy; the pipeline's own troubles are in
+:mod:`pipeline.analytics.findings_pipeline`) into :class:`Finding`
 objects with their sentence; :mod:`pipeline.analytics.ranking` says which five matter
 most. Inputs are plain dataclasses so that the rules are table-tested without a store.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pipeline.analytics.ranking import Finding, duration_text, energy_text, mw_text, percent_text
+from pipeline.analytics.time_words import date_text, span_text
 from pipeline.core.forecast import PowerTrend
 
 GROWTH_FINDING_DAYS = 30.0  # a site reaching its cap later than this is no finding
@@ -63,27 +65,6 @@ class IdleRack:
     idle_mwh: float
     idle_gpu_hours: float
     gpu_count: int
-
-
-@dataclass(frozen=True)
-class DeliveryTrouble:
-    """Deliveries to one receiver that failed or were given up (delivery_outcomes)."""
-
-    receiver: str
-    outcome: str  # failed | gave_up
-    alerts: int
-    first_at: datetime
-    last_at: datetime
-    latest_error: str
-
-
-@dataclass(frozen=True)
-class DeadLetterGroup:
-    topic: str
-    reason_code: str
-    count: int
-    first_at: datetime
-    last_at: datetime
 
 
 @dataclass(frozen=True)
@@ -181,7 +162,7 @@ def _reach_clause(growth: Growth | None, now: datetime) -> str:
         return ""
     return (
         f"; at its current growth of {growth.slope_mw_per_day:+.2f} MW/day it reaches "
-        f"the cap on {_date(growth.reach_at, now)}"
+        f"the cap on {date_text(growth.reach_at, now)}"
     )
 
 
@@ -195,7 +176,7 @@ def _growth_finding(t: SiteTime, growth: Growth | None, now: datetime) -> Findin
     text = (
         f"site {t.site} grows {growth.slope_mw_per_day:+.2f} MW/day "
         f"(now {mw_text(growth.level_mw)}); at this rate it reaches its "
-        f"{mw_text(t.cap_mw)} cap on {_date(growth.reach_at, now)}, in {days:.0f} days"
+        f"{mw_text(t.cap_mw)} cap on {date_text(growth.reach_at, now)}, in {days:.0f} days"
     )
     facts = {
         "cap_mw": t.cap_mw,
@@ -311,80 +292,3 @@ def idle_findings(racks: Iterable[IdleRack]) -> list[Finding]:
             )
         )
     return out
-
-
-def delivery_findings(troubles: Iterable[DeliveryTrouble], now: datetime) -> list[Finding]:
-    out = []
-    for t in troubles:
-        verb = "gave up delivering" if t.outcome == "gave_up" else "was refused"
-        what = f"{t.alerts} alert{'s' if t.alerts != 1 else ''}"
-        when = _when(t.first_at, t.last_at, now)
-        error = f": {t.latest_error[:80]}" if t.latest_error else ""
-        text = f"receiver {t.receiver} {verb} {what} {when}{error}"
-        facts = {"outcome": t.outcome, "alerts": t.alerts}
-        duration = (t.last_at - t.first_at).total_seconds()
-        out.append(
-            Finding(
-                "delivery_failures",
-                "critical",
-                f"receiver {t.receiver}/{t.outcome}",
-                "",
-                duration,
-                t.alerts,
-                text,
-                facts,
-            )
-        )
-    return out
-
-
-def dead_letter_findings(groups: Iterable[DeadLetterGroup], now: datetime) -> list[Finding]:
-    out = []
-    for g in groups:
-        letters = f"{g.count:,} dead letter{'s' if g.count != 1 else ''}"
-        text = (
-            f"{g.topic}: {letters} ({g.reason_code or 'no reason code'}) "
-            f"{_when(g.first_at, g.last_at, now)}"
-        )
-        duration = (g.last_at - g.first_at).total_seconds()
-        out.append(
-            Finding(
-                "dead_letters",
-                "info",
-                f"{g.topic}/{g.reason_code}",
-                "",
-                duration,
-                g.count,
-                text,
-                {"count": g.count},
-            )
-        )
-    return out
-
-
-# --- time words ---------------------------------------------------------------------------
-def span_text(start: datetime, end: datetime, now: datetime, joint: str) -> str:
-    """``14:02-14:19`` today, ``Nov 29 14:02-14:19`` on another day, the date written once
-    when both ends share it (UTC)."""
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
-    if start.date() != end.date():
-        return f"{_clock(start, now)}{joint}{_clock(end, now)}"
-    return f"{_clock(start, now)}{joint}{end:%H:%M}"
-
-
-def _when(first: datetime, last: datetime, now: datetime) -> str:
-    if last - first < timedelta(minutes=1):
-        return f"at {_clock(first, now)}"
-    return f"between {span_text(first, last, now, ' and ')}"
-
-
-def _clock(at: datetime, now: datetime) -> str:
-    """``14:02`` on the digest's day, ``Nov 19 14:02`` on another (UTC)."""
-    at, now = at.astimezone(UTC), now.astimezone(UTC)
-    return f"{at:%H:%M}" if at.date() == now.date() else f"{_date(at, now)} {at:%H:%M}"
-
-
-def _date(at: datetime, now: datetime) -> str:
-    """``Dec 4``, or ``Jan 3 2027`` in another year."""
-    text = f"{at:%b} {at.day}"
-    return text if at.year == now.year else f"{text} {at.year}"

@@ -16,6 +16,7 @@ Every candidate :class:`Finding` gets one score::
   kind                 amount                          reference  severity
   ===================  ==============================  =========  ==================
   cap_breach           the site's cap (MW)             5 MW       critical
+  domain_cap_breach    the domain's cap (MW)           5 MW       critical
   near_cap             the site's cap (MW)             5 MW       warning
   cap_growth           the site's cap (MW)             5 MW       warning (<= 7 days
                                                                   to the cap), info
@@ -24,6 +25,9 @@ Every candidate :class:`Finding` gets one score::
   idle_energy          MWh burned under 5 % busy       0.1 MWh    info
   delivery_failures    alerts not delivered            1          critical
   dead_letters         messages or events rejected     100        info
+  telemetry_gap        most MW estimated (silent       1 MW       critical (site
+                       racks at last known power)                 wholly silent),
+                                                                  warning
   ===================  ==============================  =========  ==================
 
 Ties break by kind (in the order above), then by subject, so the digest is stable.
@@ -39,12 +43,14 @@ from typing import Any
 SEVERITY_WEIGHT = {"critical": 100.0, "warning": 10.0, "info": 1.0}
 REFERENCE = {
     "cap_breach": 5.0,
+    "domain_cap_breach": 5.0,
     "near_cap": 5.0,
     "cap_growth": 5.0,
     "link_loss": 1e6,
     "idle_energy": 0.1,
     "delivery_failures": 1.0,
     "dead_letters": 100.0,
+    "telemetry_gap": 1.0,
 }
 KIND_ORDER = {kind: index for index, kind in enumerate(REFERENCE)}
 MIN_DURATION_S = 60.0

@@ -21,18 +21,44 @@ def render_frame(frame: pd.DataFrame, fmt: str) -> str:
     if len(frame.columns) == 0:  # a statement without a result (DDL, INSERT)
         return "[]" if fmt == "json" else ""
     if fmt == "json":
-        return str(
-            _with_dates(frame).to_json(
-                orient="records", date_format="iso", date_unit="ms", default_handler=str
-            )
+        text = _with_dates(frame).to_json(
+            orient="records",
+            date_format="iso",
+            date_unit="ms",
+            default_handler=str,
+            double_precision=15,
         )
+        return _exact_json(str(text))
     plain = _plain(frame)
     if fmt == "csv":
         return str(plain.to_csv(index=False)).rstrip("\n")
-    return _aligned(plain)
+    return _aligned(plain, _numeric_columns(frame))
 
 
-def _aligned(frame: pd.DataFrame) -> str:
+def _numeric_columns(frame: pd.DataFrame) -> set[Any]:
+    import pandas as pd
+
+    return {name for name in frame.columns if pd.api.types.is_numeric_dtype(frame[name].dtype)}
+
+
+def _exact_json(text: str) -> str:
+    """pandas' JSON encoder prints binary noise (5312345.678000000305): parse its output
+    and write it again with every float at :data:`SIGNIFICANT_DIGITS`, shortest form."""
+    import orjson
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float):
+            return float(_float_text(value))
+        if isinstance(value, dict):
+            return {key: clean(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [clean(item) for item in value]
+        return value
+
+    return orjson.dumps(clean(orjson.loads(text))).decode()
+
+
+def _aligned(frame: pd.DataFrame, numeric_columns: set[Any]) -> str:
     """Columns padded to their widest value: numbers to the right, text to the left."""
     import pandas as pd
 
@@ -40,7 +66,7 @@ def _aligned(frame: pd.DataFrame) -> str:
     for name in frame.columns:
         cells = [str(name)] + ["" if pd.isna(v) else str(v) for v in frame[name]]
         width = max(len(cell) for cell in cells)
-        numeric = pd.api.types.is_numeric_dtype(frame[name].dtype)
+        numeric = name in numeric_columns
         columns.append([c.rjust(width) if numeric else c.ljust(width) for c in cells])
     return "\n".join("  ".join(row).rstrip() for row in zip(*columns, strict=True))
 
@@ -71,14 +97,39 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(column.dtype, pd.DatetimeTZDtype):
             text = column.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S.%f")
             out[name] = text.str[:-3] + "Z"
+        elif pd.api.types.is_float_dtype(column.dtype):
+            out[name] = [_float_text(value) for value in column]
         elif column.dtype == object:
             out[name] = [_scalar_text(value) for value in column]
     return out
 
 
+#: Sums of float readings carry binary noise in the 16th digit (3.8303000000000003);
+#: 12 significant digits keep every digit a meter reports and drop the noise.
+SIGNIFICANT_DIGITS = 12
+
+
+def _float_text(value: Any) -> str:
+    import math
+
+    import numpy as np
+
+    if value is None or math.isnan(value):
+        return ""
+    if math.isinf(value):
+        return str(value)
+    return str(
+        np.format_float_positional(
+            value, precision=SIGNIFICANT_DIGITS, unique=True, fractional=False, trim="-"
+        )
+    )
+
+
 def _scalar_text(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, float):
+        return _float_text(value)
     if isinstance(value, (list, tuple, dict)):
         import orjson
 

@@ -1,8 +1,10 @@
 """``megawatch report``: one self-contained HTML page of charts from the named queries.
 
-Sections, one chart each (plus the ledger as a table): site power against its cap with
-the cap alerts' episodes shaded, the fleet MW ledger, WAN loss over time per link, GPU
-utilization against power. plotly.js is inlined once, so the page opens with no network.
+Sections, one chart each, fleet first and readable at 150 sites: the ranking (the fleet
+MW ledger, highest share of cap first, the whole ledger as a table below), a heatmap of
+% of cap by site and hour, small multiples of the sites closest to their caps with the
+cap alerts' episodes shaded, the lossiest WAN links, GPU utilization against power.
+plotly.js is inlined once, so the page opens with no network.
 """
 
 from __future__ import annotations
@@ -75,13 +77,16 @@ def read_report_data(
 
 
 def build_sections(data: ReportData) -> list[Section]:
+    """The page, fleet first: ranking, heatmap, the top sites, links, GPUs. Every chart
+    stays readable at 150 sites: they show the top N and count the rest."""
     import pandas as pd
 
-    from pipeline.analytics.report_charts import (
-        ledger_chart,
+    from pipeline.analytics.report_charts import ledger_chart, utilization_chart
+    from pipeline.analytics.report_fleet import (
+        MULTIPLES,
         loss_chart,
-        site_power_chart,
-        utilization_chart,
+        share_heatmap,
+        site_multiples,
     )
 
     f = data.frames
@@ -91,20 +96,38 @@ def build_sections(data: ReportData) -> list[Section]:
         if pd.notna(r.warn_ratio)
     }
     sites = _sites_by_share(f["series"])
+    span_s = (data.end - data.start).total_seconds()
     note = (
-        f"{len(sites)} sites; the {len(sites[:12])} closest to their caps are shown"
-        if len(sites) > 12
+        f"{len(sites)} sites; the {MULTIPLES} closest to their caps are drawn"
+        if len(sites) > MULTIPLES
         else ""
     )
-    power = site_power_chart(f["series"], f["episodes"], ratios, sites, data.end)
+    power = site_multiples(f["series"], f["episodes"], ratios, sites, data.end)
+    ledger = f["ledger"]
     return [
-        Section("power", "Site power against cap", power, note),
         Section(
-            "ledger", "Fleet MW ledger", ledger_chart(f["ledger"]), table_html=_table(f["ledger"])
+            "ledger",
+            "Ranking: every site's power against its cap",
+            ledger_chart(ledger),
+            _ledger_note(ledger),
+            table_html=_details(_table(ledger), f"the ledger: {len(ledger)} rows"),
         ),
+        Section("heatmap", "% of cap by site over time", share_heatmap(f["series"], sites, span_s)),
+        Section("power", "Site power against cap", power, note),
         Section("loss", "WAN loss over time", loss_chart(f["loss"])),
         Section("gpus", "GPU utilization against power", utilization_chart(f["gpus"])),
     ]
+
+
+def _ledger_note(ledger: pd.DataFrame) -> str:
+    sites = ledger[ledger["level"] == "site"] if not ledger.empty else ledger
+    if sites.empty:
+        return ""
+    over = int((sites["pct_of_cap"] >= 100).sum())
+    return (
+        f"{len(sites)} sites, {over} at or over their caps now; bars end at the larger of "
+        "power now and the cap, the tick is the peak"
+    )
 
 
 def _sites_by_share(series: pd.DataFrame) -> list[str]:
@@ -115,6 +138,12 @@ def _sites_by_share(series: pd.DataFrame) -> list[str]:
     peaks["share"] = peaks["peak"] / peaks["cap"]
     ordered = peaks.sort_values(["share", "peak"], ascending=False, na_position="last")
     return [str(site) for site in ordered.index]
+
+
+def _details(table_html: str, summary: str) -> str:
+    if not table_html:
+        return ""
+    return f"<details><summary>{html.escape(summary)}</summary>{table_html}</details>"
 
 
 def _table(frame: pd.DataFrame) -> str:

@@ -27,10 +27,12 @@ COMMANDS: dict[str, str] = {
     "db": "pipeline.cli.db_cmd:db",
     "demo": "pipeline.cli.demo_cmd:demo",
     "sql": "pipeline.cli.db_cmd:sql",
+    "store": "pipeline.cli.store_cmd:store",
     "schemas": "pipeline.cli.schemas_cmd:schemas",
     "sites": "pipeline.cli.sites_cmd:sites",
     "worker": "pipeline.cli.worker_cmd:worker",
     "query": "pipeline.cli.query_cmd:query",
+    "publish": "pipeline.cli.publish_cmd:publish",
     "report": "pipeline.cli.report_cmd:report",
     "digest": "pipeline.cli.digest_cmd:digest",
 }
@@ -82,4 +84,14 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(2)
     except MegawatchError as exc:
         click.echo(f"megawatch: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        # A file megawatch needs (data dir, lock, log) cannot be used: say which and
+        # why in one line, never a traceback (e.g. a read-only MEGAWATCH_DATA_DIR).
+        where = f": {exc.filename}" if exc.filename else ""
+        click.echo(
+            f"megawatch: {exc.strerror or exc}{where} "
+            "(check that MEGAWATCH_DATA_DIR and the files named exist and are writable)",
+            err=True,
+        )
         sys.exit(1)

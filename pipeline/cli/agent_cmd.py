@@ -1,4 +1,5 @@
-"""``megawatch agent``: publish site telemetry (simulated, replayed or from NVML)."""
+"""``megawatch agent``: publish site telemetry (simulated, replayed, NVML, or polled from
+dcgm-exporter, Redfish, netdev or RDMA counters)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ Examples:
   megawatch agent --fleet examples/fleet.yaml --print-fleet
   megawatch agent --source replay examples/replay-sample.jsonl --speed max
   megawatch agent --source nvml --site inf-fra-1 --rack r017
+  megawatch agent --source dcgm-exporter --site inf-fra-1 \
+      --url http://gpu-node-01:9400/metrics --url http://gpu-node-02:9400/metrics
+  megawatch agent --source redfish --site inf-fra-1 --url https://pdu-r17.example
+  megawatch agent --source netdev --site inf-fra-1 --map links.yaml
 """
 
 
@@ -54,7 +59,7 @@ def _speed(value: str) -> float | None:
 @click.option(
     "--source",
     "source_name",
-    type=click.Choice(["sim", "replay", "nvml"]),
+    type=click.Choice(["sim", "replay", "nvml", "dcgm-exporter", "redfish", "netdev", "rdma"]),
     default="sim",
     show_default=True,
     help="Where readings come from.",
@@ -64,7 +69,26 @@ def _speed(value: str) -> float | None:
     "sites",
     multiple=True,
     help="Site id (repeatable). sim: only these sites of "
-    "the fleet, or one generated site; replay: only these sites; nvml: this host's site.",
+    "the fleet, or one generated site; replay: only these sites; others: the devices' site.",
+)
+@click.option(
+    "--url",
+    "urls",
+    multiple=True,
+    help="dcgm-exporter: a full /metrics URL; redfish: a service root http(s)://host:port "
+    "(repeatable).",
+)
+@click.option(
+    "--targets",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="dcgm-exporter/redfish: a file of URLs, one per line (# comments).",
+)
+@click.option(
+    "--map",
+    "map_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="dcgm-exporter/redfish/netdev/rdma: YAML mapping of hosts -> racks, devices -> "
+    "racks, interfaces -> links (docs/feeding.md).",
 )
 @click.option(
     "--fleet",
@@ -129,7 +153,7 @@ def _speed(value: str) -> float | None:
     type=click.FloatRange(0.01, 3600),
     default=1.0,
     show_default=True,
-    help="sim/nvml: seconds between ticks.",
+    help="sim/nvml/dcgm-exporter/redfish/netdev/rdma: seconds between ticks.",
 )
 @click.option(
     "--batch-size",
@@ -168,7 +192,7 @@ def agent(file: Path | None, source_name: str, **opts: Any) -> None:
     from pipeline.sources.agent import AgentResult, AgentRun, kafka_publisher
 
     settings = settings_from()
-    source = _build_source(source_name, file, opts, settings.max_message_bytes)
+    source = _build_source(source_name, file, opts, settings)
     if source is None:
         return
     endpoint, broker = resolve_kafka(settings, start_if_missing=opts["start_broker"])
@@ -204,7 +228,8 @@ def _stop_on_sigterm(stop: Any) -> None:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
 
-def _build_source(name: str, file: Path | None, opts: dict[str, Any], max_bytes: int) -> Any:
+def _build_source(name: str, file: Path | None, opts: dict[str, Any], settings: Any) -> Any:
+    max_bytes = settings.max_message_bytes
     if name == "replay":
         from pipeline.sources.replay import ReplaySource
 
@@ -221,6 +246,10 @@ def _build_source(name: str, file: Path | None, opts: dict[str, Any], max_bytes:
         )
     if file is not None:
         raise click.UsageError(f"FILE is for --source replay (got {file} with --source {name})")
+    if name in ("dcgm-exporter", "redfish", "netdev", "rdma"):
+        return _polling_source(name, opts, settings)
+    if opts["urls"] or opts["targets"]:
+        raise click.UsageError("--url and --targets are for --source dcgm-exporter or redfish")
     if name == "nvml":
         from pipeline.sources.nvml import NvmlSource
 
@@ -233,6 +262,24 @@ def _build_source(name: str, file: Path | None, opts: dict[str, Any], max_bytes:
             batch_size=opts["batch_size"],
         )
     return _sim_source(opts, max_bytes)
+
+
+def _polling_source(name: str, opts: dict[str, Any], settings: Any) -> Any:
+    from pipeline.sources.devices import polling_source
+
+    if len(opts["sites"]) != 1:
+        raise click.UsageError(f"--source {name} needs exactly one --site (the devices' site)")
+    return polling_source(
+        name,
+        opts["sites"][0],
+        settings,
+        urls=opts["urls"],
+        targets=opts["targets"],
+        map_file=opts["map_file"],
+        interval_s=opts["interval"],
+        batch_size=opts["batch_size"],
+        max_bytes=settings.max_message_bytes,
+    )
 
 
 def _sim_source(opts: dict[str, Any], max_bytes: int) -> Any:

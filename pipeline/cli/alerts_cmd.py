@@ -2,8 +2,7 @@
 
 ``alerts test`` sends a clearly marked test alert (``test: true``) through the real
 delivery code (grouping, payloads, signing, retries) to every receiver, or one, and
-prints each receiver's outcome. ``list`` and ``deliveries`` read ClickHouse; while a
-worker owns the embedded store they ask the worker's ``/api/sql`` instead.
+prints each receiver's outcome. ``list`` and ``deliveries`` read ClickHouse.
 """
 
 from __future__ import annotations

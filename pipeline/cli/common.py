@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import errno
+import logging
+import socket
+
 import click
 
+from pipeline.errors import ConfigError
 from pipeline.settings import Settings, load_settings
 
 
@@ -27,3 +32,45 @@ format_option = click.option(
     show_default=True,
     help="Output format.",
 )
+
+
+#: Libraries whose INFO lines (Faust's ~130 start-up lines, every rebalance step) drown
+#: the worker's own; shown again with MEGAWATCH_LOG_LEVEL=DEBUG.
+CHATTY_LIBRARIES = ("faust", "mode", "aiokafka", "kafka", "aiohttp", "clickhouse_connect")
+
+
+class ServiceChatter(logging.Filter):
+    """Drops mode's service life-cycle lines ("[^--Name]: Starting...") below WARNING:
+    they come from every Faust service, including megawatch's subclasses, so a logger
+    level cannot silence them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not str(record.msg).startswith("[^")
+
+
+def quiet_libraries(level: str) -> None:
+    """Libraries log at WARNING unless the user asked for DEBUG."""
+    if level == "DEBUG":
+        return
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(ServiceChatter())
+
+
+def check_port_free(host: str, port: int, setting: str) -> None:
+    """Fail with one line naming ``setting`` when ``host:port`` is already taken."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            reason = (
+                "is in use"
+                if exc.errno == errno.EADDRINUSE
+                else f"cannot be bound ({exc.strerror})"
+            )
+            raise ConfigError(
+                f"port {port} on {host} {reason}: set {setting} to a free port "
+                "(another worker on this machine needs its own)"
+            ) from None

@@ -12,6 +12,7 @@ import click
 
 from pipeline.analytics.render import render_frame
 from pipeline.cli.common import format_option, settings_from
+from pipeline.errors import QueryError
 
 if TYPE_CHECKING:
     from pipeline.store import MigrationStatus, Store
@@ -25,13 +26,22 @@ def db() -> None:
 
 
 @db.command()
-def migrate() -> None:
+@click.option(
+    "--cluster",
+    metavar="NAME",
+    default=None,
+    help="A ClickHouse cluster (remote_servers): Replicated + Distributed tables, DDL ON "
+    "CLUSTER. Default: MEGAWATCH_CLICKHOUSE_CLUSTER.",
+)
+def migrate(cluster: str | None) -> None:
     """Apply pending sql/migrations and set table TTLs from the retention settings."""
     from pipeline.store import open_store
 
-    with open_store(settings_from()) as store:
-        applied = store.migrate(reconcile=False)
-        changes = store.reconcile_ttl()
+    settings = settings_from()
+    cluster = cluster or settings.clickhouse_cluster
+    with open_store(settings) as store:
+        applied = store.migrate(reconcile=False, cluster=cluster)
+        changes = store.reconcile_ttl(cluster)
         for migration in applied:
             click.echo(f"applied {migration.filename} ({len(migration.statements())} statements)")
         for change in changes:
@@ -91,20 +101,42 @@ def _echo_tables(store: Store) -> None:
 
 @click.command()
 @click.argument("query")
+@click.option(
+    "--param",
+    "-p",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A value for {NAME:Type} in QUERY (repeatable), bound by ClickHouse, not pasted.",
+)
 @format_option
-def sql(query: str, fmt: str) -> None:
+def sql(query: str, params: tuple[str, ...], fmt: str) -> None:
     """Run QUERY on the store and print the result (times as ISO-8601 UTC).
 
     \b
-    Example:
+    Examples:
       megawatch sql "SELECT site, max(total_w) FROM site_power GROUP BY site"
+      megawatch sql "SELECT * FROM site_power_per_minute WHERE site = {site:String}" -p site=ams-1
     """
     from pipeline.store.reader import read_query
 
-    frame = read_query(settings_from(), query)
+    frame = read_query(settings_from(), query, _sql_params(params) or None, untrusted=True)
     text = render_frame(frame, fmt)
     if text:
         click.echo(text)
+
+
+def _sql_params(pairs: tuple[str, ...]) -> dict[str, str]:
+    """NAME=VALUE pairs; ClickHouse parses each value as the type the query declares."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise QueryError(
+                f"--param {pair!r}: expected NAME=VALUE, e.g. --param since='2026-11-29 10:00:00'"
+            )
+        values[name.strip()] = value
+    return values
 
 
 def _size(value: Any) -> str:

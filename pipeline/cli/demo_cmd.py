@@ -46,8 +46,10 @@ def demo(
     from rich.console import Console
 
     from pipeline.demo.runner import Demo, DemoOptions
+    from pipeline.demo.terminal import terminal_foreground
 
     options = DemoOptions(
         duration_s=duration, sites=sites, seed=seed, breach_after_s=breach_after, live=live
     )
-    Demo(settings_from(), options, Console()).run()
+    with terminal_foreground():  # Ctrl-C under `make demo` reaches the demo alone
+        Demo(settings_from(), options, Console()).run()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import click
 
 from pipeline.cli.alerts_cmd import NO_RECEIVERS
 from pipeline.cli.common import settings_from
-from pipeline.errors import ConfigError, StoreError, StoreInUseError
+from pipeline.errors import ConfigError, StoreError
 from pipeline.store.reader import store_hint
 
 
@@ -17,9 +18,10 @@ from pipeline.store.reader import store_hint
 def notifier(no_store: bool) -> None:
     """Deliver alerts from the alerts topic to the receivers, until Ctrl-C or SIGTERM.
 
-    For deployments with a ClickHouse server: with the embedded store, the worker runs
-    the notifier itself. Uses its own consumer group (MEGAWATCH_CONSUMER_GROUP-notifier)
-    and commits an alert only when every receiver is done with it.
+    Run it on its own with MEGAWATCH_NOTIFIER_IN_WORKER=false on the workers (the
+    embedded store is shared through its store server, like a ClickHouse server). Uses
+    its own consumer group (MEGAWATCH_CONSUMER_GROUP-notifier) and commits an alert only
+    when every receiver is done with it.
     """
     from pipeline.notify.delivery_log import store_sink
     from pipeline.notify.service import NotifierService, firing_alerts, run_until_signalled
@@ -29,13 +31,7 @@ def notifier(no_store: bool) -> None:
     if not no_store:
         from pipeline.store import open_store
 
-        try:
-            store = open_store(settings)
-        except StoreInUseError as exc:
-            raise StoreError(
-                f"{exc}; the worker runs the notifier itself in embedded mode "
-                "(or run `megawatch notifier --no-store`)"
-            ) from None
+        store = open_store(settings)
     try:
         try:
             firing = firing_alerts(store) if store is not None else []
@@ -46,6 +42,8 @@ def notifier(no_store: bool) -> None:
         )
         if not service.receivers:
             raise ConfigError(NO_RECEIVERS)
+        if settings.notifier_metrics_port:
+            _serve_metrics(settings.web_host, settings.notifier_metrics_port, service.stats)
         click.echo(
             f"notifier: {len(service.receivers)} receiver(s), "
             f"{len(firing)} firing alert(s) restored",
@@ -55,3 +53,20 @@ def notifier(no_store: bool) -> None:
     finally:
         if store is not None:
             store.close()
+
+
+def _serve_metrics(host: str, port: int, stats: Any) -> None:
+    """Prometheus /metrics of the standalone notifier (deliveries and backlog per
+    receiver), the same series a worker with the notifier inside exposes."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from pipeline.cli.common import check_port_free
+    from pipeline.worker.metrics import LiveCollector
+
+    check_port_free(host, port, "MEGAWATCH_NOTIFIER_METRICS_PORT")
+    registry = CollectorRegistry()
+    collector = LiveCollector()
+    collector.deliveries = stats
+    registry.register(collector)
+    start_http_server(port, addr=host, registry=registry)
+    click.echo(f"notifier: metrics at http://{host}:{port}/metrics", err=True)

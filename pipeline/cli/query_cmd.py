@@ -1,7 +1,7 @@
 """``megawatch query NAME [--param k=v ...] [--format table|csv|json]`` and ``query --list``.
 
-Named queries live in ``sql/queries/<name>.sql`` (see :mod:`pipeline.store.named`). While
-a worker owns the embedded store, the query goes through the worker's ``/api/sql``.
+Named queries live in ``sql/queries/<name>.sql`` (see :mod:`pipeline.store.named`); they
+run on the store (the embedded one through its store server), bounded like every read.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from pipeline.errors import ConfigError
 )
 @click.option(
     "--png-chart",
-    type=click.Choice(["power", "ledger", "loss", "gpus"]),
+    type=click.Choice(["ledger", "heatmap", "power", "loss", "gpus"]),
     default="power",
     show_default=True,
     help="The chart --png writes.",

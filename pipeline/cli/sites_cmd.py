@@ -24,13 +24,15 @@ def apply(file: Path) -> None:
     evaluation, without a restart.
     """
     from pipeline.kafka.site_specs import publish_specs
-    from pipeline.sites import load_specs
+    from pipeline.sites import domain_notes, load_specs
 
     settings = settings_from()
     specs = load_specs(file)
     publish_specs(settings, specs)
     for spec in specs:
         click.echo(f"applied {spec.site}: cap {spec.cap_mw:g} MW, warn at {spec.warn_ratio:.0%}")
+    for note in domain_notes(specs):
+        click.echo(note)
 
 
 @sites.command("list")

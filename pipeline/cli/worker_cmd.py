@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import click
 
-from pipeline.cli.common import settings_from
+from pipeline.cli.common import check_port_free, quiet_libraries, settings_from
 
 logger = logging.getLogger(__name__)
 
@@ -18,11 +19,13 @@ def worker(quiet: bool) -> None:
 
     With MEGAWATCH_KAFKA_BOOTSTRAP unset it uses the embedded broker of
     MEGAWATCH_DATA_DIR (started by `megawatch broker`, or by this worker if none runs).
-    It owns the ClickHouse store in embedded mode, migrates it on start, and serves
-    /health, /metrics, /api/state and /api/sql on MEGAWATCH_WEB_HOST:MEGAWATCH_WEB_PORT.
+    It migrates the store on start and serves /health, /metrics and /api/state on
+    MEGAWATCH_WEB_HOST:MEGAWATCH_WEB_PORT (each worker on a machine needs its own port).
     Run more workers with the same MEGAWATCH_CONSUMER_GROUP to share the partitions.
     """
     settings = settings_from()
+    if settings.web_port:
+        check_port_free(settings.web_host, settings.web_port, "MEGAWATCH_WEB_PORT")
     import faust
 
     from pipeline.kafka.endpoint import resolve_kafka
@@ -41,16 +44,37 @@ def worker(quiet: bool) -> None:
         if layout.partitions != settings.kafka_partitions:
             settings = settings.model_copy(update={"kafka_partitions": layout.partitions})
         resources = open_resources(settings, endpoint)
-        click.echo(f"store {settings.store_dsn_redacted} migrated", err=True)
+        done = "migrated" if settings.migrates_on_start else "opened (MEGAWATCH_AUTO_MIGRATE off)"
+        click.echo(f"store {settings.store_dsn_redacted} {done}", err=True)
         app = create_app(settings, endpoint=endpoint, resources=resources)
-        faust.Worker(
+        _announce_ready(app, f"http://{settings.web_host}:{settings.web_port}")
+        runner = faust.Worker(
             app,
             loglevel=settings.log_level.lower(),
             quiet=quiet,
             redirect_stdouts=False,
-        ).execute_from_commandline()
+        )
+        runner.on_setup_root_logger = lambda *_: quiet_libraries(settings.log_level)  # type: ignore[method-assign]
+        runner.execute_from_commandline()
     finally:
         if resources is not None:
             resources.store.close()
         if owned_broker is not None:
             owned_broker.stop()
+
+
+def _announce_ready(app: Any, url: str) -> None:
+    """One line when the first assignment arrives: the worker is consuming."""
+    announced = False
+
+    async def on_assigned(app: Any, assigned: set[Any], **kwargs: Any) -> None:
+        nonlocal announced
+        if not announced:
+            announced = True
+            click.echo(
+                f"megawatch worker ready: {len(assigned)} partitions assigned, "
+                f"{url}/health and /metrics (Ctrl-C to stop)",
+                err=True,
+            )
+
+    app.on_partitions_assigned.connect(on_assigned)

@@ -18,17 +18,20 @@ from pipeline.events import Alert, AlertStatus, Severity, ms_to_datetime
 
 @dataclass(frozen=True, slots=True)
 class AlertKey:
-    """What an alert is about: rule, severity and subject (a link or a rack, or the site)."""
+    """What an alert is about: rule, severity and subject (a link, a rack, a power
+    domain, or the site)."""
 
     rule: str
     severity: Severity
     link: str | None = None
     peer_site: str | None = None
     rack: str | None = None
+    domain: str | None = None
 
     @property
     def subject(self) -> str:
-        return self.link or self.rack or ""
+        # A domain's subject is prefixed: a hall named like a rack is another alert.
+        return self.link or self.rack or (f"domain:{self.domain}" if self.domain else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +115,26 @@ class AlertBook:
             link=key.link,
             peer_site=key.peer_site,
             rack=key.rack,
+            domain=key.domain,
             seq=state.seq,
             forecast_at=ms_to_datetime(facts.forecast_at_ms) if facts.forecast_at_ms else None,
         )
+
+    def forget_subjects(self, subjects: set[str], now_ms: int, why: str) -> list[Alert]:
+        """Resolve every active alert about a forgotten rack or link (nothing will ever
+        evaluate it again), and drop the states of those subjects."""
+        out = []
+        for fp, key in list(self._keys.items()):
+            if key.subject not in subjects:
+                continue
+            state = self._states.pop(fp)
+            del self._keys[fp]
+            if state.phase in (Phase.firing, Phase.resolving):
+                done = AlertState(Phase.inactive, state.since_ms, seq=state.seq + 1)
+                facts = Facts(0.0, 0.0, f"{key.subject} at {self.site}: {why}")
+                out.append(self._event(fp, key, done, Transition.resolved, now_ms, facts))
+                self.dirty = True
+        return out
 
     def firing(self) -> list[str]:
         """Fingerprints currently firing (or resolving, still firing to the outside)."""
@@ -130,10 +150,14 @@ class AlertBook:
         for fp in self.firing():
             key = self._keys.get(fp)
             if key is not None:
-                out.append(
-                    {"rule": key.rule, "severity": key.severity.value, "subject": key.subject}
-                )
+                entry = {"rule": key.rule, "severity": key.severity.value, "subject": key.subject}
+                if key.domain:
+                    entry["domain"] = key.domain
+                out.append(entry)
         return out
+
+    def firing_keys(self) -> list[AlertKey]:
+        return [key for fp in self.firing() if (key := self._keys.get(fp)) is not None]
 
     def durable(self) -> dict[str, Any]:
         """Firing states and sequence numbers, for the changelog-backed table."""

@@ -1,9 +1,12 @@
 """Decoding of one Kafka message into valid events and per-event rejections.
 
-This is on the hot path of every reading, so the common case (a well-formed batch
-``{"events": [...]}``) is validated in one pydantic call straight from the bytes. Only
-when that fails does the slow path parse the JSON and validate event by event, so that
-the good events of a batch still pass and each bad one gets its own one-line reason.
+This is on the hot path of every reading. The common case (a well-formed message of
+rack power, GPU or link events) takes the columnar fast path
+(:mod:`pipeline.core.columnar`: ``orjson.loads``, then one check per column, 1.3-2x
+pydantic's speed) and comes out as columns. Whatever that path is not sure of goes to
+the models: the batch validated in one pydantic call straight from the bytes, and when
+that fails, event by event, so that the good events of a batch still pass and each bad
+one gets its own one-line reason. Rejections therefore always come from pydantic.
 
 Pure: no Kafka, no I/O. The caller supplies topic/partition/offset when it turns a
 :class:`Reject` into a dead-letter record.
@@ -11,13 +14,16 @@ Pure: no Kafka, no I/O. The caller supplies topic/partition/offset when it turns
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import reprlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 import orjson
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
+from pipeline.core.columnar import ColumnarDecoder, Unsure
 from pipeline.events import ms_to_datetime
 
 E = TypeVar("E", bound=BaseModel)
@@ -44,8 +50,12 @@ class Reject:
 
 @dataclass(frozen=True, slots=True)
 class Decoded(Generic[E]):
-    events: list[E]
+    #: a list of models, or (from the columnar fast path) :class:`EventColumns`
+    events: Sequence[E]
     rejects: list[Reject]
+    #: position in the batch of each event (None: the message was one event); empty
+    #: when not tracked
+    positions: list[int | None] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +96,7 @@ def _field_path(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
 def time_problem(ts_ms: int, now_ms: int, limits: Limits) -> tuple[str, str] | None:
     """(code, reason) when ``ts_ms`` is not plausible event time at ``now_ms``, else None."""
     skew_ms, age_ms = limits.max_skew // _MS, limits.max_age // _MS
-    stamp = ms_to_datetime(ts_ms).isoformat()
+    stamp = _stamp(ts_ms)
     if ts_ms > now_ms + skew_ms:
         return "too_new", (
             f"ts: {stamp} is {(ts_ms - now_ms) / 1000:.0f} s in the future, beyond the accepted "
@@ -102,10 +112,26 @@ def time_problem(ts_ms: int, now_ms: int, limits: Limits) -> tuple[str, str] | N
     return None
 
 
+def _stamp(ts_ms: int) -> str:
+    """``ts_ms`` as RFC 3339, or as a number where no calendar date exists (year > 9999:
+    the contract allows integers up to 2**53, datetime stops at year 9999)."""
+    try:
+        return ms_to_datetime(ts_ms).isoformat()
+    except (ValueError, OverflowError, OSError):
+        return f"{ts_ms} ms (past year 9999)"
+
+
 class MessageDecoder(Generic[E]):
     """Decodes messages of one event kind: one event, or a batch ``{"events": [...]}``."""
 
-    def __init__(self, model: type[E], limits: Limits | None = None, *, keyed_by_site: bool = True):
+    def __init__(
+        self,
+        model: type[E],
+        limits: Limits | None = None,
+        *,
+        keyed_by_site: bool = True,
+        fast: bool = True,
+    ):
         self.model = model
         self.limits = limits or Limits()
         self.keyed_by_site = keyed_by_site
@@ -119,6 +145,7 @@ class MessageDecoder(Generic[E]):
         )
         self._batch: TypeAdapter[Any] = TypeAdapter(batch_model)
         self._one: TypeAdapter[E] = TypeAdapter(model)
+        self._columnar = ColumnarDecoder.of(model) if fast else None
 
     def decode(self, raw: bytes | None, key: bytes | None, now: datetime) -> Decoded[E]:
         """Split one message into valid events and rejects; never raises on bad input."""
@@ -126,6 +153,42 @@ class MessageDecoder(Generic[E]):
         if problem is not None:
             return Decoded([], [Reject(*problem, raw or b"")])
         assert raw is not None  # _message_problem rejects a missing value
+        if self._columnar is not None:
+            fast = self._decode_fast(self._columnar, raw, key, now)
+            if fast is not None:
+                return fast
+        return self._decode_pydantic(raw, key, now)
+
+    def _decode_fast(
+        self, columnar: ColumnarDecoder[E], raw: bytes, key: bytes | None, now: datetime
+    ) -> Decoded[E] | None:
+        """The columnar fast path, or None when it is not sure (then pydantic decides)."""
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        if type(doc) is not dict:
+            return None
+        batch = "events" in doc
+        items = doc["events"] if batch else [doc]
+        if type(items) is not list or not items or len(items) > MAX_BATCH_EVENTS:
+            return None
+        try:
+            columns = columnar.columns(items, as_json=batch)
+        except Unsure:
+            return None
+        positions: list[int | None] = list(range(len(items))) if batch else [None]
+        want_site = key.decode("utf-8", errors="replace") if key and self.keyed_by_site else None
+        now_ms = int(now.timestamp() * 1000)
+        lo, hi = now_ms - self.limits.max_age // _MS, now_ms + self.limits.max_skew // _MS
+        stamps = columns.columns["ts"]
+        in_time = min(stamps) >= lo and max(stamps) <= hi
+        if in_time and (want_site is None or set(columns.columns["site"]) == {want_site}):
+            return Decoded(columns, [], positions)
+        return self._check_context(list(columns), positions, raw, key, now, doc)
+
+    def _decode_pydantic(self, raw: bytes, key: bytes | None, now: datetime) -> Decoded[E]:
+        """The models' own path: the batch in one call, else event by event."""
         try:
             events: list[E] = self._batch.validate_json(raw).events
         except ValidationError:
@@ -173,9 +236,9 @@ class MessageDecoder(Generic[E]):
                 positions.append(i)
             except ValidationError as exc:
                 reason = describe_validation_error(exc, f"events[{i}].")
-                rejects.append(Reject("invalid", reason, orjson.dumps(item), i))
+                rejects.append(Reject("invalid", reason, _item_bytes(item), i))
         checked = self._check_context(good, positions, raw, key, now, doc)
-        return Decoded(checked.events, rejects + checked.rejects)
+        return Decoded(checked.events, rejects + checked.rejects, checked.positions)
 
     def _check_context(
         self,
@@ -191,8 +254,9 @@ class MessageDecoder(Generic[E]):
         now_ms = int(now.timestamp() * 1000)
         lo, hi = now_ms - self.limits.max_age // _MS, now_ms + self.limits.max_skew // _MS
         if _all_plausible(events, lo, hi, want_site):
-            return Decoded(events, [])  # the common case, checked column-wise
+            return Decoded(events, [], positions)  # the common case, checked column-wise
         keep: list[E] = []
+        kept_at: list[int | None] = []
         rejects: list[Reject] = []
         for event, position in zip(events, positions, strict=True):
             problem: tuple[str, str] | None = None
@@ -210,6 +274,7 @@ class MessageDecoder(Generic[E]):
                 )
             if problem is None:
                 keep.append(event)
+                kept_at.append(position)
                 continue
             if position is None:
                 rejects.append(Reject(*problem, raw))
@@ -217,7 +282,17 @@ class MessageDecoder(Generic[E]):
                 doc = orjson.loads(raw) if doc is None else doc
                 item_raw = orjson.dumps(doc["events"][position])
                 rejects.append(Reject(*problem, item_raw, position))
-        return Decoded(keep, rejects)
+        return Decoded(keep, rejects, kept_at)
+
+
+def _item_bytes(item: Any) -> bytes:
+    """One event of a batch as bytes for its dead letter; orjson refuses nesting deeper
+    than 254 levels (which the message's own parser took), so such an item is shown
+    abridged rather than failing the whole message."""
+    try:
+        return orjson.dumps(item)
+    except (TypeError, orjson.JSONEncodeError):
+        return reprlib.repr(item).encode()
 
 
 def _all_plausible(events: list[Any], lo: int, hi: int, site: str | None) -> bool:

@@ -126,6 +126,11 @@ class RackGpus:
         acc[base + _UNKNOWN] += unknown_limits
         return True
 
+    @property
+    def last_ms(self) -> int:
+        """Start of the newest bucket: when the rack last sent GPU samples (-1: never)."""
+        return max(self._start)
+
     def stats(self, now_ms: int, window_ms: int) -> RackGpuStats:
         oldest = now_ms - window_ms - self.bucket_ms  # buckets overlapping the window
         n = util = power = limit = unknown = 0.0

@@ -1,5 +1,5 @@
 """The rows the core hands to storage: column order of the raw tables and of the
-per-site series (``sql/migrations/001_raw_tables.sql``).
+per-site and per-domain series (``sql/migrations/001_raw_tables.sql``, ``005_*``).
 
 The core builds rows as columns (one list per column, the shape column-oriented inserts
 want) in exactly these orders; the worker's sink inserts them under these names with
@@ -68,6 +68,26 @@ SITE_POWER_COLUMNS = (
     "stale_racks",
     "warming",
     "region",
+    "reported_w",
+    "estimated_w",
+    "coverage",
+    "unknown_racks",
+)
+DOMAIN_POWER_COLUMNS = (
+    "site",
+    "domain",
+    "ts",
+    "total_w",
+    "reported_w",
+    "estimated_w",
+    "cap_w",
+    "warn_w",
+    "headroom_w",
+    "coverage",
+    "racks",
+    "stale_racks",
+    "unknown_racks",
+    "warming",
 )
 
 Columns = list[list[Any]]
@@ -75,7 +95,8 @@ Columns = list[list[Any]]
 
 @dataclass(frozen=True, slots=True)
 class SeriesRow:
-    """One point of the per-site power series (table site_power)."""
+    """One point of the per-site power series (table site_power); ``total_w`` is
+    reported + estimated, ``coverage`` the share of racks reporting (1 with none known)."""
 
     site: str
     ts_ms: int
@@ -87,6 +108,10 @@ class SeriesRow:
     stale_racks: int
     warming: bool
     region: str
+    reported_w: float = 0.0
+    estimated_w: float = 0.0
+    coverage: float = 1.0
+    unknown_racks: int = 0
 
     def values(self) -> tuple[Any, ...]:
         """In the order of :data:`SITE_POWER_COLUMNS`."""
@@ -101,4 +126,47 @@ class SeriesRow:
             self.stale_racks,
             int(self.warming),
             self.region,
+            self.reported_w,
+            self.estimated_w,
+            self.coverage,
+            self.unknown_racks,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DomainRow:
+    """One point of a power domain's series (table domain_power)."""
+
+    site: str
+    domain: str
+    ts_ms: int
+    total_w: float
+    reported_w: float
+    estimated_w: float
+    cap_w: float | None
+    warn_w: float | None
+    coverage: float
+    racks: int
+    stale_racks: int
+    unknown_racks: int
+    warming: bool
+
+    def values(self) -> tuple[Any, ...]:
+        """In the order of :data:`DOMAIN_POWER_COLUMNS`."""
+        headroom = None if self.cap_w is None else self.cap_w - self.total_w
+        return (
+            self.site,
+            self.domain,
+            self.ts_ms,
+            self.total_w,
+            self.reported_w,
+            self.estimated_w,
+            self.cap_w,
+            self.warn_w,
+            headroom,
+            self.coverage,
+            self.racks,
+            self.stale_racks,
+            self.unknown_racks,
+            int(self.warming),
         )

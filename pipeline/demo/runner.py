@@ -53,7 +53,7 @@ class Demo:
         with ExitStack() as stack:
             stack.enter_context(_logging_to(self.log_path))
             endpoint = self._broker(stack)
-            self._migrate()
+            self._migrate(stack)
             receiver = self._receiver(stack)
             worker = self._worker(stack, receiver)
             fleet = self._fleet(stack, endpoint)
@@ -82,9 +82,15 @@ class Demo:
         ensure_topics(self.settings, endpoint)
         return endpoint
 
-    def _migrate(self) -> None:
-        from pipeline.store import open_store
+    def _migrate(self, stack: ExitStack) -> None:
+        from pipeline.store import open_store, owner
+        from pipeline.store.connection import parse_target
 
+        path = parse_target(self.settings).path
+        if path is not None and owner.discover(path) is None:
+            # The demo starts the embedded store's server: it stops it too, last (after
+            # the worker has stored the rest), instead of leaving it to its idle timeout.
+            stack.callback(owner.stop, path)
         with open_store(self.settings) as store:
             applied = store.migrate()
             rows = store.query_rows("SELECT count() FROM site_power")[0][0]
@@ -191,12 +197,12 @@ class Demo:
             return
         alerts, rejected, _ = receiver.received.snapshot()
         header = (
-            f"megawatch demo: {len(state.get('sites', []))} sites live, "
-            f"{elapsed:4.0f} s ({hint}), {len(alerts)} alerts received, "
-            f"{rejected} rejected"
+            f"megawatch demo: {len(state.get('sites', []))} sites, {elapsed:.0f} s ({hint}), "
+            f"{len(alerts)} alerts received, {rejected} rejected"
         )
         if display is not None:
-            display.update(render(state, alerts, header), refresh=True)
+            width, height = self.console.size
+            display.update(render(state, alerts, header, width, height), refresh=True)
         elif int(elapsed) % 5 == 0:
             self.console.print(plain_line(state, alerts, header))
 

@@ -101,7 +101,13 @@ def print_examples(
 
     from pipeline.analytics.render import render_frame
 
-    console.rule('[bold]try these in SQL (megawatch sql "...")')
+    since = since_param(started)["since"]
+    console.rule("[bold]try these in SQL")
+    console.print(
+        f"run one with: megawatch sql \"<the query>\" --param since='{since}'",
+        markup=False,
+        soft_wrap=True,
+    )
     for example in examples:
         console.print(f"[bold]{example.title}")
         console.print(Syntax(example.sql.strip(), "sql", theme="ansi_dark", word_wrap=True))

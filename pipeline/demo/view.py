@@ -1,7 +1,12 @@
 """The demo's live terminal view (rich): every site against its cap, and the alerts.
 
 Reads the worker's ``/api/state`` (live figures per site) and what the webhook receiver
-got; renders one table per refresh. Without a terminal it prints a line every few seconds.
+got. The view fits the terminal it is given, 80x24 at the least, and grows with it:
+sites are ranked by their share of the cap (the ones that matter first), names are
+never cut, and the sites that do not fit are counted on a "+N more" line. Wider
+terminals get more columns (stale racks, GPU load, worst link), taller ones more sites
+and alerts. Firing alerts read CRIT or warn, so severity shows without colour too.
+Without a terminal it prints a line every few seconds.
 """
 
 from __future__ import annotations
@@ -10,72 +15,149 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
-BAR_WIDTH = 16
+BAR_WIDTH = 10
+POWER_CELLS = BAR_WIDTH + 21  # the bar, " 4.62/ 5.00 MW   92%"
+WIDE = 120  # from this width on: stale racks, GPU load, worst link
+SEVERITY_LABELS = {"critical": ("CRIT", "bold red"), "warning": ("warn", "yellow")}
+
+
+def ranked(sites: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Highest share of cap first; sites without a cap or data last, by power."""
+
+    def key(site: dict[str, Any]) -> tuple[int, float]:
+        cap, total = site.get("cap_w"), site.get("total_w")
+        if cap and total is not None:
+            return (0, -total / cap)
+        return (1, -(total or 0.0))
+
+    return sorted(sites, key=key)
 
 
 def power_bar(total_w: float | None, cap_w: float | None, warn_w: float | None) -> Text:
+    """``█████████░  4.62/ 5.00 MW   92%`` (:data:`POWER_CELLS` cells), by level."""
     if total_w is None:
-        return Text("no data yet", style="dim")
+        return Text(f"{'no data yet':<{POWER_CELLS}}", style="dim")
     if not cap_w:
-        return Text(f"{total_w / 1e6:6.2f} MW (no cap)", style="cyan")
+        return Text(
+            f"{'':{BAR_WIDTH}} {total_w / 1e6:5.2f} MW (no cap)".ljust(POWER_CELLS), style="cyan"
+        )
     share = total_w / cap_w
     filled = min(BAR_WIDTH, round(share * BAR_WIDTH))
     style = "red" if share >= 1 else "yellow" if warn_w and total_w >= warn_w else "green"
     bar = Text("█" * filled, style=style) + Text("░" * (BAR_WIDTH - filled), style="dim")
-    return bar + Text(f" {total_w / 1e6:5.2f}/{cap_w / 1e6:5.2f} MW {share:4.0%}", style=style)
+    figures = f" {total_w / 1e6:5.2f}/{cap_w / 1e6:5.2f} MW {share * 100:4.0f}%"
+    return bar + Text(figures, style=style)
 
 
-def site_table(state: dict[str, Any]) -> Table:
-    table = Table(expand=False, pad_edge=False, box=None, header_style="bold")
-    for column in ("site", "power vs cap", "headroom", "stale racks", "GPU util", "worst link"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("firing")
-    for site in state.get("sites", []):
-        cap, total = site.get("cap_w"), site.get("total_w")
-        headroom = "" if cap is None or total is None else f"{(cap - total) / 1e6:+.2f} MW"
-        stale = f"{site['stale_racks']}/{site['racks']}"
-        util = site.get("gpu_util_pct")
-        loss = site.get("worst_loss")
-        link = "" if loss is None else f"{site['worst_link']} {loss * 100:.4f} %"
-        firing = ", ".join(f["rule"] for f in site.get("firing", []))
-        name = Text(site["site"]) + (
-            Text(" (warming up)", style="dim") if site.get("warming") else Text("")
-        )
-        table.add_row(
-            name,
-            power_bar(total, cap, site.get("warn_w")),
-            headroom,
-            Text(stale, style="yellow" if site["stale_racks"] else ""),
-            "" if util is None else f"{util:.0f} %",
-            Text(link, style="red" if loss and loss >= 1e-4 else ""),
-            Text(firing, style="bold red" if firing else ""),
-        )
-    return table
-
-
-def alert_lines(alerts: list[dict[str, Any]], limit: int = 8) -> Text:
-    text = Text()
-    for alert in alerts[-limit:]:
-        status = alert.get("status", "?")
-        style = "bold red" if status == "firing" else "green"
-        when = alert.get("ends_at") if status == "resolved" else alert.get("starts_at")
-        clock = _clock(when)
-        text.append(f"{clock} {status.upper():8} {alert.get('severity', ''):8} ", style=style)
-        text.append(f"{alert.get('summary', '')}\n")
-    return text or Text("no alerts received yet", style="dim")
-
-
-def render(state: dict[str, Any], alerts: list[dict[str, Any]], header: str) -> Group:
-    return Group(
-        Text(header, style="bold"),
-        site_table(state),
-        Text(""),
-        Text("latest alerts at the webhook (signatures verified)", style="bold"),
-        alert_lines(alerts),
+def firing_text(firing: list[dict[str, Any]], room: int = 1000) -> Text:
+    """Critical first, cap rules first: ``CRIT cap_critical, warn link_loss_wan``; when
+    that does not fit in ``room`` cells, the first and a count: ``CRIT cap_critical +2``."""
+    order = {"critical": 0, "warning": 1}
+    entries = sorted(
+        firing,
+        key=lambda f: (
+            order.get(f.get("severity", ""), 2),
+            not f.get("rule", "").startswith("cap"),
+        ),
     )
+    parts = []
+    for entry in entries:
+        label, style = SEVERITY_LABELS.get(entry.get("severity", ""), ("info", "cyan"))
+        parts.append((f"{label} {entry.get('rule', '?')}", style))
+    text = Text()
+    if sum(len(part) + 2 for part, _ in parts) - 2 > room and len(parts) > 1:
+        text.append(parts[0][0], style=parts[0][1])
+        return text.append(f" +{len(parts) - 1}", style="bold")
+    for n, (part, style) in enumerate(parts):
+        text.append(", " if n else "")
+        text.append(part, style=style)
+    return text
+
+
+def site_line(site: dict[str, Any], name_width: int, width: int) -> Text:
+    cap, total = site.get("cap_w"), site.get("total_w")
+    line = Text(f"{site['site']:<{name_width}} ", style="dim" if site.get("warming") else "")
+    line += power_bar(total, cap, site.get("warn_w"))
+    headroom = "" if cap is None or total is None else f"{(cap - total) / 1e6:+.2f}"
+    line += Text(f" {headroom:>7}")
+    coverage = site.get("coverage")
+    cov = "" if coverage is None else f"{coverage * 100:.0f}%"
+    estimated = (site.get("estimated_w") or 0) > 0
+    line += Text(f" {cov:>4}", style="yellow" if estimated else "")
+    if width >= WIDE:
+        line += _wide_columns(site)
+    line += Text(" ")
+    line += firing_text(site.get("firing", []), width - line.cell_len)
+    line.truncate(width, overflow="ellipsis")
+    return line
+
+
+def _wide_columns(site: dict[str, Any]) -> Text:
+    stale = f"{site.get('stale_racks', 0)}/{site.get('racks', 0)}"
+    util = site.get("gpu_util_pct")
+    loss = site.get("worst_loss")
+    link = "" if loss is None else f"{site.get('worst_link')} {loss * 100:.3f}%"
+    text = Text(f" {stale:>7}", style="yellow" if site.get("stale_racks") else "")
+    text += Text(f" {'' if util is None else f'{util:.0f}%':>4}")
+    text += Text(f" {link:<24.24}", style="red" if loss and loss >= 1e-4 else "")
+    return text
+
+
+def column_header(name_width: int, width: int) -> Text:
+    text = f"{'site':<{name_width}} {'power vs cap':<{POWER_CELLS}} {'MW left':>7} {'cov':>4}"
+    if width >= WIDE:
+        text += f" {'stale':>7} {'GPU':>4} {'worst link':<24}"
+    return Text(f"{text} firing"[:width], style="bold")
+
+
+def alert_lines(alerts: list[dict[str, Any]], limit: int, width: int) -> list[Text]:
+    lines = []
+    for alert in alerts[-limit:] if limit else []:
+        status = alert.get("status", "?")
+        severity = alert.get("severity", "")
+        style = SEVERITY_LABELS.get(severity, ("", "cyan"))[1] if status == "firing" else "green"
+        when = alert.get("ends_at") if status == "resolved" else alert.get("starts_at")
+        line = Text(f"{_clock(when)} ", style="dim")
+        line.append(f"{status:<8} {severity:<8} ", style=style)
+        line.append(str(alert.get("summary", "")))
+        line.truncate(width, overflow="ellipsis")
+        lines.append(line)
+    return lines or [Text("no alerts received yet", style="dim")]
+
+
+def render(
+    state: dict[str, Any],
+    alerts: list[dict[str, Any]],
+    header: str,
+    width: int = 80,
+    height: int = 24,
+) -> Group:
+    """The view for a ``width`` x ``height`` terminal: never wider, never taller."""
+    sites = ranked(state.get("sites", []))
+    alert_rows = max(2, min(10, (height - 8) // 3))
+    fixed = 4 + alert_rows  # header, column header, blank line, alerts title
+    room = max(1, height - fixed - 1)  # - 1: the cursor line rich's Live keeps
+    shown = sites if len(sites) <= room else sites[: room - 1]
+    name_width = max([len(s["site"]) for s in shown] + [4])
+    lines = [Text(header[:width], style="bold"), column_header(name_width, width)]
+    lines += [site_line(site, name_width, width) for site in shown]
+    if len(shown) < len(sites):
+        lines.append(_more_line(sites[len(shown) :], width))
+    lines.append(Text(""))
+    lines.append(Text("latest alerts at the webhook (signatures verified)"[:width], style="bold"))
+    lines += alert_lines(alerts, alert_rows, width)
+    for line in lines:
+        line.no_wrap = True
+        line.overflow = "ellipsis"
+    return Group(*lines)
+
+
+def _more_line(hidden: list[dict[str, Any]], width: int) -> Text:
+    firing = sum(1 for s in hidden if s.get("firing"))
+    note = f", {firing} of them with alerts firing" if firing else ", all below the ones shown"
+    return Text(f"+{len(hidden)} more sites{note}"[:width], style="dim")
 
 
 def plain_line(state: dict[str, Any], alerts: list[dict[str, Any]], header: str) -> str:

@@ -42,6 +42,9 @@ class WorkerProcess:
                 cwd=self.cwd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                # Its own session: a Ctrl-C in the terminal reaches the demo only, which
+                # still needs the worker for the summary and then stops it in order.
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -88,12 +91,10 @@ class WorkerProcess:
 
     # --- what the worker serves -------------------------------------------------------
     def sql(self, query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        response = httpx.post(
-            f"{self.url}/api/sql", json={"sql": query, "params": params or {}}, timeout=60
-        )
-        body = response.json()
-        if response.status_code != 200:
-            raise MegawatchError(f"query failed: {body.get('error', body)}")
+        """A read query on the worker's store (times as ISO-8601 text)."""
+        from pipeline.store.reader import read_split, settings_of_child
+
+        body = read_split(settings_of_child(self.env), query, params)
         return [dict(zip(body["columns"], row, strict=True)) for row in body["data"]]
 
     def state(self) -> dict[str, Any]:

@@ -167,8 +167,9 @@ def kafka_python_options(
 def kafka_python_producer_options(settings: Settings, endpoint: KafkaEndpoint) -> dict[str, Any]:
     """Options for ``kafka.KafkaProducer``: idempotence off on the embedded broker."""
     options = kafka_python_options(settings, endpoint)
-    if endpoint.embedded:
-        options["enable_idempotence"] = False  # kafka-python 3.0.12 defaults to True
+    # kafka-python 3.0.12 defaults to True; said here, as on a real cluster (which
+    # implies acks=all: callers that pass acks pass "all")
+    options["enable_idempotence"] = not endpoint.embedded
     return options
 
 
@@ -200,6 +201,8 @@ def aiokafka_producer_options(settings: Settings, endpoint: KafkaEndpoint) -> di
     options = aiokafka_options(settings, endpoint)
     if endpoint.embedded:
         options["enable_idempotence"] = False  # aiokafka's default, stated: Tansu rejects it
+    else:  # a real cluster: no duplicates from retries, every in-sync replica acks
+        options.update(enable_idempotence=True, acks="all")
     return options
 
 

@@ -14,13 +14,24 @@ already read.
   (or offset 0) back to where ``auto_offset_reset`` starts a new group: aiokafka's
   ``seek_to_committed`` leaves such a partition wherever the fetcher had got to.
 
+* :class:`MegawatchConsumer` keeps the app's sink draining while Faust waits for every
+  message in flight to be acked (``wait_empty``, on a rebalance and on a graceful stop),
+  and bounds that wait. megawatch acks a message only once its rows are stored, so
+  without the drain a SIGTERM waited forever for acks that only a flush (its timer
+  already stopped) could give, and a message never done held a rebalance, and with it
+  every partition, forever (issue 10 #8). Giving up the wait loses nothing: only acked
+  offsets are ever committed, the rest is redelivered.
+
 Redeliveries that remain possible after a rebalance are absorbed downstream
 (:meth:`pipeline.worker.handlers.Handlers._delivered_before` and the offset ledger).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 from faust.tables.manager import TableManager
@@ -44,9 +55,50 @@ class MegawatchConsumerThread(AIOKafkaConsumerThread):
         return committed
 
 
+logger = logging.getLogger(__name__)
+
+#: The app attribute holding the coroutine function that stores what is buffered (the
+#: worker sets it to its sink's flush); ``wait_empty`` runs it while it waits.
+DRAIN_ATTR = "megawatch_drain"
+DRAIN_EVERY_S = 0.5
+WAIT_EMPTY_LIMIT_S = 30.0
+
+
 class MegawatchConsumer(Consumer):
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return MegawatchConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def wait_empty(self) -> None:
+        """Faust's wait for the messages in flight, with the sink drained meanwhile and
+        the wait bounded by :data:`WAIT_EMPTY_LIMIT_S` (then commit what is acked)."""
+        drain: Callable[[], Awaitable[None]] | None = getattr(self.app, DRAIN_ATTR, None)
+        draining = asyncio.ensure_future(_drain_until_cancelled(drain)) if drain else None
+        try:
+            await asyncio.wait_for(super().wait_empty(), WAIT_EMPTY_LIMIT_S)
+        except TimeoutError:
+            logger.warning(
+                "%d messages in flight not done after %.0f s: not waiting longer "
+                "(committing what is done; the rest is redelivered)",
+                len(self._unacked_messages),
+                WAIT_EMPTY_LIMIT_S,
+            )
+            await self.commit()
+        finally:
+            if draining is not None:
+                draining.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await draining
+
+
+async def _drain_until_cancelled(drain: Callable[[], Awaitable[None]]) -> None:
+    while True:
+        try:
+            # shielded: cancelling the drain must not cancel an insert half way (its
+            # rows could land and then be written again)
+            await asyncio.shield(drain())
+        except Exception:  # the drain is a helper: Faust's own wait goes on regardless
+            logger.exception("draining the sink while waiting for acks failed")
+        await asyncio.sleep(DRAIN_EVERY_S)
 
 
 class MegawatchTransport(Transport):

@@ -76,7 +76,7 @@ def ensure_topics(settings: Settings, endpoint: KafkaEndpoint) -> TopicLayout:
                 spec.name,
                 num_partitions=spec.partitions or settings.kafka_partitions,
                 replication_factor=settings.kafka_replication,
-                topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
+                topic_configs=topic_configs(spec, settings.kafka_replication),
             )
             for spec in CONTRACT_TOPICS
             if spec.name not in existing
@@ -97,6 +97,15 @@ def ensure_topics(settings: Settings, endpoint: KafkaEndpoint) -> TopicLayout:
         raise BrokerError(f"cannot create topics on {endpoint.bootstrap}: {exc}") from exc
     finally:
         admin.close()
+
+
+def topic_configs(spec: TopicSpec, replication: int) -> dict[str, str]:
+    """Configs of a new topic: compaction for control.sites, and with replicas, writes
+    acknowledged (acks=all) only once two copies hold them (one for a factor of 2)."""
+    configs = {"cleanup.policy": "compact"} if spec.compacted else {}
+    if replication > 1:
+        configs["min.insync.replicas"] = str(min(2, replication - 1))
+    return configs
 
 
 def _copartitioned_count(admin: object) -> int:

@@ -57,7 +57,15 @@ def build_request(
         headers[IDEMPOTENCY_HEADER] = notification.idempotency_key
     if receiver.kind is ReceiverKind.webhook and receiver.secret is not None:
         secret = receiver.secret.get_secret_value()
-        headers.update(signed_headers(secret, int(now.timestamp()), body))
+        headers.update(
+            signed_headers(
+                secret,
+                int(now.timestamp()),
+                body,
+                receiver.signature,
+                notification.idempotency_key,
+            )
+        )
     return Request(receiver.target_url, headers, body)
 
 
@@ -83,7 +91,7 @@ def generic_body(
 
 def alertmanager_labels(alert: Alert) -> dict[str, str]:
     labels = {"alertname": alert.rule, "site": alert.site, "severity": alert.severity.value}
-    for name in ("link", "peer_site", "rack"):
+    for name in ("link", "peer_site", "rack", "domain"):
         value = getattr(alert, name)
         if value:
             labels[name] = value

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from pipeline.errors import ConfigError
 from pipeline.events import Alert, AlertStatus, Severity
+from pipeline.notify.signing import SignatureScheme
 from pipeline.settings import Settings, redact_url
 
 
@@ -68,6 +69,7 @@ class Receiver(BaseModel):
     kind: ReceiverKind
     url: str = Field(repr=False)
     secret: SecretStr | None = None
+    signature: SignatureScheme = "megawatch"  # webhook: which signature headers
     match: Match = Match()
     send_resolved: bool = True
 
@@ -123,12 +125,20 @@ def receivers_from_settings(settings: Settings) -> list[Receiver]:
     """Every receiver configured, settings first, then the receivers file."""
     secret = settings.webhook_secret
     found = [
-        Receiver(name=f"webhook-{i}", kind=ReceiverKind.webhook, url=url, secret=secret)
+        _from_setting(
+            "MEGAWATCH_WEBHOOK_URLS",
+            name=f"webhook-{i}",
+            kind=ReceiverKind.webhook,
+            url=url,
+            secret=secret,
+            signature=settings.webhook_signature,
+        )
         for i, url in enumerate(settings.webhook_urls, start=1)
     ]
     if settings.alertmanager_url:
         found.append(
-            Receiver(
+            _from_setting(
+                "MEGAWATCH_ALERTMANAGER_URL",
                 name="alertmanager",
                 kind=ReceiverKind.alertmanager_api,
                 url=settings.alertmanager_url,
@@ -136,7 +146,8 @@ def receivers_from_settings(settings: Settings) -> list[Receiver]:
         )
     if settings.slack_webhook_url:
         found.append(
-            Receiver(
+            _from_setting(
+                "MEGAWATCH_SLACK_WEBHOOK_URL",
                 name="slack",
                 kind=ReceiverKind.slack,
                 url=settings.slack_webhook_url.get_secret_value(),
@@ -146,6 +157,15 @@ def receivers_from_settings(settings: Settings) -> list[Receiver]:
         found.extend(load_receivers_file(settings.receivers_file, secret))
     _check_receivers(found)
     return found
+
+
+def _from_setting(variable: str, **fields: Any) -> Receiver:
+    """A receiver built from a setting; a bad value is a one-line ConfigError that names
+    the variable and never shows the value (URLs carry tokens and passwords)."""
+    try:
+        return Receiver(**fields)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid setting: {variable}: {_describe(exc)}") from None
 
 
 def load_receivers_file(path: Path, default_secret: SecretStr | None = None) -> list[Receiver]:

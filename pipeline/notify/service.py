@@ -1,6 +1,6 @@
 """The notifier as a component of a process: embedded in the worker, or run alone.
 
-The worker (which owns the embedded store) embeds it in its own event loop::
+The worker embeds it in its own event loop::
 
     service = NotifierService(settings, endpoint=endpoint,
                               record_sink=store_sink(store),

@@ -18,5 +18,8 @@ demo does it::
 Modules: ``base`` (messages, ticks, batching), ``hardware`` (accelerators, calibration),
 ``fleet``/``fleet_gen`` (fleet files, built-in fleets), ``scenarios``, ``sim_*`` and
 ``simulator`` (the simulator), ``chaos`` (bad events), ``replay_read``/``replay``,
-``nvml``, ``outbox``/``publisher`` (buffering Kafka producer), ``loop`` and ``agent``.
+``nvml``, ``outbox``/``publisher`` (buffering Kafka producer), ``loop`` and ``agent``;
+polled devices: ``polling`` (the shared tick loop), ``devices`` (the factory), ``mapping``
+(``--map`` files), ``dcgm``, ``redfish``/``redfish_session``, ``netdev``, ``rdma``, and
+``http_devices`` (TLS, timeouts).
 """

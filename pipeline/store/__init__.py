@@ -1,9 +1,12 @@
 """The ClickHouse store: embedded chDB (``chdb:///path``) or a server (``http(s)://``).
 
 ``open_store(settings)`` gives a :class:`Store` (a context manager) for the DSN in
-``MEGAWATCH_CLICKHOUSE_DSN``; ``Store.migrate()`` applies ``sql/migrations``. The table
-layout is described in the migration files themselves. ``named_query(store_or_settings,
-name, **params)`` runs a query of ``sql/queries`` and returns a DataFrame.
+``MEGAWATCH_CLICKHOUSE_DSN``; an embedded (``chdb://``) store is reached over HTTP
+through its store server (:mod:`pipeline.store.server`, started on demand by
+:mod:`pipeline.store.owner`), like a ClickHouse server. ``Store.migrate()`` applies
+``sql/migrations``; the table layout is described in the migration files themselves.
+``named_query(store_or_settings, name, **params)`` runs a query of ``sql/queries`` and
+returns a DataFrame.
 """
 
 from pipeline.store.client import Store, open_store

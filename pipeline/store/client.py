@@ -7,8 +7,10 @@ string formatting. Datetimes: send aware UTC datetimes or epoch milliseconds (a 
 datetime would be read in the engine's local time zone, so inserts refuse them);
 ``DateTime64(3, 'UTC')`` values come back as aware UTC datetimes, in rows and in pandas.
 
-A Store may be shared by threads: the chDB backend serializes calls on its handle, and
-the HTTP backend has no session to serialize on.
+A Store may be shared by threads: the HTTP client runs without a session (the embedded
+store is reached over HTTP too, through its store server), so statements run in parallel.
+When the embedded store's server goes away (stopped, idle, killed), the failing call
+raises a one-line :class:`StoreError` and the next call connects to a new server.
 """
 
 from __future__ import annotations
@@ -36,6 +38,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+#: Sent with every insert: settings whose defaults differ between the supported ClickHouse
+#: versions. On 24.8 a retried insert (same deduplication token) is dropped from its table
+#: but counted again by the materialized views behind it unless
+#: deduplicate_blocks_in_dependent_materialized_views is on (26.9 has it on by default).
+INSERT_SETTINGS: dict[str, Any] = {
+    "insert_deduplicate": 1,
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
+}
+
+
 class Store:
     """An open ClickHouse store (embedded chDB or a server). Use :func:`open_store`."""
 
@@ -46,9 +58,8 @@ class Store:
         # (table, column names) -> ClickHouse type names: saves clickhouse-connect a
         # DESCRIBE per insert (about a quarter of a small insert's time on chDB).
         self._insert_types: dict[tuple[str, tuple[str, ...]], list[str]] = {}
-        # One statement at a time: the worker's sink, the notifier's delivery records and
-        # /api/sql call in from different threads, and chDB's client is not thread-safe.
-        self._lock = threading.RLock()
+        self._closed = False
+        self._reconnect = threading.Lock()
 
     # --- identity ------------------------------------------------------------------
     @property
@@ -87,12 +98,15 @@ class Store:
     ) -> pd.DataFrame:
         """The result of a query as a DataFrame; time-zone-aware columns are in UTC.
 
-        ``read_only`` runs it with ClickHouse's ``readonly=2``: reads only, no writes or
-        DDL (used for queries that arrive over HTTP).
+        ``read_only`` runs it with ClickHouse's ``readonly=2`` and the bounds of
+        :func:`pipeline.store.guard.read_limits` (time, result size, memory): reads only,
+        never long enough to hold the store (used for the CLI's queries).
         """
         import pandas as pd
 
-        settings = {"readonly": 2} if read_only else None
+        from pipeline.store.guard import read_limits
+
+        settings = read_limits(self.settings) if read_only else None
         with self._translating("query"):
             frame = self._live().query_df(sql, parameters=params, settings=settings)
         for name in frame.columns:
@@ -122,7 +136,9 @@ class Store:
                 f"insert into {table}: {len(column_names)} column names but {len(columns)} columns"
             )
         _refuse_naive_datetimes(table, column_names, columns)
-        settings = {"insert_deduplication_token": dedup_token} if dedup_token else None
+        settings: dict[str, Any] = dict(INSERT_SETTINGS)
+        if dedup_token:
+            settings["insert_deduplication_token"] = dedup_token
         key = (table, tuple(column_names))
         # ValueError / TypeError: a value that does not fit its column type (clickhouse-
         # connect logs which column before it raises)
@@ -155,15 +171,20 @@ class Store:
 
     # --- schema --------------------------------------------------------------------
     def migrate(
-        self, migrations: Sequence[mig.Migration] | None = None, reconcile: bool = True
+        self,
+        migrations: Sequence[mig.Migration] | None = None,
+        reconcile: bool = True,
+        cluster: str | None = None,
     ) -> list[mig.Migration]:
         """Apply pending migrations (default: the bundled files), then reconcile TTLs with
-        the retention settings unless ``reconcile`` is false; returns those applied."""
+        the retention settings unless ``reconcile`` is false; returns those applied.
+        ``cluster`` applies their cluster form (:mod:`pipeline.store.cluster`)."""
         files = mig.load_migrations() if migrations is None else migrations
         self._insert_types.clear()
-        applied = mig.apply_pending(self, files, self.display)
+        database = str(self.query_rows("SELECT currentDatabase()")[0][0]) if cluster else None
+        applied = mig.apply_pending(self, files, self.display, cluster=cluster, database=database)
         if reconcile:
-            self.reconcile_ttl()
+            self.reconcile_ttl(cluster)
         return applied
 
     def migration_status(
@@ -173,8 +194,13 @@ class Store:
         files = mig.load_migrations() if migrations is None else migrations
         return mig.plan(mig.read_history(self), files, self.display)
 
-    def reconcile_ttl(self) -> list[TtlChange]:
-        """Set each table's TTL to MEGAWATCH_RETENTION_DAYS / ..._ROLLUP_RETENTION_DAYS."""
+    def reconcile_ttl(self, cluster: str | None = None) -> list[TtlChange]:
+        """Set each table's TTL to MEGAWATCH_RETENTION_DAYS / ..._ROLLUP_RETENTION_DAYS
+        (on every node of ``cluster`` when given)."""
+        if cluster:
+            from pipeline.store.cluster import reconcile_ttl_on_cluster
+
+            return reconcile_ttl_on_cluster(self, self.settings, cluster)
         return reconcile_ttl(self, self.settings)
 
     def server_version(self) -> str:
@@ -182,7 +208,8 @@ class Store:
 
     # --- lifecycle -----------------------------------------------------------------
     def close(self) -> None:
-        """Close the client (on chDB, the engine shuts down with its last client)."""
+        """Close the client (an embedded store's server stops once no client is left)."""
+        self._closed = True
         client, self._client = self._client, None
         if client is not None:
             with self._translating("close"):
@@ -201,13 +228,18 @@ class Store:
 
     # --- internals -----------------------------------------------------------------
     def _live(self) -> Client:
+        if self._client is None and not self._closed and self.embedded:
+            with self._reconnect:  # the server went away: find or start the next one
+                if self._client is None:
+                    self._client = open_client(self.target, self.settings.store_idle_exit_s)
+                    self._insert_types.clear()
         if self._client is None:
             raise StoreError(f"store {self.display} is closed")
         return self._client
 
     @contextlib.contextmanager
     def _translating(self, action: str, also: tuple[type[Exception], ...] = ()) -> Iterator[None]:
-        from clickhouse_connect.driver.exceptions import ClickHouseError
+        from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
         library_errors: tuple[type[Exception], ...] = (
             ClickHouseError,
@@ -216,10 +248,19 @@ class Store:
             *also,
         )
         try:
-            with self._lock:
-                yield
+            yield
         except MegawatchError:
             raise
+        except OperationalError as exc:
+            if not self.embedded:
+                raise StoreError(
+                    f"{action} failed on {self.display}: {one_line(exc, self.target.secrets)}"
+                ) from exc
+            self._client = None  # the next call finds or starts the store server again
+            raise StoreError(
+                f"{action} failed on {self.display}: its store server stopped answering "
+                "(it is started again on the next use)"
+            ) from exc
         except library_errors as exc:
             raise StoreError(
                 f"{action} failed on {self.display}: {one_line(exc, self.target.secrets)}"
@@ -229,7 +270,7 @@ class Store:
 def open_store(settings: Settings) -> Store:
     """Open the store that ``MEGAWATCH_CLICKHOUSE_DSN`` names (a context manager)."""
     target = parse_target(settings)
-    store = Store(open_client(target), target, settings)
+    store = Store(open_client(target, settings.store_idle_exit_s), target, settings)
     log.info("opened store %s", target.display)
     return store
 

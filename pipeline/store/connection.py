@@ -2,11 +2,11 @@
 
 Two kinds of target:
 
-* ``chdb:///abs/path`` (optionally ``?database=NAME``): the embedded chDB engine through
-  clickhouse-connect's chDB backend, data on disk under the path. The engine allows one
-  process per data directory and one directory per process; :mod:`pipeline.store.inuse`
-  turns the engine's unhelpful errors about that into :class:`StoreInUseError`. A
-  ``database`` other than ``default`` is created on open (the engine is ours).
+* ``chdb:///abs/path`` (optionally ``?database=NAME``): the embedded chDB engine, data on
+  disk under the path. chDB admits one process per directory, so one process, the store
+  server (:mod:`pipeline.store.server`, started on demand by :mod:`pipeline.store.owner`),
+  owns it, and this process talks to it with clickhouse-connect's HTTP client, as to a
+  ClickHouse server. A ``database`` other than ``default`` is created on open.
 * ``http(s)://user:pass@host:port/db``: a ClickHouse server (>= 24.3); the database must
   exist. ``MEGAWATCH_CLICKHOUSE_PASSWORD`` supplies the password when the URL has none.
 
@@ -16,8 +16,8 @@ aware UTC datetimes (clickhouse-connect's default returns naive ones).
 
 from __future__ import annotations
 
+import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from pipeline.errors import ConfigError, StoreError
 from pipeline.settings import Settings, redact_url
-from pipeline.store.inuse import captured_stderr, diagnose_open_failure
+from pipeline.store import owner, server_files
 from pipeline.store.messages import one_line
 
 if TYPE_CHECKING:
@@ -94,45 +94,47 @@ def _chdb_database(query: str) -> str | None:
     return name
 
 
-def open_client(target: StoreTarget) -> Client:
+def open_client(target: StoreTarget, idle_exit_s: float = 60.0) -> Client:
     """A clickhouse-connect client on the target, or :class:`StoreError` saying why not."""
     if target.path is not None:
-        return _open_chdb(target.path, target.database, target.display)
+        return _open_chdb(target, idle_exit_s)
     return _open_server(target)
 
 
-def _open_chdb(path: Path, database: str | None, display: str) -> Client:
+def _open_chdb(target: StoreTarget, idle_exit_s: float) -> Client:
+    """A client on the store server that owns the chDB directory (started if needed)."""
     import clickhouse_connect
     from clickhouse_connect.driver.exceptions import ClickHouseError
 
+    assert target.path is not None
+    info, token = owner.connect_info(target.path, idle_exit_s)
     try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
+        client = clickhouse_connect.get_client(
+            host=server_files.HOST,
+            port=info.port,
+            username=server_files.USER,
+            password=token,
+            tz_mode="aware",
+            # Loopback: compression would cost CPU on both sides and save nothing.
+            compress=False,
+            autogenerate_session_id=False,
+            # The server stays up while a client process lives (see store/server.py).
+            headers={"X-Megawatch-Client-Pid": str(os.getpid())},
+        )
+    except (ClickHouseError, OSError) as exc:
         raise StoreError(
-            f"cannot create the chDB data directory {path} ({DSN_VARIABLE}): {exc.strerror}"
+            f"cannot connect to the store server of {target.display} at {info.url}: "
+            f"{one_line(exc, (token,))}"
         ) from exc
-    # chDB prints the real cause of a failed open (e.g. "Cannot lock file .../status")
-    # on fd 2 only, so catch it for the diagnosis; on success it is passed on.
-    with captured_stderr() as stderr:
+    if target.database:
         try:
-            client = clickhouse_connect.get_client(dsn=f"chdb://{path}", tz_mode="aware")
-        except (ClickHouseError, RuntimeError) as exc:
-            failure: Exception | None = exc
-        else:
-            failure = None
-    if failure is not None:
-        raise diagnose_open_failure(path, failure, stderr.text) from failure
-    if stderr.text:
-        sys.stderr.write(stderr.text)
-    if database:
-        try:
-            client.command(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+            client.command(f"CREATE DATABASE IF NOT EXISTS `{target.database}`")
         except ClickHouseError as exc:
             client.close()
             raise StoreError(
-                f"cannot create database {database} in {display}: {one_line(exc)}"
+                f"cannot create database {target.database} in {target.display}: {one_line(exc)}"
             ) from exc
-        client.database = database
+        client.database = target.database
     return client
 
 

@@ -1,4 +1,5 @@
-"""Why a chDB data directory cannot be opened, told in one line.
+"""Why a chDB data directory cannot be opened, told in one line (by the store server,
+the one process that opens it; another program holding it is the usual cause).
 
 chDB runs a ClickHouse server inside the process. That server takes an exclusive
 ``flock`` on ``<data dir>/status`` and writes its pid there (``PID: 1234``), so a second
@@ -32,8 +33,8 @@ _OTHER_PATH = re.compile(r"already initialized with path '([^']*)'")
 _PID_LINE = re.compile(r"^PID:\s*(\d+)\s*$", re.MULTILINE)
 _CMDLINE_CHARS = 80
 WHAT_TO_DO = (
-    "stop that process (e.g. the megawatch worker) or point "
-    "MEGAWATCH_CLICKHOUSE_DSN at a ClickHouse server"
+    "stop that process (megawatch reaches the store through its store server only) or "
+    "point MEGAWATCH_CLICKHOUSE_DSN at another directory or a ClickHouse server"
 )
 
 

@@ -171,9 +171,30 @@ def plan(
     return MigrationStatus(applied=applied, pending=pending, unknown=unknown)
 
 
-def apply_pending(store: SqlRunner, migrations: Sequence[Migration], where: str) -> list[Migration]:
-    """Apply the files not yet recorded, in order; returns those applied."""
-    store.command(HISTORY_DDL)
+def apply_pending(
+    store: SqlRunner,
+    migrations: Sequence[Migration],
+    where: str,
+    *,
+    cluster: str | None = None,
+    database: str | None = None,
+) -> list[Migration]:
+    """Apply the files not yet recorded, in order; returns those applied.
+
+    With ``cluster`` (``megawatch db migrate --cluster NAME``) each file is applied in its
+    cluster form (:mod:`pipeline.store.cluster`: Replicated local tables, Distributed
+    tables, ``ON CLUSTER``) and recorded in a ledger replicated to every node; the
+    checksums are those of the files, so the ledger reads the same in both forms.
+    """
+    check_ledger_form(store, cluster, where)
+    if cluster is None:
+        store.command(HISTORY_DDL)
+        forms = {m.version: m.statements() for m in migrations}
+    else:
+        from pipeline.store.cluster import history_ddl, render_cluster
+
+        store.command(history_ddl(cluster))
+        forms = render_cluster(migrations, cluster, database or "default")
     status = plan(read_history(store), migrations, where)
     for record in status.unknown:
         log.warning(
@@ -183,12 +204,33 @@ def apply_pending(store: SqlRunner, migrations: Sequence[Migration], where: str)
             record.name,
         )
     for migration in status.pending:
-        _apply_one(store, migration)
+        _apply_one(store, migration, forms[migration.version])
     return status.pending
 
 
-def _apply_one(store: SqlRunner, migration: Migration) -> None:
-    statements = migration.statements()
+def check_ledger_form(store: SqlRunner, cluster: str | None, where: str) -> None:
+    """A store migrated in one form is not migrated in the other: that would mix
+    replicated and single-node tables (a MigrationError says which flag to use)."""
+    rows = store.query_rows(
+        "SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = {t:String}",
+        {"t": HISTORY_TABLE},
+    )
+    if not rows:
+        return
+    replicated = str(rows[0][0]).startswith("Replicated")
+    if replicated and cluster is None:
+        raise MigrationError(
+            f"store {where} was migrated with --cluster (its {HISTORY_TABLE} is replicated): "
+            "run `megawatch db migrate --cluster NAME` (or set MEGAWATCH_CLICKHOUSE_CLUSTER)"
+        )
+    if cluster is not None and not replicated:
+        raise MigrationError(
+            f"store {where} was migrated as a single node: `--cluster {cluster}` cannot "
+            "convert it; migrate a fresh cluster, or run `megawatch db migrate` without it"
+        )
+
+
+def _apply_one(store: SqlRunner, migration: Migration, statements: Sequence[str]) -> None:
     for number, statement in enumerate(statements, start=1):
         try:
             store.command(statement)

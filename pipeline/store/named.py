@@ -34,7 +34,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import QueryError, StoreError, StoreInUseError
+from pipeline.errors import QueryError, StoreError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -84,8 +84,7 @@ class NamedQuery:
         """Checked parameter values (defaults filled in), ready for ClickHouse binding.
 
         Values may be text (from the command line) or Python values; times become
-        ``YYYY-MM-DD hh:mm:ss.fff`` UTC text, so the result is JSON-serializable (it may
-        travel to the worker's ``/api/sql``).
+        ``YYYY-MM-DD hh:mm:ss.fff`` UTC text, so the result is JSON-serializable.
         """
         unknown = sorted(set(values) - {p.name for p in self.params})
         if unknown:
@@ -253,9 +252,9 @@ def named_query(target: Store | Settings, name: str, /, **params: Any) -> pd.Dat
     """Run the named query ``name`` and return its result as a DataFrame.
 
     ``target`` is an open :class:`~pipeline.store.Store`, or the settings: then the store
-    is opened for this query, or, while a worker owns the embedded store, the query goes
-    through the worker's ``/api/sql``. Parameters are keyword arguments (text or Python
-    values); unknown, missing or malformed ones raise :class:`QueryError`.
+    is opened for this query (bounded, like every CLI read). Parameters are keyword
+    arguments (text or Python values); unknown, missing or malformed ones raise
+    :class:`QueryError`.
     """
     from pipeline.settings import Settings
     from pipeline.store.reader import read_query, store_hint
@@ -272,14 +271,8 @@ def named_query(target: Store | Settings, name: str, /, **params: Any) -> pd.Dat
 
 @contextlib.contextmanager
 def query_target(settings: Settings) -> Iterator[Store | Settings]:
-    """The store, opened once for several named queries; or, while a worker owns the
-    embedded store, the settings (each query then goes through the worker's /api/sql)."""
+    """The store, opened once for several named queries."""
     from pipeline.store.client import open_store
 
-    try:
-        store = open_store(settings)
-    except StoreInUseError:
-        yield settings
-        return
-    with store:
+    with open_store(settings) as store:
         yield store

@@ -1,16 +1,17 @@
-"""Read queries wherever the store is: opened here, or through the worker that owns it.
+"""Read queries for the CLI (``megawatch sql``, ``query``, ``alerts list``...).
 
-chDB lets one process own a data directory. While a worker runs on the embedded store,
-``megawatch sql``, ``query``, ``alerts list``... cannot open it, so they send the query
-to the worker's ``/api/sql`` (loopback, read-only queries) and get the same DataFrame.
+Every process reaches the store the same way (the embedded one through its store
+server), so a read simply opens the store. Reads run bounded (``read_only``); a query a
+user typed (``untrusted``) must first pass :func:`pipeline.store.guard.checked_select`.
 """
 
 from __future__ import annotations
 
-import io
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pipeline.errors import StoreError, StoreInUseError
+from pipeline.errors import QueryError, StoreError
+from pipeline.store.sql_errors import explain_sql_error
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,42 +19,68 @@ if TYPE_CHECKING:
     from pipeline.settings import Settings
 
 
-def read_query(settings: Settings, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Run a read query on the store, or through the worker that owns the embedded one."""
+def read_query(
+    settings: Settings,
+    sql: str,
+    params: dict[str, Any] | None = None,
+    *,
+    untrusted: bool = False,
+) -> pd.DataFrame:
+    """Run a read query on the store; ``untrusted`` SQL is checked first."""
     from pipeline.store import open_store
+    from pipeline.store.guard import checked_select
 
+    typed = sql  # errors point into the text the user wrote
     try:
         with open_store(settings) as store:
-            return store.query_df(sql, params)
-    except StoreInUseError:
-        return query_worker(settings, sql, params or {})
+            if untrusted:
+                try:
+                    sql = checked_select(store, sql, params)
+                except QueryError as exc:
+                    raise QueryError(explain_sql_error(str(exc), typed)) from exc
+            try:
+                return store.query_df(sql, params, read_only=True)
+            except StoreError as exc:
+                explained = explain_sql_error(str(exc), typed, _tables(store))
+                raise type(exc)(explained) from exc
     except StoreError as exc:
-        raise StoreError(store_hint(str(exc))) from exc
+        raise type(exc)(store_hint(str(exc))) from exc
+
+
+def _tables(store: Any) -> list[str] | None:
+    """The store's tables, to tell a typo from a store that was never migrated."""
+    try:
+        rows = store.query_rows("SELECT name FROM system.tables WHERE database = currentDatabase()")
+    except StoreError:
+        return None
+    return [str(row[0]) for row in rows]
 
 
 def store_hint(message: str) -> str:
-    """Point at the fix for the common first-run error: tables not created yet."""
-    if "UNKNOWN_TABLE" in message or "Unknown table" in message:
+    """Point at the fix for the common first-run error: tables not created yet (unless
+    :func:`explain_sql_error` has already said what the store holds)."""
+    explained = "(tables: " in message or "`megawatch db" in message
+    if ("UNKNOWN_TABLE" in message or "Unknown table" in message) and not explained:
         return f"{message} (create the tables with `megawatch db migrate`)"
     return message
 
 
-def query_worker(settings: Settings, sql: str, params: dict[str, Any]) -> pd.DataFrame:
-    import httpx
-    import pandas as pd
+def settings_of_child(env: Mapping[str, str]) -> Settings:
+    """The settings a child process started with ``env`` builds (its MEGAWATCH_* win)."""
+    from pipeline.settings import ENV_PREFIX, Settings, load_settings
 
-    url = f"http://{settings.web_host}:{settings.web_port}/api/sql"
-    try:
-        response = httpx.post(url, json={"sql": sql, "params": params}, timeout=60)
-    except httpx.HTTPError as exc:
-        raise StoreError(
-            f"the store is in use by a worker, and its web endpoint {url} does not answer "
-            f"({type(exc).__name__}); check MEGAWATCH_WEB_HOST/MEGAWATCH_WEB_PORT"
-        ) from exc
-    if response.status_code != 200:
-        try:
-            detail = response.json().get("error", response.text)
-        except ValueError:
-            detail = response.text
-        raise StoreError(store_hint(f"query through the worker failed: {str(detail)[:300]}"))
-    return pd.read_json(io.StringIO(response.text), orient="split")
+    fields = {
+        name[len(ENV_PREFIX) :].lower(): value
+        for name, value in env.items()
+        if name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX) :].lower() in Settings.model_fields
+    }
+    return load_settings(**fields)
+
+
+def read_split(settings: Settings, sql: str, params: dict[str, Any] | None = None) -> Any:
+    """A read query as ``{"columns": [...], "data": [[...]]}``, times as ISO-8601 text
+    (what the worker's old ``/api/sql`` answered; the demo and benchmarks read this)."""
+    import json
+
+    frame = read_query(settings, sql, params)
+    return json.loads(frame.to_json(orient="split", date_format="iso", index=False))

@@ -14,12 +14,13 @@ from typing import Any
 
 import faust
 import mode
+from faust.types import TP
 
 from pipeline.core.decode import MessageDecoder
 from pipeline.core.processor import Processor
 from pipeline.events import GpuSample, LinkCounters, RackPower
 from pipeline.kafka.endpoint import KafkaEndpoint, faust_options, resolve_kafka
-from pipeline.kafka.faust_fixes import MegawatchTableManager
+from pipeline.kafka.faust_fixes import DRAIN_ATTR, MegawatchTableManager
 from pipeline.kafka.tansu import MegawatchApp
 from pipeline.kafka.topics import ALERTS, DEADLETTER, GPU, LINK, RACK_POWER
 from pipeline.settings import Settings
@@ -30,9 +31,16 @@ from pipeline.worker.resources import WorkerResources, open_resources
 from pipeline.worker.services import register_services
 from pipeline.worker.sink import ClickHouseSink
 from pipeline.worker.tables import RAW, alert_state_table, spec_table
+from pipeline.worker.topic_rows import without_stored_dead_letters
 from pipeline.worker.web import register_views
 
 logger = logging.getLogger(__name__)
+
+STREAM_BUFFER_MESSAGES = 256
+#: A partition whose oldest message is not done after this long is reported (a stall:
+#: acks go out in offset order, so nothing after it is committed); checked this often.
+STALL_WARN_S = 60.0
+STALL_CHECK_S = 5.0
 
 
 def create_app(
@@ -53,6 +61,9 @@ def create_app(
     }
     handlers = _handlers(app, settings, topics, resources)
     app.megawatch = handlers  # type: ignore[attr-defined]  # for the web views and tests
+    # Faust's wait for acks (rebalance, stop) keeps the sink flushing: acks need a flush
+    setattr(app, DRAIN_ATTR, handlers.sink.flush)
+    handlers.log_end = lambda topic, partition: _log_end(app, topic, partition)
     _register_agents(app, topics, handlers)
     _register_timers(app, settings, handlers)
     _register_rebalance(app, handlers)
@@ -77,8 +88,22 @@ def _faust_app(settings: Settings, endpoint: KafkaEndpoint) -> faust.App:
         web_port=settings.web_port,
         web_host=settings.web_host,
         producer_compression_type="lz4",
+        # Messages queued per agent while it waits (back-pressure): Faust's default of
+        # 4096 batch messages (up to MEGAWATCH_MAX_MESSAGE_BYTES each) per topic would
+        # hold gigabytes while the store is down.
+        stream_buffer_maxsize=STREAM_BUFFER_MESSAGES,
         TableManager=MegawatchTableManager,
     )
+
+
+def _log_end(app: faust.App, topic: str, partition: int) -> int | None:
+    """The partition's end offset from the last fetch (right on Tansu too, where the
+    listed end offsets lag: ../shared/MEASURED.md)."""
+    try:
+        end = app.consumer.highwater(TP(topic, partition))
+    except Exception:  # not fetched yet, or no consumer: no opinion
+        return None
+    return int(end) if end is not None else None
 
 
 def _handlers(
@@ -106,8 +131,11 @@ def _handlers(
         resources.cluster_id,
         max_rows=settings.sink_max_rows,
         flush_interval=settings.sink_flush_interval_s,
+        max_buffered_rows=settings.sink_max_buffered_rows,
         on_flushed=metrics.on_flushed,
         on_failed=metrics.sink_failures.inc,
+        on_state=metrics.on_sink_state,
+        before_insert={"dead_letters": without_stored_dead_letters},
     )
     limits = decode_limits(settings)
     decoders: dict[str, MessageDecoder[Any]] = {
@@ -156,6 +184,10 @@ def _register_timers(app: faust.App, settings: Settings, handlers: Handlers) -> 
     async def flush() -> None:
         if sink.due():
             await sink.flush()
+
+    @app.timer(STALL_CHECK_S, name="megawatch.stall_watch")  # type: ignore[untyped-decorator]
+    async def stall_watch() -> None:
+        handlers.watch_pending(STALL_WARN_S)
 
     @app.service
     class SinkCloser(mode.Service):

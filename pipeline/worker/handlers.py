@@ -2,28 +2,40 @@
 
 Each Kafka message is one Faust event carrying raw bytes (a batch of readings), never
 one event per reading: per-reading Faust events would cap the worker at a few thousand
-readings per second (../shared/MEASURED.md). A message is acked only when its rows are
-in ClickHouse and its dead letters are on their topic, so Faust commits nothing that
-could still be lost.
+readings per second (../shared/MEASURED.md). A message is done when its rows are in
+ClickHouse and its dead letters are on their topic; acks reach Faust in offset order
+(:class:`pipeline.worker.ack_order.InOrderAcks`), so Faust commits no offset with a
+message before it that could still be lost.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
-from pipeline.core.decode import MessageDecoder, Reject
+import orjson
+
+from pipeline.core.decode import Decoded, MessageDecoder, Reject
 from pipeline.core.processor import Outcome, Processor
-from pipeline.core.rows import GPU_COLUMNS, LINK_COLUMNS, RACK_POWER_COLUMNS, SITE_POWER_COLUMNS
-from pipeline.events import Alert, DeadLetter
+from pipeline.core.rows import (
+    DOMAIN_POWER_COLUMNS,
+    GPU_COLUMNS,
+    LINK_COLUMNS,
+    RACK_POWER_COLUMNS,
+    SITE_POWER_COLUMNS,
+)
+from pipeline.events import Alert
 from pipeline.kafka.topics import ALERTS, DEADLETTER, GPU, LINK, RACK_POWER
+from pipeline.worker.ack_order import InOrderAcks
+from pipeline.worker.dead_letters import MAX_KEY_BYTES, dead_letter_record
 from pipeline.worker.metrics import Metrics
+from pipeline.worker.persist import until_done
 from pipeline.worker.sink import ClickHouseSink
 from pipeline.worker.topic_rows import (
     ALERT_COLUMNS,
@@ -73,6 +85,11 @@ class Handlers:
         self.metrics = metrics
         self._ledger_loaded: set[tuple[str, str, int]] = set()
         self._seen: dict[tuple[str, int], int] = {}  # highest offset processed, per partition
+        self.order = InOrderAcks()  # acks go to Faust in offset order, whatever finishes first
+        self._exported: set[tuple[str, int]] = set()  # partitions with an oldest-pending gauge
+        self._warned: dict[tuple[str, int], int] = {}  # partition -> offset warned about
+        #: (topic, partition) -> the end of its log as last fetched (set by the app)
+        self.log_end: Callable[[str, int], int | None] = lambda topic, partition: None
 
     # --- telemetry ------------------------------------------------------------------
     async def telemetry(
@@ -85,44 +102,71 @@ class Handlers:
         ack: Callable[[], object],
     ) -> None:
         """One message of a telemetry topic, from bytes to state, rows and alerts."""
+        done = self.order.begin(topic, partition, offset, ack)
         if self._delivered_before(topic, partition, offset):
-            self.sink.after_next_flush(ack)  # its first delivery is buffered or stored
+            done()  # joins its first delivery, still pending or already acked
             return
         table, columns, process = TELEMETRY[topic]
         self.metrics.messages.labels(topic).inc()
-        try:
-            decoded = self.decoders[topic].decode(value, key, datetime.now(UTC))
-            outcome: Outcome | None = None
-            if decoded.events:
-                outcome = process(self.processor)(decoded.events, partition, offset, now_ms())
-        except Exception as exc:  # a bug that some input triggers: keep it, keep running
-            logger.exception("processing %s[%d]@%d failed", topic, partition, offset)
-            reason = f"internal error while processing: {type(exc).__name__}: {exc}"[:500]
-            await self._dead_letter(
-                topic, partition, offset, key, Reject("internal_error", reason, value or b"")
-            )
-            ack()
-            return
-        for reject in decoded.rejects:
+        decoded = self._decode(topic, partition, offset, key, value)
+        outcome, failed = self._process(process(self.processor), decoded, partition, offset)
+        for reject in (*decoded.rejects, *failed):
             await self._dead_letter(topic, partition, offset, key, reject)
         if outcome is None:
-            ack()
+            done()
             return
-        self.metrics.readings.labels(topic).inc(len(decoded.events))
+        readings = len(outcome.columns[0]) if outcome.columns else 0
+        self.metrics.on_readings(topic, partition, readings)
         await self.publish_alerts(outcome.alerts)
         if await self._already_stored(table, topic, partition, offset):
             self.metrics.replayed.labels(topic).inc()
-            ack()
+            done()
             return
         assert outcome.columns is not None
-        outcome.columns.append([self.sink.cluster_id] * len(decoded.events))
+        outcome.columns.append([self.sink.cluster_id] * len(outcome.columns[0]))
         await self.sink.add(
             table,
             (*columns, "kafka_cluster"),
             outcome.columns,
             source=(topic, partition, offset),
-            done=ack,
+            done=done,
         )
+
+    def _decode(
+        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
+    ) -> Decoded[Any]:
+        try:
+            return self.decoders[topic].decode(value, key, datetime.now(UTC))
+        except Exception as exc:  # a decoder bug some input triggers: that message only
+            logger.exception("decoding %s[%d]@%d failed", topic, partition, offset)
+            return Decoded([], [_internal_error(exc, value or b"", None)])
+
+    def _process(
+        self, process: ProcessMethod, decoded: Decoded[Any], partition: int, offset: int
+    ) -> tuple[Outcome | None, list[Reject]]:
+        """The outcome of the message's events, and the events that broke processing.
+
+        An exception (a bug some input triggers) rejects the event that raised, not the
+        batch: the batch is then processed event by event.
+        """
+        if not decoded.events:
+            return None, []
+        try:
+            return process(decoded.events, partition, offset, now_ms()), []
+        except Exception:
+            logger.exception("processing a batch at offset %d failed: event by event", offset)
+        positions = decoded.positions or [None] * len(decoded.events)
+        merged: Outcome | None = None
+        failed: list[Reject] = []
+        for event, position in zip(decoded.events, positions, strict=True):
+            try:
+                one = process([event], partition, offset, now_ms())
+            except Exception as exc:
+                raw = orjson.dumps(event.model_dump(mode="json"))
+                failed.append(_internal_error(exc, raw, position))
+                continue
+            merged = one if merged is None else _merged(merged, one)
+        return merged, failed
 
     def _delivered_before(self, topic: str, partition: int, offset: int) -> bool:
         """True for a message this worker already processed since it got the partition.
@@ -154,14 +198,76 @@ class Handlers:
     async def _already_stored(self, table: str, topic: str, partition: int, offset: int) -> bool:
         key = (table, topic, partition)
         if key not in self._ledger_loaded:
-            await asyncio.to_thread(self.sink.load_ledger, table, topic, [partition])
+            await until_done(
+                f"reading the stored offsets of {table} for {topic}[{partition}]",
+                lambda: asyncio.to_thread(self.sink.load_ledger, table, topic, [partition]),
+            )
             self._ledger_loaded.add(key)
+            await self._check_ledger(table, topic, partition)
         return self.sink.already_stored(table, topic, partition, offset)
+
+    async def _check_ledger(self, table: str, topic: str, partition: int) -> None:
+        """Never skip silently: a ledger past the end of the log is not this log's.
+
+        The ledger says offsets up to N are stored; a log that ends at or below N was
+        recreated (topic deleted and created, a new cluster under the same id): its
+        messages are new, not replays, and must be stored.
+        """
+        stored = self.sink.stored_offset(table, topic, partition)
+        end = self.log_end(topic, partition)
+        if stored is None or end is None or stored < end:
+            return
+        logger.error(
+            "%s[%d]: the store holds offsets up to %d but the log ends at %d: the topic or "
+            "cluster was recreated; storing its messages as new (ledger set aside for %s)",
+            topic,
+            partition,
+            stored,
+            end,
+            table,
+        )
+        self.metrics.ledger_resets.labels(topic).inc()
+        await until_done(
+            f"setting aside the ledger of {table} for {topic}[{partition}]",
+            lambda: asyncio.to_thread(self.sink.reset_ledger, table, topic, partition, end),
+        )
+
+    def watch_pending(self, warn_after_s: float) -> None:
+        """The stall watchdog (a timer calls it): exports each partition's oldest pending
+        message age and warns once per message that waits longer than ``warn_after_s``.
+
+        A message never done holds its whole partition back (acks go out in order), so
+        a forgotten ``done`` would otherwise be a silent, total stall (issue 10 #8).
+        """
+        oldest = self.order.oldest()
+        for topic, partition in self._exported - set(oldest):
+            self.metrics.oldest_pending.remove(topic, str(partition))
+        self._exported = set(oldest)
+        for (topic, partition), head in oldest.items():
+            age = 0.0 if head is None else head.age_s
+            self.metrics.oldest_pending.labels(topic, str(partition)).set(age)
+            if (
+                head is None
+                or age < warn_after_s
+                or self._warned.get((topic, partition)) == head.offset
+            ):
+                continue
+            self._warned[(topic, partition)] = head.offset
+            logger.warning(
+                "%s[%d]: offset %d not done after %.0f s (stored, dead-lettered), %d "
+                "messages wait behind it: nothing of this partition is committed until it is",
+                topic,
+                partition,
+                head.offset,
+                age,
+                head.behind,
+            )
 
     def keep_partitions(self, topic: str, owned: set[int]) -> None:
         """Forget what was seen and stored of partitions of ``topic`` no longer owned."""
         for key in [k for k in self._seen if k[0] == topic and k[1] not in owned]:
             del self._seen[key]
+        self.order.keep(topic, owned)
         gone = {k[2] for k in self._ledger_loaded if k[1] == topic and k[2] not in owned}
         if gone:
             self.sink.forget(topic, sorted(gone))
@@ -172,24 +278,14 @@ class Handlers:
     async def _dead_letter(
         self, topic: str, partition: int, offset: int, key: bytes | None, reject: Reject
     ) -> None:
+        """Publish one dead letter, retrying until it is on its topic (never dropped)."""
         self.metrics.dead_letters.labels(topic, reject.code).inc()
-        try:
-            raw, encoding = reject.raw.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            raw, encoding = base64.b64encode(reject.raw).decode(), "base64"
-        record = DeadLetter(
-            reason=reject.reason,
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            raw=raw,
-            raw_encoding=encoding,
-            index=reject.index,
-            key=key.decode("utf-8", errors="replace") if key else None,
-            received_at=datetime.now(UTC),
-            reason_code=reject.code,
+        record = dead_letter_record(topic, partition, offset, key, reject)
+        kafka_key = key[:MAX_KEY_BYTES] if key else None
+        await until_done(
+            f"dead letter of {topic}[{partition}]@{offset}",
+            lambda: self.publish.send_dead_letter(kafka_key, record),
         )
-        await self.publish.send_dead_letter(key, record.model_dump_json(exclude_none=True).encode())
 
     # --- alerts, series, durable state ----------------------------------------------------
     async def publish_alerts(self, alerts: list[Alert]) -> None:
@@ -201,19 +297,32 @@ class Handlers:
         for alert in alerts:
             self.metrics.alerts.labels(alert.rule, alert.status.value).inc()
             logger.info("alert %s %s: %s", alert.status.value, alert.rule, alert.summary)
-            await self.publish.send_alert(
-                alert.fingerprint.encode(), alert.model_dump_json(exclude_none=True).encode()
+            key, value = (
+                alert.fingerprint.encode(),
+                alert.model_dump_json(exclude_none=True).encode(),
+            )
+            await until_done(
+                f"alert {alert.fingerprint}:{alert.seq}",
+                partial(self.publish.send_alert, key, value),
             )
         if alerts:
             for site, durable in self.processor.dirty_alert_states().items():
-                self.publish.save_alert_states(site, durable)
+                await until_done(
+                    f"the alert states of {site}",
+                    partial(_now, self.publish.save_alert_states, site, durable),
+                )
 
     async def tick(self) -> None:
-        """Once per evaluation interval: staleness, series rows, forecast and idle rules."""
+        """Once per evaluation interval: staleness and coverage, site and domain series
+        rows, forecast, idle and telemetry rules, forgetting long-silent racks."""
         outcome = self.processor.tick(now_ms())
         await self.publish_alerts(outcome.alerts)
         if outcome.columns and outcome.columns[0]:
             await self.sink.add("site_power", SITE_POWER_COLUMNS, outcome.columns)
+        if outcome.domain_columns and outcome.domain_columns[0]:
+            await self.sink.add("domain_power", DOMAIN_POWER_COLUMNS, outcome.domain_columns)
+        if outcome.forgotten:
+            self.metrics.racks_forgotten.inc(outcome.forgotten)
         monitors = self.processor.monitors.values()
         now = now_ms()
         self.metrics.sites.set(len(self.processor.monitors))
@@ -234,8 +343,9 @@ class Handlers:
         ack: Callable[[], object],
     ) -> None:
         """alerts and telemetry.deadletter: store each record in its table."""
+        done = self.order.begin(topic, partition, offset, ack)
         if self._delivered_before(topic, partition, offset):
-            self.sink.after_next_flush(ack)
+            done()
             return
         columns: tuple[str, ...]
         if topic == ALERTS:
@@ -252,18 +362,36 @@ class Handlers:
                 offset,
             )
             self.metrics.dead_letters.labels(topic, "unreadable").inc()
-            ack()
+            done()
             return
         if await self._already_stored(table, topic, partition, offset):
-            ack()
+            done()
             return
         await self.sink.add(
             table,
             (*columns, "kafka_cluster"),
             [[v] for v in (*row, self.sink.cluster_id)],
             source=(topic, partition, offset),
-            done=ack,
+            done=done,
         )
+
+
+async def _now(call: Callable[..., object], *args: object) -> None:
+    """A synchronous call as an awaitable step for :func:`until_done`."""
+    call(*args)
+
+
+def _internal_error(exc: Exception, raw: bytes, index: int | None) -> Reject:
+    reason = f"internal error while processing: {type(exc).__name__}: {exc}"[:500]
+    return Reject("internal_error", reason, raw, index)
+
+
+def _merged(a: Outcome, b: Outcome) -> Outcome:
+    assert a.columns is not None and b.columns is not None
+    for target, values in zip(a.columns, b.columns, strict=True):
+        target.extend(values)
+    a.alerts.extend(b.alerts)
+    return a
 
 
 __all__ = ["DEADLETTER", "Handlers", "Publishers"]

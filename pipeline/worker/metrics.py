@@ -14,6 +14,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from pipeline.worker.skew import SkewWatch
+
 #: (topic, partition) -> messages behind the end of the partition
 LagReader = Callable[[], Mapping[tuple[str, int], int]]
 #: the notifier's stats(): {"receivers": {name: {"backlog": n, "delivered": n, ...}}}
@@ -63,6 +65,13 @@ class Metrics:
         self.readings = Counter(
             "megawatch_readings", "Valid readings processed", ["topic"], registry=r
         )
+        self.partition_readings = Counter(
+            "megawatch_partition_readings",
+            "Valid readings processed per partition (all telemetry topics): load skew",
+            ["partition"],
+            registry=r,
+        )
+        self.skew = SkewWatch()
         self.messages = Counter(
             "megawatch_messages", "Kafka messages consumed", ["topic"], registry=r
         )
@@ -105,9 +114,39 @@ class Metrics:
         self.sink_failures = Counter(
             "megawatch_sink_failures", "Failed ClickHouse inserts (retried)", registry=r
         )
+        self.sink_backpressure = Gauge(
+            "megawatch_sink_backpressure",
+            "1 while consumption is paused until the store takes the buffered rows",
+            registry=r,
+        )
+        self.sink_failing = Gauge(
+            "megawatch_sink_failing", "1 while ClickHouse inserts fail (retried)", registry=r
+        )
+        self.sink_buffered_rows = Gauge(
+            "megawatch_sink_buffered_rows", "Rows held in memory for ClickHouse", registry=r
+        )
+        self.ledger_resets = Counter(
+            "megawatch_ledger_resets",
+            "Partitions whose stored offsets are ahead of the broker's log (topic recreated, "
+            "new cluster): the ledger is set aside, nothing is skipped",
+            ["topic"],
+            registry=r,
+        )
+        self.oldest_pending = Gauge(
+            "megawatch_oldest_pending_seconds",
+            "Age of the oldest message of a partition not yet done (stored, dead-lettered); "
+            "its partition commits nothing past it: a stall when it keeps growing",
+            ["topic", "partition"],
+            registry=r,
+        )
         self.sites = Gauge("megawatch_sites", "Sites tracked live by this worker", registry=r)
         self.sites_warming = Gauge(
             "megawatch_sites_warming", "Sites warming up after a (re)assignment", registry=r
+        )
+        self.racks_forgotten = Counter(
+            "megawatch_racks_forgotten",
+            "Racks forgotten after MEGAWATCH_FORGET_AFTER_S without telemetry",
+            registry=r,
         )
         self.sites_unspecced = Gauge(
             "megawatch_sites_without_spec", "Sites with telemetry but no spec", registry=r
@@ -115,7 +154,26 @@ class Metrics:
         self.live = LiveCollector()
         r.register(self.live)
 
+    def on_readings(self, topic: str, partition: int, readings: int) -> None:
+        """Count a message's valid readings; once a minute, warn of a skewed load."""
+        self.readings.labels(topic).inc(readings)
+        self.partition_readings.labels(str(partition)).inc(readings)
+        self.skew.add(partition, readings)
+        self.skew.check(self.owned_partitions)
+
+    def owned_partitions(self) -> int:
+        """Partition numbers assigned to this worker (every telemetry topic has the same
+        count and keys, so partition n of each is one unit of load)."""
+        lag = self.live.lag() if self.live.lag else {}
+        return len({partition for topic, partition in lag if topic.startswith("telemetry.")})
+
     def on_flushed(self, table: str, rows: int, seconds: float) -> None:
         self.sink_rows.labels(table).inc(rows)
         self.sink_batch_rows.observe(rows)
         self.sink_insert_seconds.observe(seconds)
+
+    def on_sink_state(self, sink: Any) -> None:
+        """Hook of :class:`pipeline.worker.sink.ClickHouseSink` (back-pressure, failing)."""
+        self.sink_backpressure.set(int(sink.backpressure))
+        self.sink_failing.set(int(sink.failing))
+        self.sink_buffered_rows.set(sink.buffered_rows)

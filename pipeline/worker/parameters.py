@@ -19,6 +19,10 @@ def _ms(seconds: float) -> int:
 def rule_config(settings: Settings) -> RuleConfig:
     return RuleConfig(
         stale_after_ms=_ms(settings.stale_after_s),
+        stale_hold_ms=_ms(settings.stale_hold_s),
+        min_coverage=settings.min_coverage,
+        telemetry_timing=Timing(_ms(settings.telemetry_for_s), _ms(settings.cap_resolve_for_s)),
+        forget_after_ms=_ms(settings.forget_after_s),
         cap_timing=Timing(_ms(settings.cap_for_s), _ms(settings.cap_resolve_for_s)),
         hysteresis=settings.hysteresis,
         forecast_horizon_ms=_ms(settings.forecast_horizon_s),

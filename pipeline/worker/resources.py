@@ -22,9 +22,16 @@ class WorkerResources:
 
 
 def open_resources(settings: Settings, endpoint: KafkaEndpoint) -> WorkerResources:
-    """Open (and migrate) the store, and ask the cluster for its id."""
-    from pipeline.store import open_store  # clickhouse-connect and chDB load here
+    """Open (and migrate) the store, and ask the cluster for its id.
+
+    Workers started together on one embedded store migrate one after the other (a lock
+    file in its directory), so none sees a half-applied migration.
+    """
+    from pipeline.store import open_store  # clickhouse-connect loads here
+    from pipeline.store.server_files import migration_lock
 
     store = open_store(settings)
-    store.migrate()
+    if settings.migrates_on_start:  # MEGAWATCH_AUTO_MIGRATE (default: embedded store only)
+        with migration_lock(store.data_dir):
+            store.migrate(cluster=settings.clickhouse_cluster)
     return WorkerResources(store, cluster_id(endpoint, settings))

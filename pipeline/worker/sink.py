@@ -18,8 +18,10 @@ Idempotence, for the redelivery that at-least-once implies:
   is still rebuilt from them.
 
 When the store is down the sink retries with capped exponential back-off, forever, and
-``add`` blocks once ``max_buffered_rows`` are waiting: consumption stops (back-pressure)
-and nothing is lost.
+``add`` blocks once ``max_buffered_rows`` are waiting, the batch being written included:
+the agent stops pulling, Faust's stream buffer fills and its fetcher stops
+(back-pressure), so memory stays bounded and nothing is lost. :attr:`backpressure` and
+:attr:`failing` say so (``/health``, metrics), with one log line as each starts and ends.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pipeline.errors import StoreError
@@ -37,6 +40,7 @@ from pipeline.errors import StoreError
 logger = logging.getLogger(__name__)
 
 LEDGER_TABLE = "ingest_offsets"
+RESETS_TABLE = "ledger_resets"
 
 
 class ColumnWriter(Protocol):
@@ -53,6 +57,12 @@ class ColumnWriter(Protocol):
     def query_rows(
         self, sql: str, params: dict[str, object] | None = None
     ) -> list[tuple[Any, ...]]: ...
+
+
+#: (writer, column names, columns) -> the columns without rows already stored
+BeforeInsert = Callable[
+    [ColumnWriter, tuple[str, ...], Sequence[Sequence[object]]], Sequence[Sequence[object]]
+]
 
 
 @dataclass
@@ -83,6 +93,8 @@ class ClickHouseSink:
         max_backoff: float = 10.0,
         on_flushed: Callable[[str, int, float], None] | None = None,
         on_failed: Callable[[], None] | None = None,
+        on_state: Callable[[ClickHouseSink], None] | None = None,
+        before_insert: dict[str, BeforeInsert] | None = None,
     ) -> None:
         self.writer = writer
         self.cluster_id = cluster_id
@@ -92,6 +104,12 @@ class ClickHouseSink:
         self.max_backoff = max_backoff
         self.on_flushed = on_flushed  # (table, rows, seconds): metrics hook
         self.on_failed = on_failed  # one failed insert (retried): metrics hook
+        self.on_state = on_state  # back-pressure or failing changed: metrics hook
+        #: table -> drops rows already stored (run under the flush lock, in a thread)
+        self.before_insert = before_insert or {}
+        self.backpressure = False  # an add is waiting for the store (consumption paused)
+        self.failing = False  # the last insert failed, none has succeeded since
+        self._in_flight = 0  # rows of the batch being written
         self.stats = SinkStats()
         self._buffers: dict[str, _Buffer] = {}
         self._buffered = 0
@@ -129,12 +147,46 @@ class ClickHouseSink:
             buffer.offsets[key] = max(offset, buffer.offsets.get(key, -1))
         if done is not None:
             buffer.done.append(done)
-        if self._buffered >= self.max_buffered_rows:
-            await self.flush()  # back-pressure: the store is behind, stop consuming
+        if self._buffered + self._in_flight >= self.max_buffered_rows:
+            await self._hold_back()
         elif buffer.rows >= self.max_rows and (self._flushing is None or self._flushing.done()):
             # A full batch is written in the background: the agent goes on decoding and
             # evaluating rules (alert latency) while the insert runs in its thread.
             self._flushing = asyncio.ensure_future(self.flush())
+
+    @property
+    def buffered_rows(self) -> int:
+        """Rows held in memory: waiting in the buffers and being written."""
+        return self._buffered + self._in_flight
+
+    async def _hold_back(self) -> None:
+        """Back-pressure: the store is behind; the caller (the agent) waits until it
+        has taken what is buffered, so the stream stops pulling from Kafka."""
+        self._set_state(backpressure=True)
+        try:
+            await self.flush()
+        finally:
+            self._set_state(backpressure=False)
+
+    def _set_state(self, *, backpressure: bool | None = None, failing: bool | None = None) -> None:
+        before = (self.backpressure, self.failing)
+        if backpressure is not None:
+            self.backpressure = backpressure
+        if failing is not None:
+            self.failing = failing
+        if (self.backpressure, self.failing) == before:
+            return
+        if backpressure is not None and backpressure != before[0]:
+            logger.warning(
+                "back-pressure %s: %d rows held, consumption %s",
+                "on" if backpressure else "off",
+                self.buffered_rows,
+                "paused until the store takes them" if backpressure else "resumed",
+            )
+        if failing is False and before[1]:
+            logger.warning("the store takes inserts again")
+        if self.on_state is not None:
+            self.on_state(self)
 
     def after_next_flush(self, done: Callable[[], object]) -> None:
         """Run ``done`` once everything buffered now is stored (or at once if nothing is)."""
@@ -147,6 +199,28 @@ class ClickHouseSink:
         """True when a message at ``offset`` was stored before a restart or rebalance."""
         stored = self._ledger.get((table, topic, partition))
         return stored is not None and offset <= stored
+
+    def stored_offset(self, table: str, topic: str, partition: int) -> int | None:
+        return self._ledger.get((table, topic, partition))
+
+    def reset_ledger(self, table: str, topic: str, partition: int, log_end: int) -> None:
+        """Set the ledger of a partition aside (its log ends below it) and record that."""
+        stored = self._ledger.pop((table, topic, partition), None)
+        if stored is None:
+            return
+        self.writer.insert_columns(
+            RESETS_TABLE,
+            ("at", "cluster_id", "tbl", "topic", "partition", "stored_offset", "log_end"),
+            [
+                [datetime.now(UTC)],
+                [self.cluster_id],
+                [table],
+                [topic],
+                [partition],
+                [stored],
+                [log_end],
+            ],
+        )
 
     def load_ledger(self, table: str, topic: str, partitions: Sequence[int]) -> None:
         """Read the stored high-water offsets of ``partitions`` (call on assignment)."""
@@ -175,16 +249,58 @@ class ClickHouseSink:
     async def flush(self) -> None:
         """Write everything buffered; returns once it is stored (retrying while not)."""
         async with self._lock:
-            buffers, self._buffers, self._buffered = self._buffers, {}, 0
+            buffers, self._buffers = self._buffers, {}
+            self._in_flight, self._buffered = self._buffered, 0
             waiting, self._waiting = self._waiting, []
             self._last_flush = time.monotonic()
-            for table, buffer in buffers.items():
-                if buffer.rows:
-                    await self._write_until_stored(table, buffer)
-                for done in buffer.done:
-                    done()
+            unwritten = list(buffers.items())
+            try:
+                while unwritten:
+                    table, buffer = unwritten[0]
+                    if buffer.rows:
+                        await self._write_until_stored(table, buffer)
+                    unwritten.pop(0)
+                    self._in_flight -= buffer.rows
+                    for done in buffer.done:
+                        done()
+            except BaseException:
+                # Cancelled (a stop) or a bug: what is not written goes back, done
+                # callbacks included, or its messages would never be done (a stall).
+                self._give_back(unwritten, waiting)
+                raise
+            finally:
+                self._in_flight = 0
             for done in waiting:
                 done()
+
+    def _give_back(
+        self, unwritten: list[tuple[str, _Buffer]], waiting: list[Callable[[], object]]
+    ) -> None:
+        """Put batches a flush did not write in front of what was added since."""
+        for table, old in unwritten:
+            new = self._buffers.get(table)
+            if new is not None and new.column_names == old.column_names:
+                for target, values in zip(old.columns, new.columns, strict=True):
+                    target.extend(values)
+                old.rows += new.rows
+                old.done.extend(new.done)
+                for key, offset in new.offsets.items():
+                    old.offsets[key] = max(offset, old.offsets.get(key, -1))
+                self._buffered -= new.rows
+            elif new is not None:  # never so in megawatch: one column set per table
+                logger.error("%s: rows of two column sets; keeping the older", table)
+            self._buffers[table] = old
+            self._buffered += old.rows
+        self._waiting[:0] = waiting
+
+    def _insert(self, table: str, buffer: _Buffer, token: str) -> None:
+        columns: Sequence[Sequence[object]] = buffer.columns
+        prepare = self.before_insert.get(table)
+        if prepare is not None:
+            columns = prepare(self.writer, buffer.column_names, columns)
+            if not columns or not columns[0]:
+                return  # all stored before: nothing to write (the ledger is unchanged)
+        self.writer.insert_columns(table, buffer.column_names, columns, token)
 
     async def _write_until_stored(self, table: str, buffer: _Buffer) -> None:
         token = f"{table}:{uuid.uuid4().hex}"  # the same token for every retry of the batch
@@ -192,14 +308,13 @@ class ClickHouseSink:
         while True:
             started = time.perf_counter()
             try:
-                await asyncio.to_thread(
-                    self.writer.insert_columns, table, buffer.column_names, buffer.columns, token
-                )
+                await asyncio.to_thread(self._insert, table, buffer, token)
                 break
             except StoreError as exc:
                 self.stats.failures += 1
                 if self.on_failed is not None:
                     self.on_failed()
+                self._set_state(failing=True)
                 logger.warning(
                     "insert of %d rows into %s failed (%s); retrying in %.1f s",
                     buffer.rows,
@@ -210,6 +325,7 @@ class ClickHouseSink:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_backoff)
         elapsed = time.perf_counter() - started
+        self._set_state(failing=False)
         self.stats.batches += 1
         self.stats.rows[table] = self.stats.rows.get(table, 0) + buffer.rows
         for (topic, partition), offset in buffer.offsets.items():

@@ -6,6 +6,7 @@ the same models; a record that does not parse is reported by the caller, not sto
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +45,8 @@ DEAD_LETTER_COLUMNS = (
     "key",
     "raw",
     "raw_encoding",
+    "raw_size",
+    "raw_sha256",
     "kafka_partition",
     "kafka_offset",
 )
@@ -96,6 +99,42 @@ def dead_letter_row(value: bytes | None, partition: int, offset: int) -> tuple[A
         d.key or "",
         d.raw,
         d.raw_encoding,
+        d.raw_size or 0,
+        d.raw_sha256 or "",
         partition,
         offset,
     )
+
+
+def without_stored_dead_letters(
+    writer: Any, column_names: tuple[str, ...], columns: Sequence[Sequence[Any]]
+) -> list[list[Any]]:
+    """The dead-letter rows of a batch minus those whose identity is stored already (or
+    repeated within the batch): a restart re-publishes the dead letters of messages it
+    processes again. Identity: (kafka_cluster, topic, partition, offset, index)."""
+    at = {name: i for i, name in enumerate(column_names)}
+    key_columns = [
+        columns[at[n]] for n in ("kafka_cluster", "topic", "partition", "offset", "index")
+    ]
+    identities = [
+        (str(c), str(t), int(p), int(o), int(i)) for c, t, p, o, i in zip(*key_columns, strict=True)
+    ]
+    stored: set[tuple[Any, ...]] = set()
+    groups: dict[tuple[Any, Any, Any], list[int]] = {}
+    for cluster, topic, partition, offset, _ in identities:
+        groups.setdefault((cluster, topic, partition), []).append(offset)
+    for (cluster, topic, partition), offsets in groups.items():
+        # scalar parameters only: one range per source partition
+        rows = writer.query_rows(
+            "SELECT kafka_cluster, topic, `partition`, `offset`, `index` FROM dead_letters "
+            "WHERE kafka_cluster = {c:String} AND topic = {t:String} "
+            "AND `partition` = {p:UInt16} AND `offset` BETWEEN {lo:UInt64} AND {hi:UInt64}",
+            {"c": cluster, "t": topic, "p": partition, "lo": min(offsets), "hi": max(offsets)},
+        )
+        stored.update((str(c), str(t), int(p), int(o), int(i)) for c, t, p, o, i in rows)
+    keep: list[int] = []
+    for position, identity in enumerate(identities):
+        if identity not in stored:
+            stored.add(identity)
+            keep.append(position)
+    return [[column[i] for i in keep] for column in columns]

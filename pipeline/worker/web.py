@@ -3,15 +3,13 @@
 * ``GET /health``: liveness, and whether the worker has partitions assigned.
 * ``GET /metrics``: the pipeline's own Prometheus metrics.
 * ``GET /api/state``: the live view of every site this worker owns (the demo reads it).
-* ``POST /api/sql``: a read-only query on the store this worker owns. With the embedded
-  chDB engine only one process may open the store, so ``megawatch sql`` and friends go
-  through here while a worker runs. Bound to loopback by default; queries run with
-  ``readonly=1``.
+
+There is no SQL endpoint: the CLI reaches the store itself (the embedded one through its
+store server, which wants the data dir's token), so a worker's port exposes no data.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -19,7 +17,6 @@ from typing import Any
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from pipeline.errors import StoreError
 from pipeline.worker.handlers import Handlers
 from pipeline.worker.live_state import live_state
 from pipeline.worker.resources import WorkerResources
@@ -38,6 +35,10 @@ def register_views(app: faust.App, handlers: Handlers, resources: WorkerResource
                 "status": "ok",
                 "uptime_s": round(time.time() - started, 1),
                 "assigned_partitions": assigned,
+                # back-pressure: consumption paused until the store takes what is held
+                "backpressure": handlers.sink.backpressure,
+                "sink_failing": handlers.sink.failing,
+                "buffered_rows": handlers.sink.buffered_rows,
             }
         )
 
@@ -49,19 +50,3 @@ def register_views(app: faust.App, handlers: Handlers, resources: WorkerResource
     @app.page("/api/state")
     async def state(web: Any, request: Any) -> Any:
         return web.json(live_state(handlers.processor))
-
-    @app.page("/api/sql")
-    class SqlView(faust.web.View):
-        async def post(self, request: Any) -> Any:
-            body = await request.json()
-            sql, params = body.get("sql", ""), body.get("params") or {}
-            try:
-                frame = await asyncio.to_thread(
-                    resources.store.query_df, sql, params, read_only=True
-                )
-            except StoreError as exc:
-                return self.json({"error": str(exc)}, status=400)
-            return self.bytes(
-                frame.to_json(orient="split", date_format="iso").encode(),
-                content_type="application/json",
-            )

@@ -1,51 +1,52 @@
--- description: Sites by hours spent at or above their warning level (warn_ratio x cap) and at or above the cap
+-- description: Sites by time spent at or above their warning level (warn_ratio x cap) and at or above the cap
 -- param: since_s UInt32 86400
 -- param: until DateTime64(3,'UTC') now
 --
--- From the per-minute rollup site_power_1m: each minute counts as the share of its samples
--- at or over the level, times 60 s (the worker writes a sample at least every second).
--- warn_ratio is the warning level / cap of the site's latest raw samples (last hour of
--- the window; NULL when the site has no cap or no samples then).
-SELECT m.site AS site,
-       m.region AS region,
-       round(m.warn_s / 3600, 2) AS hours_above_warn,
-       round(m.cap_s / 3600, 2) AS hours_above_cap,
-       round(m.warn_s / 60, 1) AS minutes_above_warn,
-       round(m.cap_s / 60, 1) AS minutes_above_cap,
-       round(m.seen_minutes / 60, 2) AS hours_observed,
-       round(m.peak_w / 1e6, 3) AS peak_mw,
-       round(m.last_cap_w / 1e6, 3) AS cap_mw,
-       nullIf(round(r.ratio, 3), 0) AS warn_ratio
-FROM (
+-- From the per-second series site_power, not the minute rollup: a sample holds until the
+-- next sample of its site (at most 60 s: a site silent longer is not counted; the last
+-- sample of the window holds 1 s, one evaluation tick). So a 50 s breach is 50 s, where
+-- minute buckets said 1.8 minutes. seconds_above_* are exact; hours_/minutes_ are the
+-- same time rounded for reading. warn_ratio is warning level / cap of the site's latest
+-- sample with a cap (NULL when it has none).
+WITH samples AS (
     SELECT site,
-           argMax(minute_region, minute) AS region,
-           sum(minute_warn_s) AS warn_s,
-           sum(minute_cap_s) AS cap_s,
-           count() AS seen_minutes,
-           max(minute_max_w) AS peak_w,
-           argMax(minute_cap_w, minute) AS last_cap_w
-    FROM (
-        SELECT site,
-               minute,
-               any(region) AS minute_region,
-               sum(above_warn) / sum(samples) * 60 AS minute_warn_s,
-               sum(above_cap) / sum(samples) * 60 AS minute_cap_s,
-               max(max_w) AS minute_max_w,
-               argMaxMerge(cap_w) AS minute_cap_w
-        FROM site_power_1m
-        WHERE minute >= {until:DateTime64(3,'UTC')} - toIntervalSecond({since_s:UInt32})
-          AND minute < {until:DateTime64(3,'UTC')}
-        GROUP BY site, minute
-    )
-    GROUP BY site
-) AS m
-LEFT JOIN (
-    SELECT site, argMax(warn_w / site_power.cap_w, ts) AS ratio
+           region,
+           ts,
+           total_w,
+           warn_w,
+           site_power.cap_w AS cap_at_w,
+           least(dateDiff('millisecond', ts,
+                          least(leadInFrame(ts, 1, ts + toIntervalSecond(1)) OVER following,
+                                {until:DateTime64(3,'UTC')})),
+                 60000) / 1000 AS held_s
     FROM site_power
-    WHERE ts >= greatest({until:DateTime64(3,'UTC')} - toIntervalSecond({since_s:UInt32}),
-                         {until:DateTime64(3,'UTC')} - toIntervalSecond(3600))
+    WHERE ts >= {until:DateTime64(3,'UTC')} - toIntervalSecond({since_s:UInt32})
       AND ts < {until:DateTime64(3,'UTC')}
-      AND site_power.cap_w > 0
+    WINDOW following AS (PARTITION BY site ORDER BY ts ROWS BETWEEN CURRENT ROW AND 1 FOLLOWING)
+),
+per_site AS (
+    SELECT site,
+           argMax(region, ts) AS site_region,
+           sumIf(held_s, total_w >= warn_w) AS warn_s,
+           sumIf(held_s, total_w >= cap_at_w) AS cap_s,
+           sum(held_s) AS observed_s,
+           max(total_w) AS peak_w,
+           argMax(cap_at_w, ts) AS last_cap_w,
+           argMaxIf(warn_w / cap_at_w, ts, cap_at_w > 0) AS ratio
+    FROM samples
     GROUP BY site
-) AS r ON r.site = m.site
-ORDER BY m.warn_s DESC, m.cap_s DESC, site;
+)
+SELECT site,
+       site_region AS region,
+       round(warn_s / 3600, 2) AS hours_above_warn,
+       round(cap_s / 3600, 2) AS hours_above_cap,
+       round(warn_s / 60, 1) AS minutes_above_warn,
+       round(cap_s / 60, 1) AS minutes_above_cap,
+       round(warn_s, 3) AS seconds_above_warn,
+       round(cap_s, 3) AS seconds_above_cap,
+       round(observed_s / 3600, 2) AS hours_observed,
+       round(peak_w / 1e6, 3) AS peak_mw,
+       round(last_cap_w / 1e6, 3) AS cap_mw,
+       nullIf(round(ratio, 3), 0) AS warn_ratio
+FROM per_site
+ORDER BY warn_s DESC, cap_s DESC, site;

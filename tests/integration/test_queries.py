@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from pipeline.core.rows import DOMAIN_POWER_COLUMNS, SITE_POWER_COLUMNS
 from pipeline.store import Store, named_queries, named_query
 
 pytestmark = pytest.mark.integration
@@ -673,3 +674,69 @@ def test_window_defaults_to_the_last_day_until_now(store: Store) -> None:
     assert records(frame[frame.level == "site"], ["site", "now_mw", "peak_mw"]) == [
         ("ams-1", 3.0, 3.0)
     ]
+
+
+# --- coverage and power domains (migration 005) -------------------------------------------
+COVERAGE_WINDOW = {"since_s": 3600, "until": T + timedelta(minutes=10)}
+
+
+def _coverage_rows(store: Store) -> None:
+    """hx-3 loses 4 of 10 racks for a minute; hall-1 of atl-2 runs over its cap."""
+    ts = [T + timedelta(seconds=s) for s in (0, 30, 60, 90)]  # 10:00 and 10:01
+    # hx-3: full coverage, then 6 of 10 racks (0.48 MW estimated), then back.
+    coverage = [1.0, 0.6, 0.6, 1.0]
+    estimated = [0.0, 0.48e6, 0.48e6, 0.0]
+    site_rows = [
+        ["hx-3"] * 4,
+        ts,
+        [1.2e6] * 4,
+        [1e6] * 4,
+        [0.9e6] * 4,
+        [-0.2e6] * 4,
+        [10] * 4,
+        [0, 4, 4, 0],
+        [0] * 4,
+        [""] * 4,
+        [1.2e6 - e for e in estimated],
+        estimated,
+        coverage,
+        [0, 0, 1, 0],
+    ]
+    store.insert_columns("site_power", SITE_POWER_COLUMNS, site_rows)
+    domain_rows = [
+        ["atl-2"] * 4,
+        ["hall-1", "hall-1", "hall-2", "hall-2"],
+        ts[:2] * 2,
+        [34e6, 33e6, 20e6, 21e6],
+        [34e6, 33e6, 20e6, 21e6],
+        [0.0] * 4,
+        [32e6] * 4,
+        [28.8e6] * 4,
+        [-2e6, -1e6, 12e6, 11e6],
+        [1.0, 1.0, 0.5, 1.0],
+        [10] * 4,
+        [0, 0, 5, 0],
+        [0] * 4,
+        [0] * 4,
+    ]
+    store.insert_columns("domain_power", DOMAIN_POWER_COLUMNS, domain_rows)
+
+
+def test_coverage(store: Store) -> None:
+    _coverage_rows(store)
+    cov = named_query(store, "coverage", site="hx-3", bucket_s=60, **COVERAGE_WINDOW)
+    assert list(cov["min_coverage"]) == pytest.approx([0.6, 0.6])
+    assert list(cov["max_estimated_mw"]) == [0.48, 0.48]
+    assert list(cov["max_estimated_pct"]) == [40.0, 40.0]
+    assert list(cov["max_unknown_racks"]) == [0, 1]
+
+
+def test_domain_headroom(store: Store) -> None:
+    _coverage_rows(store)
+    heads = named_query(store, "domain_headroom", site="atl-2", **COVERAGE_WINDOW)
+    assert list(heads["domain"]) == ["hall-1", "hall-2"]  # least headroom first
+    first = heads.iloc[0]
+    assert (first["peak_mw"], first["cap_mw"], first["min_headroom_mw"]) == (34.0, 32.0, -2.0)
+    assert first["peak_pct_of_cap"] == 106.2 and first["pct_above_cap"] == 100.0
+    assert heads.iloc[1]["min_coverage"] == 0.5
+    assert list(heads["minutes_above_cap"]) == [1, 0]

@@ -109,7 +109,7 @@ def test_query_runs_with_params_and_formats(loaded_env: dict[str, str], tmp_path
         "limit=1",
     )
     assert table.returncode == 0, table.stderr
-    assert table.stdout.splitlines()[1].split()[:3] == ["fra-2", "r09", "400.0"]
+    assert table.stdout.splitlines()[1].split()[:3] == ["fra-2", "r09", "400"]
 
 
 @pytest.mark.parametrize(
@@ -159,5 +159,5 @@ def test_digest_and_report_commands(loaded_env: dict[str, str], tmp_path: Path) 
         loaded_env, tmp_path, "report", "--since", "1h", "--until", UNTIL, "--out", str(out)
     )
     assert report.returncode == 0, report.stderr
-    assert "4 charts" in report.stdout
-    assert out.read_text().count('class="plotly-graph-div"') == 4
+    assert "5 charts" in report.stdout
+    assert out.read_text().count('class="plotly-graph-div"') == 5

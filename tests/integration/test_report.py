@@ -20,7 +20,7 @@ from pipeline.store import Store
 
 pytestmark = pytest.mark.integration
 
-SECTIONS = ["power", "ledger", "loss", "gpus"]
+SECTIONS = ["ledger", "heatmap", "power", "loss", "gpus"]
 
 
 class ReportParser(HTMLParser):
@@ -125,18 +125,22 @@ def test_power_section_shows_each_site_against_its_cap_with_episodes(page: Repor
 def test_ledger_section_has_bars_and_the_table(page: ReportParser) -> None:
     figure = figure_json(page.scripts["ledger"][0])
     bars = {trace["name"]: trace for trace in figure["data"]}
-    assert values(bars["now MW"]["x"]) == [4.2, 6.0, 2.0]
-    assert values(bars["headroom MW"]["x"])[:2] == [0.8, 4.0]
+    # highest share of cap first: ams-1 84 %, fra-2 60 %, then the uncapped ord-1
+    assert values(bars["now MW (up to the cap)"]["x"]) == [4.2, 6.0, 2.0]
+    assert values(bars["headroom MW"]["x"]) == [0.8, 4.0, 0.0]
+    assert values(bars["over cap MW"]["x"]) == [0.0, 0.0, 0.0]
     assert page.table_rows["ledger"] == 7  # header + 3 sites + 2 regions + fleet
 
 
 def test_loss_and_gpu_sections_plot_the_query_results(page: ReportParser) -> None:
     loss = figure_json(page.scripts["loss"][0])
-    assert sorted(t["name"] for t in loss["data"]) == [
-        "ams-fra-1 (ams-1 to fra-2)",
-        "fra-ams-1 (fra-2 to ams-1)",
-        "ord-ams-1 (ord-1 to ams-1)",
+    # the links that dropped packets, lossiest first (60 and 20 of 400k); ord-ams-1
+    # dropped none and is only counted
+    assert [t["name"] for t in loss["data"]] == [
+        "ams-fra-1 (ams-1 to fra-2): 0.015 %",
+        "fra-ams-1 (fra-2 to ams-1): 0.005 %",
     ]
+    assert "1 other links not drawn" in loss["layout"]["title"]["text"]
     gpus = figure_json(page.scripts["gpus"][0])
     assert sorted(t["name"] for t in gpus["data"]) == ["amd MI300X", "nvidia H100"]
 

@@ -144,3 +144,39 @@ def test_after_next_flush_waits_for_buffered_rows(store: Store) -> None:
 
     asyncio.run(run())
     assert calls == ["empty", "after"]
+
+
+def test_back_pressure_counts_the_batch_being_written(store: Store) -> None:
+    """Issue 10 #9: while a failing insert retried, new rows piled up beside it (the
+    batch in flight did not count): 200k rows and 700 MB with the store full."""
+    flaky = FlakyStore(store, failures=10**6)
+    states: list[tuple[bool, bool]] = []
+
+    async def run() -> None:
+        sink = ClickHouseSink(
+            flaky,
+            "cluster-a",
+            max_rows=1_000,
+            flush_interval=60,
+            max_buffered_rows=30,
+            max_backoff=0.02,
+            on_state=lambda s: states.append((s.backpressure, s.failing)),
+        )
+        for offset in range(9):  # 27 rows
+            await sink.add("rack_power", COLUMNS, message(offset), source=(TOPIC, 0, offset))
+        flushing = asyncio.ensure_future(sink.flush())  # the timer's flush: it fails, retried
+        await asyncio.sleep(0.1)
+        assert sink.failing and sink.buffered_rows == 27
+        blocked = asyncio.ensure_future(
+            sink.add("rack_power", COLUMNS, message(9), source=(TOPIC, 0, 9))
+        )
+        await asyncio.sleep(0.3)
+        assert not blocked.done() and sink.backpressure  # 27 in flight + 3: the limit
+        flaky.failures = 0
+        await asyncio.wait_for(blocked, 10)
+        await flushing
+        assert not sink.backpressure and not sink.failing and sink.buffered_rows == 0
+
+    asyncio.run(run())
+    assert count(store) == 30
+    assert states[0] == (False, True) and states[-1] == (False, False)

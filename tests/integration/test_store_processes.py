@@ -1,23 +1,21 @@
-"""The store across processes: the CLI, persistence, "store in use", time zones.
+"""The store across processes: the CLI, persistence, sharing, time zones.
 
-Child processes get their own chDB directory (``subprocess_store_env``); the tests that
-need a holder use the pytest process's own open store (``store``), so the holder is
-known and no child has to be kept alive and killed.
+Child processes get their own chDB directory (``subprocess_store_env``) unless a test
+shares the pytest process's store with them.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from pipeline.errors import StoreInUseError
 from pipeline.settings import load_settings
 from pipeline.store import Store, open_store
+from pipeline.store.migrations import load_migrations
 
 pytestmark = pytest.mark.integration
 
@@ -46,11 +44,12 @@ def test_cli_migrate_status_and_sql(subprocess_store_env: dict[str, str], tmp_pa
     assert "applied 002_minute_rollups.sql" in first.stdout
     second = megawatch(subprocess_store_env, tmp_path, "db", "migrate")
     assert second.returncode == 0, second.stderr
-    assert "is up to date (3 migrations applied)" in second.stdout
+    bundled = len(load_migrations())
+    assert f"is up to date ({bundled} migrations applied)" in second.stdout
 
     status = megawatch(subprocess_store_env, tmp_path, "db", "status")
     assert status.returncode == 0, status.stderr
-    assert "migrations: 3 applied, 0 pending" in status.stdout
+    assert f"migrations: {bundled} applied, 0 pending" in status.stdout
     table_lines = {
         line.split()[0]: line.split()
         for line in status.stdout.splitlines()
@@ -111,34 +110,33 @@ def test_rows_survive_into_a_new_process(
         "csv",
         "SELECT sum(samples), sum(sum_w) / sum(samples) FROM rack_power_1m",
     )
-    assert rollup.stdout.splitlines()[1] == "2,2000.0"
+    assert rollup.stdout.splitlines()[1] == "2,2000"
 
 
-def test_store_held_by_another_process_is_one_clear_line(
+def test_a_store_open_here_is_shared_with_a_child_process(
     store: Store, tmp_path: Path, subprocess_store_env: dict[str, str]
 ) -> None:
+    """Both processes reach the one embedded store through its server: the child's
+    `db status` sees the migrations this process applied (no "in use" refusal)."""
     env = {**subprocess_store_env, "MEGAWATCH_CLICKHOUSE_DSN": store.settings.store_dsn}
     result = megawatch(env, tmp_path, "db", "status")
-    assert result.returncode == 1
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr  # chDB's own "Cannot lock file" output is caught
-    assert lines[0].startswith(
-        f"megawatch: chDB store {store.data_dir} is in use by pid {os.getpid()} ("
-    )
-    assert "stop that process (e.g. the megawatch worker)" in lines[0]
-    assert "MEGAWATCH_CLICKHOUSE_DSN" in lines[0]
+    assert result.returncode == 0, result.stderr
+    assert "0 pending" in result.stdout
+    assert store.query_rows("SELECT 1") == [(1,)]
 
 
-def test_second_directory_in_this_process_is_refused(store: Store, tmp_path: Path) -> None:
+def test_two_directories_in_this_process(store: Store, tmp_path: Path) -> None:
+    """A process may use several embedded stores: each has its own server."""
+    from pipeline.store import owner
+
     other = load_settings(clickhouse_dsn=f"chdb://{tmp_path / 'other'}")
-    with pytest.raises(StoreInUseError) as caught:
-        open_store(other)
-    assert str(caught.value).startswith(
-        f"chDB store {tmp_path / 'other'} cannot be opened: "
-        f"this process already has the chDB store "
-        f"{store.data_dir} open"
-    )
-    assert store.query_rows("SELECT 1") == [(1,)]  # the open store is unharmed
+    try:
+        with open_store(other) as second:
+            second.command("CREATE TABLE only_here (x UInt8) ENGINE = Memory")
+            assert second.query_rows("EXISTS TABLE only_here") == [(1,)]
+        assert store.query_rows("EXISTS TABLE only_here") == [(0,)]
+    finally:
+        owner.stop(tmp_path / "other")
 
 
 TIME_ZONE_CHECK = """

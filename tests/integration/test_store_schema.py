@@ -36,6 +36,19 @@ SPEC_TABLES = {
     "link_samples_ledger_mv": "MaterializedView",
     "alerts_ledger_mv": "MaterializedView",
     "dead_letters_ledger_mv": "MaterializedView",
+    # 005: coverage and power domains
+    "site_power_1m_coverage_mv": "MaterializedView",
+    "domain_power": "MergeTree",
+    "domain_power_1m": "AggregatingMergeTree",
+    "domain_power_1m_mv": "MaterializedView",
+    # 004: dead letter identity, offset-ledger resets
+    "ledger_resets": "MergeTree",
+    # 006: every rollup readable with a plain SELECT
+    "site_power_per_minute": "View",
+    "domain_power_per_minute": "View",
+    "rack_power_per_minute": "View",
+    "gpu_per_minute": "View",
+    "link_per_minute": "View",
     HISTORY_TABLE: "MergeTree",
 }
 
@@ -57,10 +70,17 @@ def test_migrate_creates_the_spec_tables_and_twice_is_a_no_op(empty_store: Store
     assert (
         empty_store.query_rows(f"SELECT version, name FROM {HISTORY_TABLE} ORDER BY version")
         == history
-        == [(1, "raw_tables"), (2, "minute_rollups"), (3, "ledger_views")]
+        == [
+            (1, "raw_tables"),
+            (2, "minute_rollups"),
+            (3, "ledger_views"),
+            (4, "dead_letter_identity"),
+            (5, "coverage_and_domains"),
+            (6, "readable_rollups"),
+        ]
     )
     status = empty_store.migration_status()
-    assert [r.version for r in status.applied] == [1, 2, 3] and status.pending == []
+    assert [r.version for r in status.applied] == [1, 2, 3, 4, 5, 6] and status.pending == []
     assert all(r.applied_at.tzinfo is not None for r in status.applied)
 
 
@@ -133,11 +153,12 @@ RAW_TABLES = {
     "gpu_samples",
     "link_samples",
     "site_power",
+    "domain_power",
     "alerts",
     "alert_deliveries",
     "dead_letters",
 }
-ROLLUPS = {"rack_power_1m", "site_power_1m", "gpu_1m", "link_1m"}
+ROLLUPS = {"rack_power_1m", "site_power_1m", "gpu_1m", "link_1m", "domain_power_1m"}
 
 
 def test_ttl_follows_the_retention_settings(store: Store, store_settings: Settings) -> None:

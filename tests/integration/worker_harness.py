@@ -2,8 +2,8 @@
 
 The broker runs in the test process (so it outlives worker restarts); the worker is
 ``python -m pipeline worker`` with its own data dir and chDB store, found through the
-broker's discovery file. Rows are read through the worker's ``/api/sql`` while it runs
-(it owns the embedded store), alerts from the ``alerts`` topic with kafka-python.
+broker's discovery file. Rows are read from the worker's store (through the store server
+they share) while it runs, alerts from the ``alerts`` topic with kafka-python.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ def test_total_is_sum_of_latest_per_rack() -> None:
     site.update("r1", 1_000, 100.0)
     site.update("r2", 1_000, 50.0)
     site.update("r1", 2_000, 120.0)
-    snap = site.snapshot(now_ms=3_000, stale_after_ms=STALE)
+    snap = site.snapshot(now_ms=3_000, windows=STALE)
     assert (snap.total_w, snap.racks, snap.stale_racks, snap.newest_ms) == (170.0, 2, 0, 2_000)
 
 
@@ -51,7 +51,8 @@ def test_stale_racks_are_excluded_counted_and_named() -> None:
     site.update("r2", 84_999, 50.0)  # 15.001 s old at now=100_000
     site.update("r3", 85_000, 25.0)  # exactly at the window edge: still fresh
     snap = site.snapshot(100_000, STALE)
-    assert snap.total_w == 125.0
+    # r2 is silent: not reported, but counted at its last known power (held)
+    assert (snap.draw.reported_w, snap.draw.estimated_w, snap.total_w) == (125.0, 50.0, 175.0)
     assert (snap.racks, snap.stale_racks, snap.stale_names) == (3, 1, ("r2",))
 
 
@@ -61,7 +62,7 @@ def test_stale_names_are_capped_but_count_is_exact() -> None:
         site.update(f"r{i:02d}", 0, 1.0)
     snap = site.snapshot(100_000, STALE)
     assert snap.stale_racks == 50 and len(snap.stale_names) == MAX_STALE_NAMED
-    assert snap.total_w == 0.0
+    assert (snap.draw.reported_w, snap.draw.estimated_w) == (0.0, 50.0)
 
 
 def test_forget_decommissioned_racks() -> None:

@@ -27,7 +27,7 @@ def run_power(monitor: SiteMonitor, seconds: range, mw_at) -> list:
     for s in seconds:
         now = s * 1000
         powered(monitor, now, mw_at(s))
-        _, fired = monitor.evaluate_power(now, POLICY)
+        _, _, fired = monitor.evaluate_power(now, POLICY)
         alerts += [(s, a.rule, a.status.value, a.seq) for a in fired]
     return alerts
 
@@ -67,7 +67,7 @@ def test_alert_event_content() -> None:
     powered(monitor, 0, 5.08)
     monitor.evaluate_power(0, POLICY)
     powered(monitor, 2_000, 5.08)
-    _, alerts = monitor.evaluate_power(2_000, POLICY)
+    _, _, alerts = monitor.evaluate_power(2_000, POLICY)
     crit = next(a for a in alerts if a.rule == "cap_critical")
     assert (crit.value, crit.threshold, crit.severity.value) == (5.08, 5.0, "critical")
     assert crit.starts_at.timestamp() == 0 and crit.ends_at is None
@@ -92,7 +92,7 @@ def test_site_without_spec_is_tracked_but_never_alerts() -> None:
     monitor = SiteMonitor("new-1", CFG, created_ms=-60_000, durable=None)
     policy = SitePolicy.of("new-1", None, CFG)
     powered(monitor, 0, 50.0)
-    row, alerts = monitor.evaluate_power(0, policy)
+    row, _, alerts = monitor.evaluate_power(0, policy)
     assert alerts == [] and row.cap_w is None and row.total_w == 50e6
 
 
@@ -101,12 +101,12 @@ def test_cap_change_takes_effect_on_next_evaluation() -> None:
     bigger = SitePolicy.of("atl-2", SiteSpec(site="atl-2", cap_mw=10.0), CFG)
     for s in range(5):
         powered(monitor, s * 1000, 6.0)
-        _, alerts = monitor.evaluate_power(s * 1000, bigger)
+        _, _, alerts = monitor.evaluate_power(s * 1000, bigger)
         assert alerts == []
     fired = []
     for s in range(5, 10):
         powered(monitor, s * 1000, 6.0)
-        fired += monitor.evaluate_power(s * 1000, POLICY)[1]
+        fired += monitor.evaluate_power(s * 1000, POLICY)[2]
     assert {a.rule for a in fired} == {"cap_warning", "cap_critical"}
 
 
@@ -117,7 +117,7 @@ def test_forecast_fires_with_projected_time() -> None:
     fired = []
     for s in range(0, 450):  # 3.0 MW rising 2 kW/s: reaches 5 MW at s=1000, 10 min horizon
         powered(monitor, s * 1000, 3.0 + 0.002 * s)
-        fired += monitor.evaluate_power(s * 1000, policy)[1]
+        fired += monitor.evaluate_power(s * 1000, policy)[2]
     forecast = [a for a in fired if a.rule == "cap_forecast"]
     assert forecast and forecast[0].status is AlertStatus.firing
     first = forecast[0]

@@ -126,3 +126,26 @@ def test_gpu_batch_all_fields() -> None:
     out = dec.decode(orjson.dumps({"events": [event, {**event, "util_pct": 250}]}), b"s", NOW)
     assert len(out.events) == 1 and out.events[0].model == "H100 80GB HBM3"
     assert out.rejects[0].reason.startswith("events[1].util_pct")
+
+
+def test_a_timestamp_past_year_9999_rejects_only_its_event() -> None:
+    """Issue 10 #7: an integer ts between year 10000 and 2**53 raised ValueError."""
+    now = datetime.now(UTC)
+    good = {"site": "s1", "rack": "r1", "ts": int(now.timestamp() * 1000), "power_w": 1.0}
+    events = [good, {**good, "ts": 2**53}, {**good, "ts": 9 * 10**15}]
+    decoded = MessageDecoder(RackPower).decode(orjson.dumps({"events": events}), b"s1", now)
+    assert len(decoded.events) == 1 and decoded.positions == [0]
+    assert [(r.code, r.index) for r in decoded.rejects] == [("too_new", 1), ("too_new", 2)]
+    assert "past year 9999" in decoded.rejects[0].reason
+
+
+def test_an_event_nested_too_deep_to_re_encode_rejects_only_itself() -> None:
+    """Found by the fault corpus: orjson refuses to re-encode an item nested deeper than
+    254 levels for its dead letter, which raised out of the decoder."""
+    now = datetime.now(UTC)
+    good = {"site": "s1", "rack": "r1", "ts": int(now.timestamp() * 1000), "power_w": 1.0}
+    deep = b'{"site":"s1","rack":"r2","ts":1,"power_w":' + b"[" * 300 + b"]" * 300 + b"}"
+    raw = b'{"events":[' + orjson.dumps(good) + b"," + deep + b"]}"
+    decoded = MessageDecoder(RackPower).decode(raw, b"s1", now)
+    assert len(decoded.events) == 1
+    assert [(r.code, r.index) for r in decoded.rejects] == [("invalid", 1)]

@@ -8,17 +8,19 @@ import pytest
 
 from pipeline.analytics.digest import DigestInputs, LossThresholds, build_digest
 from pipeline.analytics.findings import (
-    DeadLetterGroup,
-    DeliveryTrouble,
     IdleRack,
     LinkMinute,
     PowerPoint,
     SiteTime,
     cap_findings,
-    dead_letter_findings,
     idle_findings,
     loss_findings,
     site_growth,
+)
+from pipeline.analytics.findings_pipeline import (
+    DeadLetterGroup,
+    DeliveryTrouble,
+    dead_letter_findings,
 )
 
 END = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)

@@ -152,3 +152,165 @@ def test_a_breach_publishes_an_alert_after_warm_up(h: Harness) -> None:
     h.message(1, batch(1.5))
     [alert] = [a for a in h.alerts if a["rule"] == "cap_critical"]
     assert (alert["status"], alert["site"], alert["seq"]) == ("firing", "atl-2", 1)
+
+
+def test_acks_reach_faust_in_offset_order(h: Harness) -> None:
+    """Issue 10 #1: a dead-letter-only message must not be acked before the valid
+    message ahead of it is stored (Faust would commit past it; a SIGKILL lost it)."""
+    h.message(0, batch(0.5))  # rows wait in the sink's buffer
+    h.message(1, b"{nope")  # dead letter only: done at once, but behind offset 0
+    h.message(2, b"")
+    assert h.acks == [] and len(h.dead) == 2
+    h.flush()
+    assert h.acks == [0, 1, 2]
+    h.message(3, b"{nope")  # nothing pending ahead of it: acked at once
+    assert h.acks == [0, 1, 2, 3]
+
+
+def test_a_processing_bug_in_one_event_rejects_that_event_only(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = h.processor.rack_power
+
+    def breaks_on_r2(events: Any, *args: Any) -> Any:
+        if any(e.rack == "r2" for e in events):
+            raise ZeroDivisionError("division by zero")
+        return real(events, *args)
+
+    monkeypatch.setattr(h.processor, "rack_power", breaks_on_r2)  # inject the fault
+    h.message(0, batch(0.5))
+    h.flush()
+    assert sorted(row[1] for row in h.writer.rows["rack_power"]) == ["r0", "r1", "r3"]
+    [dead] = h.dead
+    assert (dead["reason_code"], dead["index"]) == ("internal_error", 2)
+    assert h.acks == [0]
+
+
+def test_an_oversize_message_gets_a_bounded_dead_letter(h: Harness) -> None:
+    """Issue 10 #6: the dead letter of a message over the size limit must fit on its topic."""
+    import hashlib
+
+    from pipeline.worker.dead_letters import MAX_RAW_BYTES
+
+    value = b'{"events": [' + b" " * 3_000_000 + b"]}"
+    h.message(0, value)
+    [dead] = h.dead
+    assert dead["reason_code"] == "too_large" and h.acks == [0]
+    assert len(orjson.dumps(dead)) < 2 * MAX_RAW_BYTES
+    assert dead["raw"] == value[:MAX_RAW_BYTES].decode()
+    assert dead["raw_size"] == len(value)
+    assert dead["raw_sha256"] == hashlib.sha256(value).hexdigest()
+
+
+def test_a_huge_key_is_bounded_in_the_dead_letter(h: Harness) -> None:
+    h.message(0, b"not json", key=b"k" * 1_000_000)
+    [dead] = h.dead
+    assert len(dead["key"]) == 256
+
+
+def test_a_dead_letter_that_fails_to_send_is_retried_not_dropped(h: Harness) -> None:
+    sent: list[bytes] = []
+    failures = [RuntimeError("broker away")]
+
+    async def flaky(key: bytes | None, value: bytes) -> None:
+        if failures:
+            raise failures.pop()
+        sent.append(value)
+
+    h.handlers.publish.send_dead_letter = flaky
+    h.message(0, b"{nope")
+    assert len(sent) == 1 and h.acks == [0]
+
+
+def test_a_ledger_past_the_end_of_the_log_is_set_aside_not_trusted(h: Harness) -> None:
+    """Issue 10 #11: a recreated topic (offsets from 0 again) under a ledger that says
+    5,000 were stored: its messages are new and must be stored, and that is reported."""
+    h.writer.query_rows = lambda sql, params=None: [(0, 5_000)]  # type: ignore[method-assign]
+    h.handlers.log_end = lambda topic, partition: 3
+    h.message(1, batch(0.5))
+    h.flush()
+    assert len(h.writer.rows["rack_power"]) == 4 and h.acks == [1]
+    assert h.metric("megawatch_ledger_resets_total", topic=RACK_POWER) == 1
+    [reset] = h.writer.rows["ledger_resets"]
+    assert reset[2:] == ("rack_power", RACK_POWER, 0, 5_000, 3)
+
+
+def test_a_ledger_below_the_end_of_the_log_skips_replays(h: Harness) -> None:
+    h.writer.query_rows = lambda sql, params=None: [(0, 5_000)]  # type: ignore[method-assign]
+    h.handlers.log_end = lambda topic, partition: 9_000
+    h.message(4_999, batch(0.5))
+    assert h.acks == [4_999] and "rack_power" not in h.writer.rows
+
+
+def test_a_message_never_done_is_reported_once_with_a_metric(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 10 #8: a partition waiting on one message is a stall: never silent."""
+    h.message(5, batch(0.5))  # rows buffered, not flushed: not done
+    h.handlers.watch_pending(warn_after_s=0.0)
+    h.handlers.watch_pending(warn_after_s=0.0)
+    age = h.metric("megawatch_oldest_pending_seconds", topic=RACK_POWER, partition="0")
+    assert age > 0
+    warnings = [r for r in caplog.records if "not done after" in r.getMessage()]
+    assert len(warnings) == 1 and "offset 5" in warnings[0].getMessage()
+    h.flush()
+    h.handlers.watch_pending(warn_after_s=0.0)
+    assert h.acks == [5]
+    assert h.metric("megawatch_oldest_pending_seconds", topic=RACK_POWER, partition="0") == 0
+
+
+def test_a_cancelled_flush_gives_its_rows_back_and_acks_them_later(h: Harness) -> None:
+    """A flush cancelled half way (a stop, the drain during Faust's wait for acks) kept
+    neither the rows nor their done callbacks: the message was never done (a stall)."""
+    h.message(1, batch(0.5))
+    real = h.writer.insert_columns
+
+    def cancelled(*args: Any, **kwargs: Any) -> None:
+        raise asyncio.CancelledError
+
+    h.writer.insert_columns = cancelled  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        h.flush()
+    assert h.acks == [] and h.sink.buffered_rows == 4
+    h.writer.insert_columns = real  # type: ignore[method-assign]
+    h.flush()
+    assert h.acks == [1] and len(h.writer.rows["rack_power"]) == 4
+
+
+def test_a_store_away_while_reading_the_ledger_is_waited_for_not_fatal(h: Harness) -> None:
+    """The ledger of a partition is read on its first message: a store that is away then
+    must neither crash the agent (the partition would wait forever) nor skip the check."""
+    from pipeline.errors import StoreError
+
+    failures = [StoreError("store away"), StoreError("store away")]
+    real = h.writer.query_rows
+
+    def flaky(sql: str, params: dict[str, object] | None = None) -> list[tuple]:
+        if failures:
+            raise failures.pop()
+        return real(sql, params)
+
+    h.writer.query_rows = flaky  # type: ignore[method-assign]
+    h.message(0, batch(0.5))
+    h.flush()
+    assert failures == [] and h.acks == [0] and len(h.writer.rows["rack_power"]) == 4
+
+
+def test_an_alert_that_fails_to_send_is_retried_before_the_message_is_acked(
+    h: Harness,
+) -> None:
+    sent: list[dict] = []
+    failures = [RuntimeError("broker away")]
+
+    async def flaky(key: bytes, value: bytes) -> None:
+        if failures:
+            raise failures.pop()
+        sent.append(orjson.loads(value))
+
+    h.handlers.publish.send_alert = flaky
+    h.message(0, batch(0.5))  # under the cap: warming up, no alert yet
+    h.processor.monitors["atl-2"].created_ms -= 60_000  # warmed up
+    h.message(1, batch(1.5))  # over the 1 MW cap, `for` is 0: fires
+    h.flush()
+    assert failures == [] and [a["rule"] for a in sent] == ["cap_warning", "cap_critical"]
+    assert h.acks == [0, 1]

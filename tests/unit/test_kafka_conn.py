@@ -116,8 +116,9 @@ def test_producers_are_never_idempotent_on_the_embedded_broker(tmp_path: Path) -
     assert kafka_python_producer_options(plain, EMBEDDED)["enable_idempotence"] is False
     assert aiokafka_producer_options(plain, EMBEDDED)["enable_idempotence"] is False
     # real Kafka keeps each client's own default (kafka-python 3.x: idempotent)
-    assert "enable_idempotence" not in kafka_python_producer_options(plain, REMOTE)
-    assert "enable_idempotence" not in aiokafka_producer_options(plain, REMOTE)
+    assert kafka_python_producer_options(plain, REMOTE)["enable_idempotence"] is True
+    assert aiokafka_producer_options(plain, REMOTE)["enable_idempotence"] is True
+    assert aiokafka_producer_options(plain, REMOTE)["acks"] == "all"
 
 
 def test_group_timeouts_are_short_on_the_embedded_broker_only(tmp_path: Path) -> None:
@@ -261,3 +262,14 @@ def test_metadata_request_and_response_wire_format() -> None:
         _parse_cluster_id(response, 8)
     with pytest.raises(ValueError):
         _parse_cluster_id(response[:20], 7)
+
+
+def test_replicated_topics_require_two_in_sync_copies() -> None:
+    from pipeline.kafka.topics import TopicSpec, topic_configs
+
+    assert topic_configs(TopicSpec("t"), 1) == {}
+    assert topic_configs(TopicSpec("t"), 2) == {"min.insync.replicas": "1"}
+    assert topic_configs(TopicSpec("s", compacted=True), 3) == {
+        "cleanup.policy": "compact",
+        "min.insync.replicas": "2",
+    }

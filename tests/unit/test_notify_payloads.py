@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from pipeline.events import Alert
 from pipeline.notify.notification import GroupKey, Notification, Purpose
-from pipeline.notify.payloads import PayloadContext, build_request
+from pipeline.notify.payloads import PayloadContext, alertmanager_labels, build_request
 from pipeline.notify.receivers import Receiver, ReceiverKind
 from pipeline.notify.signing import verify
 
@@ -177,3 +177,18 @@ def test_test_alerts_are_marked_everywhere() -> None:
     assert am[0]["labels"]["test"] == "true"
     hook = receiver(ReceiverKind.webhook, secret=SecretStr("k"))
     assert orjson.loads(build_request(hook, n, CTX, NOW).body)["test"] is True
+
+
+def test_a_domain_alert_carries_its_domain_label_and_field() -> None:
+    hall = alert(rule="cap_critical", link=None, peer_site=None, domain="hall-1")
+    assert alertmanager_labels(hall)["domain"] == "hall-1"
+    body = orjson.loads(
+        build_request(
+            receiver(ReceiverKind.webhook),
+            notification(hall),
+            PayloadContext("http://mw", 60),
+            datetime.now(UTC),
+        ).body
+    )
+    assert body["alerts"][0]["domain"] == "hall-1"
+    assert "domain" not in alertmanager_labels(alert())

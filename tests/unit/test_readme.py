@@ -115,3 +115,20 @@ def test_relative_links_point_to_existing_files(page: Path) -> None:
 def test_test_command_is_what_ci_runs() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in TEXT[README] and "make test" in ci
+
+
+def test_scaling_doc_names_only_real_settings_and_commands() -> None:
+    """docs/scaling.md: every MEGAWATCH_* it uses is a setting; every `megawatch <cmd>`
+    and `db` subcommand exists."""
+    from pipeline.cli import COMMANDS
+    from pipeline.cli.db_cmd import db
+    from pipeline.settings import ENV_PREFIX, Settings
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "scaling.md").read_text()
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    used = set(re.findall(r"MEGAWATCH_[A-Z_]+", text))
+    assert used and used - known == set()
+    for command, sub in re.findall(r"`megawatch\s+(\w+)(?:\s+(\w+))?", text):
+        assert command in COMMANDS, command
+        if command == "db":
+            assert sub in db.commands, sub

@@ -72,3 +72,24 @@ def test_statement_without_result_prints_nothing() -> None:
     assert render_frame(pd.DataFrame(), "table") == ""
     assert render_frame(pd.DataFrame(), "csv") == ""
     assert render_frame(pd.DataFrame(), "json") == "[]"
+
+
+def test_floats_carry_no_binary_noise() -> None:
+    """3.8303000000000003 (a sum of float readings) prints as 3.8303 in every format."""
+    frame = pd.DataFrame({"mw": [3.8303000000000003, 5312345.678, 0.1 + 0.2, 1e-7]})
+    assert render_frame(frame, "csv").splitlines() == [
+        "mw",
+        "3.8303",
+        "5312345.678",
+        "0.3",
+        "0.0000001",
+    ]
+    table = render_frame(frame, "table").splitlines()
+    assert table[1] == "     3.8303" and table[2] == "5312345.678"  # numbers to the right
+    assert json.loads(render_frame(frame, "json")) == [
+        {"mw": 3.8303},
+        {"mw": 5312345.678},
+        {"mw": 0.3},
+        {"mw": 1e-7},
+    ]
+    assert "0000000" not in render_frame(frame, "json")

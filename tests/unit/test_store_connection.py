@@ -110,7 +110,7 @@ def test_locked_directory_names_holder_pid_and_command(tmp_path: Path) -> None:
     message = str(error)
     assert "\n" not in message
     assert f"chDB store {tmp_path} is in use by pid {sleeper.pid} (sleep 30)" in message
-    assert "megawatch worker" in message and "MEGAWATCH_CLICKHOUSE_DSN" in message
+    assert "stop that process" in message and "MEGAWATCH_CLICKHOUSE_DSN" in message
 
 
 def test_lock_error_on_stderr_is_enough(tmp_path: Path) -> None:

@@ -1,7 +1,11 @@
-"""Cap rules: a site's power against its cap, as a warning and as a critical alert.
+"""Cap rules: the power of a site, or of one of its power domains, against its cap, as a
+warning and as a critical alert.
 
-Breached at or over the limit; cleared only under ``limit * (1 - hysteresis)``, so power
-hovering at the cap does not flap the alert.
+Breached at or over the limit by reported + estimated power (a silent rack counts at its
+last known power for the hold time). Cleared only under ``limit * (1 - hysteresis)``, so
+power hovering at the cap does not flap the alert, and only on complete data: a cap
+alert never resolves while any rack's power is estimated or unknown, or while coverage
+is under ``min_coverage``. Missing telemetry is never read as safety.
 """
 
 from __future__ import annotations
@@ -9,29 +13,38 @@ from __future__ import annotations
 from functools import partial
 
 from pipeline.core.alert_book import AlertBook, AlertKey, Facts
-from pipeline.core.policy import RuleConfig, SitePolicy
-from pipeline.core.power import PowerSnapshot
+from pipeline.core.policy import CapLimits, RuleConfig
+from pipeline.core.power import Draw
 from pipeline.events import Alert, Severity
 
 
 def evaluate_cap(
-    book: AlertBook, snap: PowerSnapshot, now_ms: int, policy: SitePolicy, config: RuleConfig
+    book: AlertBook,
+    draw: Draw,
+    now_ms: int,
+    limits: CapLimits,
+    min_coverage: float,
+    config: RuleConfig,
 ) -> list[Alert]:
-    """Step the cap_warning and cap_critical alerts of one site."""
+    """Step the cap_warning and cap_critical alerts of one site or domain."""
     out = []
+    total = draw.total_w
+    coverage = draw.coverage
+    trusted = draw.complete and (coverage is None or coverage >= min_coverage)
     for rule, severity, limit in (
-        ("cap_warning", Severity.warning, policy.warn_w),
-        ("cap_critical", Severity.critical, policy.cap_w),
+        ("cap_warning", Severity.warning, limits.warn_w),
+        ("cap_critical", Severity.critical, limits.cap_w),
     ):
-        breached = limit is not None and snap.total_w >= limit
-        cleared = limit is None or snap.total_w < limit * (1 - config.hysteresis)
+        breached = limit is not None and total >= limit
+        # No cap any more clears at once; otherwise only on data that can be trusted.
+        cleared = limit is None or (trusted and total < limit * (1 - config.hysteresis))
         alert = book.evaluate(
-            AlertKey(rule, severity),
+            AlertKey(rule, severity, domain=limits.domain),
             breached,
             cleared,
             now_ms,
             config.cap_timing,
-            partial(cap_facts, book.site, rule, limit, policy, snap),
+            partial(cap_facts, rule, limit, limits, draw, now_ms),
         )
         if alert is not None:
             out.append(alert)
@@ -42,18 +55,45 @@ def format_mw(watts: float) -> str:
     return f"{watts / 1e6:.2f} MW"
 
 
-def _stale_note(snap: PowerSnapshot) -> str:
-    return f"; {snap.stale_racks} of {snap.racks} racks stale" if snap.stale_racks else ""
+def format_age(ms: int) -> str:
+    seconds = max(0, ms) / 1000
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def draw_text(draw: Draw, now_ms: int) -> str:
+    """``draws 1.20 MW`` or, with silent racks, ``draws at least 1.20 MW (0.72 MW
+    reported + 0.48 MW estimated for 4 silent racks, last seen 35 s ago)``."""
+    if draw.silent == 0:
+        text = f"draws {format_mw(draw.total_w)}"
+    else:
+        seen = ""
+        if draw.silent_since_ms is not None:
+            seen = f", last seen {format_age(now_ms - draw.silent_since_ms)} ago"
+        parts = [f"{format_mw(draw.reported_w)} reported"]
+        if draw.held:
+            parts.append(f"{format_mw(draw.estimated_w)} estimated for {draw.held} silent racks")
+        if draw.unknown:
+            parts.append(f"{draw.unknown} racks unknown (silent past the hold)")
+        text = f"draws at least {format_mw(draw.total_w)} ({' + '.join(parts)}{seen})"
+    never = max(0, draw.expected - draw.racks)
+    if never:
+        text += f"; {never} of {draw.expected} expected racks never reported"
+    return text
 
 
 def cap_facts(
-    site: str, rule: str, limit_w: float | None, policy: SitePolicy, snap: PowerSnapshot
+    rule: str, limit_w: float | None, limits: CapLimits, draw: Draw, now_ms: int
 ) -> Facts:
-    total_w, cap = snap.total_w, policy.cap_w
+    total_w, cap = draw.total_w, limits.cap_w
     if limit_w is None or cap is None:
-        return Facts(total_w / 1e6, 0.0, f"site {site} has no cap any more ({format_mw(total_w)})")
+        text = f"{limits.label} has no cap any more ({format_mw(total_w)})"
+        return Facts(total_w / 1e6, 0.0, text)
     share = total_w / cap * 100
-    text = f"site {site} draws {format_mw(total_w)}, {share:.1f} % of its {format_mw(cap)} cap"
+    text = f"{limits.label} {draw_text(draw, now_ms)}, {share:.1f} % of its {format_mw(cap)} cap"
     if rule != "cap_critical":
-        text += f" (warning at {(policy.warn_ratio or 0) * 100:.0f} %)"
-    return Facts(round(total_w / 1e6, 4), round(limit_w / 1e6, 4), text + _stale_note(snap))
+        text += f" (warning at {(limits.warn_ratio or 0) * 100:.0f} %)"
+    return Facts(round(total_w / 1e6, 4), round(limit_w / 1e6, 4), text)

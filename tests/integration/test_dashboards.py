@@ -1,0 +1,144 @@
+"""The Grafana dashboards: the checked-in JSON is what the code builds, and the SQL of
+every ClickHouse panel, variable and annotation runs on the embedded store with data in
+it, with Grafana's macros replaced the way the ClickHouse plugin expands them."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from test_queries import MW, UNTIL, at, insert, load_fixed_data
+
+from pipeline.dashboards.__main__ import DASHBOARDS, OUT, main, rendered
+from pipeline.dashboards.sources import clickhouse_targets
+
+pytestmark = pytest.mark.integration
+
+FROM = UNTIL - timedelta(hours=1)
+SITE = "ams-1"
+
+
+def expand(sql: str, site: str = SITE) -> str:
+    """The plugin's expansion (grafana-clickhouse-datasource 4.x) for 09:10-10:10 UTC."""
+    start, end = int(FROM.timestamp()), int(UNTIL.timestamp())
+    sql = re.sub(
+        r"\$__timeFilter\(([^)]+)\)",
+        rf"\1 >= toDateTime({start}) AND \1 <= toDateTime({end})",
+        sql,
+    )
+    sql = re.sub(
+        r"\$__timeInterval\(([^)]+)\)",
+        r"toStartOfInterval(toDateTime(\1), INTERVAL 60 second)",
+        sql,
+    )
+    sql = sql.replace("$__fromTime", f"toDateTime({start})").replace(
+        "$__toTime", f"toDateTime({end})"
+    )
+    sql = sql.replace("${site}", site)
+    assert "$" not in sql, f"a macro is left: {sql}"
+    return sql
+
+
+def domain_rows() -> list[dict[str, Any]]:
+    """ams-1 has two domains: hall-a at 2.4 of 2.5 MW, hall-b at 1.8 of 3 MW (10 % estimated)."""
+    rows = []
+    for minute in range(3):
+        for domain, mw, cap, estimated in (("hall-a", 2.4, 2.5, 0.0), ("hall-b", 1.8, 3.0, 0.18)):
+            rows.append(
+                {
+                    "site": SITE,
+                    "domain": domain,
+                    "ts": at(minute),
+                    "total_w": mw * MW,
+                    "reported_w": (mw - estimated) * MW,
+                    "estimated_w": estimated * MW,
+                    "cap_w": cap * MW,
+                    "warn_w": 0.9 * cap * MW,
+                    "headroom_w": (cap - mw) * MW,
+                    "coverage": 0.9 if estimated else 1.0,
+                    "racks": 10,
+                    "stale_racks": 1 if estimated else 0,
+                    "unknown_racks": 0,
+                    "warming": 0,
+                }
+            )
+    return rows
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Each dashboard's ClickHouse queries, run on the fixed data set: title -> rows."""
+    from pipeline.settings import Settings
+    from pipeline.store import open_store
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("dashboards"))
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    with open_store(settings) as store:
+        store.migrate()
+        load_fixed_data(store)
+        insert(store, "domain_power", domain_rows())
+        for name, text in rendered().items():
+            board = json.loads(text)
+            found[name] = {}
+            for number, target in enumerate(clickhouse_targets(board)):
+                frame = store.query_df(expand(str(target["rawSql"])))
+                found[name][f"{number}: {str(target['rawSql'])[:60]}"] = frame.to_dict("records")
+    return found
+
+
+def test_checked_in_dashboards_are_what_the_code_builds() -> None:
+    assert sorted(p.name for p in OUT.glob("*.json")) == sorted(DASHBOARDS)
+    assert main(["--check"]) == 0
+
+
+def test_every_clickhouse_query_runs_and_finds_data(
+    results: dict[str, dict[str, list[dict[str, Any]]]],
+) -> None:
+    assert set(results) == set(DASHBOARDS)
+    for name, queries in results.items():
+        assert queries, f"{name}: no ClickHouse query"
+        empty = [title for title, rows in queries.items() if not rows]
+        assert empty == [], f"{name}: queries without rows on the data set: {empty}"
+
+
+def rows_of(
+    results: dict[str, dict[str, list[dict[str, Any]]]], board: str, start: str
+) -> list[dict[str, Any]]:
+    [rows] = [
+        rows for title, rows in results[board].items() if title.split(": ", 1)[1].startswith(start)
+    ]
+    return rows
+
+
+def test_fleet_table_ranks_sites_by_share_of_cap(results: dict[str, Any]) -> None:
+    every = next(
+        rows
+        for title, rows in results["megawatch-fleet.json"].items()
+        if "pct_of_cap" in str(rows[:1]) and "coverage_pct" in str(rows[:1])
+    )
+    # latest samples (10:02:45): ams-1 4.2 of 5 MW, fra-2 6 of 10 MW, ord-1 uncapped
+    assert [(r["site"], r["pct_of_cap"], r["headroom_mw"]) for r in every][:2] == [
+        ("ams-1", 84.0, 0.8),
+        ("fra-2", 60.0, 4.0),
+    ]
+    assert every[2]["site"] == "ord-1"
+
+
+def test_site_domains_and_episodes(results: dict[str, Any]) -> None:
+    site = results["megawatch-site.json"]
+    domains = next(
+        rows for rows in site.values() if rows and "domain" in rows[0] and "cap_mw" in rows[0]
+    )
+    assert [(r["domain"], r["pct_of_cap"]) for r in domains] == [("hall-a", 96.0), ("hall-b", 60.0)]
+    episodes = next(rows for rows in site.values() if rows and "timeEnd" in rows[0])
+    assert {r["tags"] for r in episodes} >= {"cap_critical"}
+    gpu = next(rows for rows in site.values() if rows and "watts_per_gpu" in rows[0])
+    # ams-1's GPU samples: util 80, 90, 100 at 600, 600, 840 W; 2, 3, 1 % at 120 W
+    assert [(r["utilization"], r["watts_per_gpu"]) for r in gpu] == [
+        ("0-10 %", 120.0),
+        ("80-90 %", 600.0),
+        ("90-100 %", 720.0),
+    ]
