@@ -71,6 +71,8 @@ class AlertWatch:
     site: str
     arrivals: dict[tuple[str, float], tuple[float, str, int]] = field(default_factory=dict)
     other_alerts: dict[str, int] = field(default_factory=dict)  # rule -> events (not probe)
+    #: every probe alert event by ``fingerprint:seq`` (a count above 1 is a duplicate)
+    deliveries: dict[str, int] = field(default_factory=dict)
     stopping: bool = False
 
     async def run(self) -> None:
@@ -100,6 +102,8 @@ class AlertWatch:
             rule = str(alert.get("rule"))
             self.other_alerts[rule] = self.other_alerts.get(rule, 0) + 1
             return
+        dedupe = f"{alert.get('fingerprint')}:{alert.get('seq')}"
+        self.deliveries[dedupe] = self.deliveries.get(dedupe, 0) + 1
         key = (alert["rule"], round(float(alert["value"]), 3))
         self.arrivals.setdefault(key, (now, alert["status"], int(alert.get("seq", 0))))
 

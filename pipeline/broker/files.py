@@ -88,7 +88,8 @@ def remove_discovery_file(data_dir: Path, pid: int) -> None:
         path.unlink(missing_ok=True)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs (ours or another user's)."""
     if pid <= 0:
         return False
     try:
@@ -110,7 +111,7 @@ def discover(data_dir: Path, *, timeout: float = 2.0) -> BrokerInfo | None:
     info = _read_discovery_file(path)
     if info is None:
         return None
-    if _pid_alive(info.pid) and info.bootstrap:
+    if pid_alive(info.pid) and info.bootstrap:
         answered = kafka_cluster_id(info.host, info.port, timeout=timeout)
         if answered == info.cluster_id:
             return info

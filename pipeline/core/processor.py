@@ -22,7 +22,13 @@ from typing import Any
 from pipeline.core.columnar import column as field_column
 from pipeline.core.gpu import board_power_w
 from pipeline.core.policy import RuleConfig, SitePolicy
-from pipeline.core.rows import DOMAIN_POWER_COLUMNS, LINK_COLUMNS, SITE_POWER_COLUMNS, Columns
+from pipeline.core.rows import (
+    DOMAIN_POWER_COLUMNS,
+    GPU_COLUMNS,
+    LINK_COLUMNS,
+    SITE_POWER_COLUMNS,
+    Columns,
+)
 from pipeline.core.site import SiteMonitor
 from pipeline.events import Alert, GpuSample, LinkCounters, RackPower, SiteSpec
 
@@ -224,19 +230,8 @@ class Processor:
         }
 
 
-_GPU_FIELDS = (
-    "rack",
-    "host",
-    "gpu",
-    "ts",
-    "util_pct",
-    "power_w",
-    "vendor",
-    "model",
-    "mem_used_pct",
-    "temp_c",
-    "power_limit_w",
-)
+#: the event fields of a GPU row: its columns between the site and the Kafka position
+_GPU_FIELDS = GPU_COLUMNS[1:-2]
 _LINK_COUNTERS = ("ts", "tx_packets", "rx_packets", "dropped_packets", "error_packets")
 
 
