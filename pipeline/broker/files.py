@@ -128,12 +128,21 @@ def broker_lock(data_dir: Path) -> Iterator[None]:
     """
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(data_dir / LOCK_FILE):
+        yield
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive flock on ``lock_file`` (created if missing) between processes;
+    the kernel releases it if the holder dies. Shared by the broker's and the store
+    server's start locks and the store's migration lock."""
     try:
         import fcntl
     except ImportError:  # not POSIX: no lock, the race stays (documented)
         yield
         return
-    with (data_dir / LOCK_FILE).open("a") as handle:
+    with lock_file.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

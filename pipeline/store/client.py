@@ -197,11 +197,7 @@ class Store:
     def reconcile_ttl(self, cluster: str | None = None) -> list[TtlChange]:
         """Set each table's TTL to MEGAWATCH_RETENTION_DAYS / ..._ROLLUP_RETENTION_DAYS
         (on every node of ``cluster`` when given)."""
-        if cluster:
-            from pipeline.store.cluster import reconcile_ttl_on_cluster
-
-            return reconcile_ttl_on_cluster(self, self.settings, cluster)
-        return reconcile_ttl(self, self.settings)
+        return reconcile_ttl(self, self.settings, cluster)
 
     def server_version(self) -> str:
         return str(self.query_rows("SELECT version()")[0][0])

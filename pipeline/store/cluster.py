@@ -38,14 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pipeline.errors import MigrationError
-from pipeline.settings import Settings
 from pipeline.store.migrations import HISTORY_DDL, HISTORY_TABLE, Migration
-from pipeline.store.retention import (
-    CommandRunner,
-    TtlChange,
-    plan_ttl_changes,
-    retention_days,
-)
 
 log = logging.getLogger(__name__)
 
@@ -238,30 +231,3 @@ def _rename(pairs_sql: str, catalog: ClusterCatalog) -> list[str]:
             catalog.shard_keys[new] = keys[old]
             statements.append(catalog.distributed(new))
     return statements
-
-
-def reconcile_ttl_on_cluster(
-    store: CommandRunner, settings: Settings, cluster: str
-) -> list[TtlChange]:
-    """:func:`pipeline.store.retention.reconcile_ttl` on a cluster: the TTLs live on the
-    local tables (they carry the retention notes), altered ``ON CLUSTER``; the nodes
-    were created by the same statements, so one node's system.tables speaks for all."""
-    rows = store.query_rows(
-        "SELECT name, engine_full, comment FROM system.tables "
-        "WHERE database = currentDatabase() AND comment LIKE '%retention:%' ORDER BY name"
-    )
-    changes = plan_ttl_changes(rows, retention_days(settings))
-    for change in changes:
-        store.command(
-            f"ALTER TABLE `{change.table}` ON CLUSTER `{cluster}` "
-            f"MODIFY TTL {change.ttl_expression}",
-            settings={"materialize_ttl_after_modify": 0},
-        )
-        log.info(
-            "TTL of %s on cluster %s: %d -> %d days",
-            change.table,
-            cluster,
-            change.old_days,
-            change.new_days,
-        )
-    return changes

@@ -86,21 +86,30 @@ def plan_ttl_changes(
     return changes
 
 
-def reconcile_ttl(store: CommandRunner, settings: Settings) -> list[TtlChange]:
-    """Alter the TTL of every table of the current database that differs from settings."""
+def reconcile_ttl(
+    store: CommandRunner, settings: Settings, cluster: str | None = None
+) -> list[TtlChange]:
+    """Alter the TTL of every table of the current database that differs from settings.
+
+    On a cluster the TTLs live on the local tables (they carry the retention notes) and
+    are altered ``ON CLUSTER``; the nodes were created by the same statements, so one
+    node's system.tables speaks for all.
+    """
     rows = store.query_rows(
         "SELECT name, engine_full, comment FROM system.tables "
         "WHERE database = currentDatabase() AND comment LIKE '%retention:%' ORDER BY name"
     )
     changes = plan_ttl_changes(rows, retention_days(settings))
+    on_cluster = f" ON CLUSTER `{cluster}`" if cluster else ""
     for change in changes:
         store.command(
-            f"ALTER TABLE `{change.table}` MODIFY TTL {change.ttl_expression}",
+            f"ALTER TABLE `{change.table}`{on_cluster} MODIFY TTL {change.ttl_expression}",
             settings={"materialize_ttl_after_modify": 0},
         )
         log.info(
-            "TTL of %s: %d -> %d days (%s)",
+            "TTL of %s%s: %d -> %d days (%s)",
             change.table,
+            f" on cluster {cluster}" if cluster else "",
             change.old_days,
             change.new_days,
             change.setting,

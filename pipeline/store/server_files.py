@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -24,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pipeline.broker.files import exclusive_lock
 from pipeline.broker.files import pid_alive as pid_alive  # the same check for both servers
 from pipeline.errors import StoreError
 
@@ -136,12 +136,8 @@ def remove_discovery(path: Path, pid: int) -> None:
 @contextlib.contextmanager
 def start_lock(path: Path) -> Iterator[None]:
     """Hold the data dir's start lock (flock: released by the kernel if we die)."""
-    with (path / LOCK_FILE).open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(path / LOCK_FILE):
+        yield
 
 
 @contextlib.contextmanager
@@ -151,9 +147,5 @@ def migration_lock(path: Path | None) -> Iterator[None]:
     if path is None:
         yield
         return
-    with (path / MIGRATE_LOCK_FILE).open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(path / MIGRATE_LOCK_FILE):
+        yield
