@@ -6,6 +6,10 @@ rack even over 8,000 racks. The live state itself is plain Python in
 hall's messages with the worker's decoders (their strings and numbers are what the
 state keeps), feed them to a Processor built from the same settings, drop everything
 but the Processor, and count what tracemalloc still sees, by source line.
+
+The target figure, RSS per tracked rack as a slope over 64,000 racks with the bounded
+caches in view, is :mod:`rack_memory`'s; this one hall's figure includes the caches
+while they fill.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ def worker(quiet: bool) -> None:
     from pipeline.kafka.endpoint import resolve_kafka
     from pipeline.kafka.topics import ensure_topics
     from pipeline.worker.app import create_app
+    from pipeline.worker.collector import tune_for_throughput
     from pipeline.worker.resources import open_resources
 
     endpoint, owned_broker = resolve_kafka(settings, start_if_missing=True)
@@ -55,6 +56,7 @@ def worker(quiet: bool) -> None:
             redirect_stdouts=False,
         )
         runner.on_setup_root_logger = lambda *_: quiet_libraries(settings.log_level)  # type: ignore[method-assign]
+        tune_for_throughput()  # after setup: what exists now is never collected
         runner.execute_from_commandline()
     finally:
         if resources is not None:

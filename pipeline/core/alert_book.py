@@ -53,7 +53,33 @@ class AlertBook:
             fp: AlertState.from_durable(data) for fp, data in (durable or {}).items()
         }
         self._keys: dict[str, AlertKey] = {}
+        # (rule, severity, subject) -> fingerprint of every state whose key is known (all
+        # but durable states not evaluated since a restart). A quiet subject is looked up
+        # here without hashing: a fingerprint per rack and link per tick filled the
+        # fingerprint cache (~1 KiB per rack until its 65,536 entries were reached).
+        self._index: dict[tuple[str, Severity, str], str] = {}
         self.dirty = False
+
+    def holds_any(self) -> bool:
+        """True when any alert of the site has a state."""
+        return bool(self._states)
+
+    def holds(self, rule: str, severity: Severity, subject: str) -> bool:
+        """True when this alert has a state (firing, pending, or a sequence to go on).
+
+        A rule whose condition is not breached can skip :meth:`evaluate` for an alert
+        that holds nothing: evaluating it would change nothing (the hot path of loss)."""
+        return self._held(rule, severity, subject) is not None
+
+    def _held(self, rule: str, severity: Severity, subject: str) -> str | None:
+        """The fingerprint of this alert's state, or None when it has none."""
+        if not self._states:  # a site without any alert state: no hashing at all
+            return None
+        fp = self._index.get((rule, severity, subject))
+        if fp is not None or len(self._keys) == len(self._states):
+            return fp  # every state is indexed: no entry, no state
+        fp = fingerprint(rule, self.site, severity.value, subject)  # unindexed durable ones
+        return fp if fp in self._states else None
 
     def evaluate(
         self,
@@ -69,12 +95,15 @@ class AlertBook:
         ``facts`` is called only on a transition, so the summary text costs nothing
         on the evaluations that change nothing.
         """
-        fp = fingerprint(key.rule, self.site, key.severity.value, key.subject)
-        before = self._states.get(fp)
-        if before is None:
+        subject = key.subject
+        fp = self._held(key.rule, key.severity, subject)
+        if fp is None:
             if not breached:
                 return None  # the common case: nothing to remember for a quiet subject
+            fp = fingerprint(key.rule, self.site, key.severity.value, subject)
             before = AlertState()
+        else:
+            before = self._states[fp]
         result = step(before, breached, cleared, now_ms, timing)
         self._remember(fp, key, result.state)
         if result.transition is None:
@@ -84,12 +113,15 @@ class AlertBook:
 
     def _remember(self, fp: str, key: AlertKey, state: AlertState) -> None:
         """Keep a state only while it says something: active, or a sequence to go on."""
+        index = (key.rule, key.severity, key.subject)
         if state.phase is Phase.inactive and state.seq == 0:
             self._states.pop(fp, None)
             self._keys.pop(fp, None)
+            self._index.pop(index, None)
         else:
             self._states[fp] = state
             self._keys[fp] = key
+            self._index[index] = fp
 
     def _event(
         self,
@@ -129,6 +161,7 @@ class AlertBook:
                 continue
             state = self._states.pop(fp)
             del self._keys[fp]
+            del self._index[(key.rule, key.severity, key.subject)]
             if state.phase in (Phase.firing, Phase.resolving):
                 done = AlertState(Phase.inactive, state.since_ms, seq=state.seq + 1)
                 facts = Facts(0.0, 0.0, f"{key.subject} at {self.site}: {why}")

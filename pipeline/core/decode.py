@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from pipeline.core.columnar import ColumnarDecoder, Unsure
+from pipeline.core.columnar import ColumnarDecoder, EventColumns, Unsure
 from pipeline.events import ms_to_datetime
 
 E = TypeVar("E", bound=BaseModel)
@@ -145,7 +145,7 @@ class MessageDecoder(Generic[E]):
         )
         self._batch: TypeAdapter[Any] = TypeAdapter(batch_model)
         self._one: TypeAdapter[E] = TypeAdapter(model)
-        self._columnar = ColumnarDecoder.of(model) if fast else None
+        self._columnar = ColumnarDecoder.of(model, MAX_BATCH_EVENTS) if fast else None
 
     def decode(self, raw: bytes | None, key: bytes | None, now: datetime) -> Decoded[E]:
         """Split one message into valid events and rejects; never raises on bad input."""
@@ -162,7 +162,15 @@ class MessageDecoder(Generic[E]):
     def _decode_fast(
         self, columnar: ColumnarDecoder[E], raw: bytes, key: bytes | None, now: datetime
     ) -> Decoded[E] | None:
-        """The columnar fast path, or None when it is not sure (then pydantic decides)."""
+        """The columnar fast path, or None when it is not sure (then pydantic decides).
+
+        First msgspec straight to typed columns; for a message it refuses, or whose
+        events are not all in time and of the key's site, orjson and the same checks
+        (the per-event context checks need the parsed document)."""
+        typed = columnar.from_bytes(raw)
+        if typed is not None and self._in_context(typed[0], key, now):
+            columns, batch = typed
+            return Decoded(columns, [], list(range(len(columns))) if batch else [None])
         try:
             doc = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -178,14 +186,18 @@ class MessageDecoder(Generic[E]):
         except Unsure:
             return None
         positions: list[int | None] = list(range(len(items))) if batch else [None]
+        if self._in_context(columns, key, now):
+            return Decoded(columns, [], positions)
+        return self._check_context(list(columns), positions, raw, key, now, doc)
+
+    def _in_context(self, columns: EventColumns[E], key: bytes | None, now: datetime) -> bool:
+        """Every event in time and of the key's site (column-wise, the common case)."""
         want_site = key.decode("utf-8", errors="replace") if key and self.keyed_by_site else None
         now_ms = int(now.timestamp() * 1000)
         lo, hi = now_ms - self.limits.max_age // _MS, now_ms + self.limits.max_skew // _MS
         stamps = columns.columns["ts"]
         in_time = min(stamps) >= lo and max(stamps) <= hi
-        if in_time and (want_site is None or set(columns.columns["site"]) == {want_site}):
-            return Decoded(columns, [], positions)
-        return self._check_context(list(columns), positions, raw, key, now, doc)
+        return in_time and (want_site is None or set(columns.columns["site"]) == {want_site})
 
     def _decode_pydantic(self, raw: bytes, key: bytes | None, now: datetime) -> Decoded[E]:
         """The models' own path: the batch in one call, else event by event."""

@@ -73,6 +73,23 @@ class RackGpuStats:
 _N, _UTIL, _MAX, _POWER, _LIMIT, _UNKNOWN = range(6)
 _FIELDS = 6
 BUCKETS = 4
+_ZEROS = array("f", [0.0]) * _FIELDS  # one bucket, empty
+_NEVER = (-1,) * BUCKETS  # bucket starts of a rack that never sent GPU samples
+
+
+@lru_cache(maxsize=64)
+def _bucket_ms(window_ms: int) -> int:
+    """Bucket width: ceil, so BUCKETS-1 buckets span the window. Cached so every rack
+    shares one int object (32 B a rack otherwise)."""
+    return max(1, -(-window_ms // (BUCKETS - 1)))
+
+
+@lru_cache(maxsize=4096)
+def _shared_starts(starts: tuple[int, ...]) -> tuple[int, ...]:
+    """One tuple object for equal bucket starts. Buckets are aligned to epoch time, so
+    the racks of a site hold the same starts: shared, they cost a pointer a rack where
+    an array of them cost 112 B. An evicted entry only means less sharing."""
+    return starts
 
 
 class RackGpus:
@@ -81,18 +98,21 @@ class RackGpus:
     There is no per-GPU state: a 1 GW campus has some 600,000 GPUs, and keeping each
     one's latest sample would cost ~270 B per GPU (20 KiB per 72-GPU rack). The live uses
     (mean/max utilization, power against the limit, idle detection) are rack aggregates,
-    so a rack keeps ``BUCKETS`` buckets spanning the staleness window in two flat arrays
-    (~0.3 KiB), and a stats call sums the buckets inside the window. A sample older than
-    the buckets it would fall into is ignored, as late readings are for live state.
+    so a rack keeps ``BUCKETS`` buckets spanning the staleness window in one flat float32
+    array, their starts in a tuple shared by the racks that report at the same instants
+    (0.25 KiB a rack with its dict entry: benchmarks/rack_memory.py), and a stats call
+    sums the buckets inside the window. A sample older than the buckets it would fall
+    into is ignored, as late readings are for live state.
     """
 
     __slots__ = ("_acc", "_start", "bucket_ms")
 
     def __init__(self, window_ms: int = 15_000) -> None:
-        self.bucket_ms = max(1, -(-window_ms // (BUCKETS - 1)))  # ceil: BUCKETS-1 span it
-        self._acc = array("f", bytes(4 * _FIELDS * BUCKETS))  # float32: sums of a few
-        # thousand samples of watts and percent need no more
-        self._start = array("q", [-1] * BUCKETS)
+        self.bucket_ms = _bucket_ms(window_ms)
+        # float32: sums of a few thousand samples of watts and percent need no more.
+        # Repeated, not built from bytes: an array built from bytes over-allocates.
+        self._acc = _ZEROS * BUCKETS
+        self._start = _NEVER
 
     def update(self, ts_ms: int, util: float, power: float, limit: float | None) -> bool:
         """Add one GPU sample."""
@@ -111,12 +131,12 @@ class RackGpus:
         """Add ``n`` samples of one instant at once (a host's or rack's GPUs of one tick)."""
         begins = ts_ms - ts_ms % self.bucket_ms
         slot = (ts_ms // self.bucket_ms) % BUCKETS
-        acc, base = self._acc, slot * _FIELDS
-        if self._start[slot] != begins:
-            if begins < self._start[slot]:
+        acc, base, starts = self._acc, slot * _FIELDS, self._start
+        if starts[slot] != begins:
+            if begins < starts[slot]:
                 return False  # older than the window this slot now holds
-            self._start[slot] = begins
-            acc[base : base + _FIELDS] = array("f", bytes(4 * _FIELDS))
+            self._start = _shared_starts((*starts[:slot], begins, *starts[slot + 1 :]))
+            acc[base : base + _FIELDS] = _ZEROS
         acc[base + _N] += n
         acc[base + _UTIL] += sum_util
         if max_util > acc[base + _MAX]:

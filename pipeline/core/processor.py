@@ -25,12 +25,11 @@ from pipeline.core.policy import RuleConfig, SitePolicy
 from pipeline.core.rows import (
     DOMAIN_POWER_COLUMNS,
     GPU_COLUMNS,
-    LINK_COLUMNS,
     SITE_POWER_COLUMNS,
     Columns,
 )
 from pipeline.core.site import SiteMonitor
-from pipeline.events import Alert, GpuSample, LinkCounters, RackPower, SiteSpec
+from pipeline.events import Alert, GpuSample, LinkClass, LinkCounters, RackPower, SiteSpec
 
 logger = logging.getLogger(__name__)
 
@@ -148,56 +147,49 @@ class Processor:
     ) -> Outcome:
         site = events[0].site
         monitor = self.monitor(site, partition, now_ms)
-        columns: Columns = [[] for _ in LINK_COLUMNS]
-        observe = monitor.observe_link
-        links, classes, peers = field_column(events, "link"), field_column(events, "link_class"), []
-        derived = columns[9:15]  # d_tx .. loss_ratio, in LINK_COLUMNS order
-        for link, link_class, peer, t, tx, rx, dropped in zip(
-            links,
-            classes,
-            field_column(events, "peer_site"),
-            field_column(events, "ts"),
-            field_column(events, "tx_packets"),
-            field_column(events, "rx_packets"),
-            field_column(events, "dropped_packets"),
-            strict=True,
-        ):
-            delta = observe(link, link_class, peer, t, (tx, rx, dropped))
-            peers.append(peer or "")
-            row = (
-                delta.d_tx,
-                delta.d_rx,
-                delta.d_dropped,
-                int(delta.baseline),
-                int(delta.reset),
-                delta.loss_ratio,
-            )
-            for target, value in zip(derived, row, strict=True):
-                target.append(value)
+        links, classes = field_column(events, "link"), field_column(events, "link_class")
+        peers = field_column(events, "peer_site")
+        counters = [field_column(events, name) for name in _LINK_COUNTERS]
+        # One map over the columns, then a transpose: no per-sample Python loop body.
+        deltas = map(monitor.observe_link, links, classes, peers, *counters[:4])
+        d_tx, d_rx, d_dropped, baseline, reset, _late, loss = map(list, zip(*deltas, strict=True))
         n = len(events)
-        columns[0] = [site] * n
-        columns[1] = links
-        columns[2] = [c.value for c in classes]
-        columns[3] = peers
-        for i, name in enumerate(_LINK_COUNTERS, start=4):
-            columns[i] = field_column(events, name)
-        columns[15] = [partition] * n
-        columns[16] = [offset] * n
-        policy = self.policy(site)
-        alerts = [
-            a for link in sorted(set(links)) for a in monitor.evaluate_link(link, now_ms, policy)
+        columns: Columns = [
+            [site] * n,
+            links,
+            list(map(_LINK_CLASS_TEXT.__getitem__, classes)),
+            _or_empty(peers),
+            *counters,
+            d_tx,
+            d_rx,
+            d_dropped,
+            list(map(int, baseline)),
+            list(map(int, reset)),
+            loss,
+            [partition] * n,
+            [offset] * n,
         ]
+        policy = self.policy(site)
+        alerts = monitor.evaluate_links(sorted(set(links)), now_ms, policy)
         return Outcome(columns, alerts)
 
     # --- the periodic tick ---------------------------------------------------------------
     def tick(self, now_ms: int) -> Outcome:
         """Staleness, coverage, the per-site and per-domain series rows, forecast, idle
         and telemetry rules for every site; forgets racks silent past forget_after."""
+        return self.tick_sites(now_ms, list(self.monitors))
+
+    def tick_sites(self, now_ms: int, sites: Sequence[str]) -> Outcome:
+        """:meth:`tick` for ``sites`` only (the worker ticks a site at a time, so that
+        readings are processed between sites: a campus tick is tens of ms)."""
         columns: Columns = [[] for _ in SITE_POWER_COLUMNS]
         domain_columns: Columns = [[] for _ in DOMAIN_POWER_COLUMNS]
         alerts: list[Alert] = []
         forgotten = 0
-        for site, monitor in self.monitors.items():
+        for site in sites:
+            monitor = self.monitors.get(site)
+            if monitor is None:
+                continue  # its partition moved away meanwhile
             policy = self.policy(site)
             row, domain_rows, fired = monitor.evaluate_power(now_ms, policy)
             alerts += fired
@@ -233,6 +225,7 @@ class Processor:
 #: the event fields of a GPU row: its columns between the site and the Kafka position
 _GPU_FIELDS = GPU_COLUMNS[1:-2]
 _LINK_COUNTERS = ("ts", "tx_packets", "rx_packets", "dropped_packets", "error_packets")
+_LINK_CLASS_TEXT = {member: member.value for member in LinkClass}
 
 
 def _or_empty(values: list[str | None]) -> list[str]:

@@ -12,6 +12,7 @@ alert fires or resolves. Racks and links silent for ``forget_after`` are forgott
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 from pipeline.core.alert_book import AlertBook
@@ -185,22 +186,37 @@ class SiteMonitor:
         link_class: LinkClass,
         peer_site: str | None,
         ts_ms: int,
-        counters: tuple[int, int, int],
+        tx: int,
+        rx: int,
+        dropped: int,
     ) -> LinkDelta:
         entry = self.links.get(link)
         if entry is None:
             peer = sys.intern(peer_site) if peer_site else None
             entry = (LinkState(self.config.loss_window_ms), link_class, peer)
             self.links[sys.intern(link)] = entry
-        return entry[0].observe(ts_ms, *counters)
+        return entry[0].observe(ts_ms, tx, rx, dropped)
 
     def evaluate_link(self, link: str, now_ms: int, policy: SitePolicy) -> list[Alert]:
+        return self.evaluate_links([link], now_ms, policy)
+
+    def evaluate_links(self, links: Iterable[str], now_ms: int, policy: SitePolicy) -> list[Alert]:
+        """The loss rules of ``links`` (known links), in the order given."""
         if self.warming(now_ms, policy):
             return []  # nothing to judge: hold whatever state the alert is in
-        state, link_class, peer = self.links[link]
-        return evaluate_loss(
-            self.alerts, link, link_class, peer, state, now_ms, policy, self.config
-        )
+        out: list[Alert] = []
+        book, config, known = self.alerts, self.config, self.links
+        # A site without alert states: a link below its class's lowest threshold has
+        # nothing to step (the loss rule would return at once); most links, most times.
+        lowest = {} if book.holds_any() else _lowest_loss_thresholds(policy)
+        for link in links:
+            state, link_class, peer = known[link]
+            if lowest:
+                loss = state.loss()
+                if loss is None or loss < lowest[link_class]:
+                    continue
+            out += evaluate_loss(book, link, link_class, peer, state, now_ms, policy, config)
+        return out
 
     def evaluate_link_silence(self, now_ms: int, policy: SitePolicy) -> list[Alert]:
         """Once per tick: a link silent past the staleness window fires
@@ -254,3 +270,7 @@ def _coverage(draw: Draw) -> float:
 
 def _link_silent(state: LinkState, now_ms: int, policy: SitePolicy) -> bool:
     return state.last_ts is not None and now_ms - state.last_ts > policy.stale_after_ms
+
+
+def _lowest_loss_thresholds(policy: SitePolicy) -> dict[LinkClass, float]:
+    return {c: min(t for _, t in policy.loss_thresholds(c)) for c in LinkClass}

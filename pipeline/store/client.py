@@ -29,6 +29,7 @@ from pipeline.settings import Settings
 from pipeline.store import migrations as mig
 from pipeline.store.connection import StoreTarget, open_client, parse_target
 from pipeline.store.messages import one_line
+from pipeline.store.native import encode_block, insert_native
 from pipeline.store.retention import TtlChange, reconcile_ttl
 
 if TYPE_CHECKING:
@@ -140,18 +141,26 @@ class Store:
         if dedup_token:
             settings["insert_deduplication_token"] = dedup_token
         key = (table, tuple(column_names))
-        # ValueError / TypeError: a value that does not fit its column type (clickhouse-
-        # connect logs which column before it raises)
-        with self._translating(f"insert into {table}", also=(ValueError, TypeError)):
+        # ValueError / TypeError / AttributeError: a value that does not fit its column
+        # type (clickhouse-connect logs which column before it raises; a number in a
+        # string column fails on its missing .encode)
+        with self._translating(
+            f"insert into {table}", also=(ValueError, TypeError, AttributeError)
+        ):
             try:
-                self._live().insert(
-                    table,
-                    data=columns,
-                    column_names=list(column_names),
-                    column_type_names=self._column_types(*key),
-                    column_oriented=True,
-                    settings=settings,
-                )
+                client, types = self._live(), self._column_types(*key)
+                block = encode_block(column_names, types, columns)
+                if block is not None:
+                    insert_native(client, table, column_names, block, settings)
+                else:  # a type or value the encoder leaves to clickhouse-connect
+                    client.insert(
+                        table,
+                        data=columns,
+                        column_names=list(column_names),
+                        column_type_names=types,
+                        column_oriented=True,
+                        settings=settings,
+                    )
             except BaseException:
                 self._insert_types.pop(key, None)  # the table may have changed: look again
                 raise

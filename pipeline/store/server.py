@@ -210,11 +210,30 @@ class _BadRequest(Exception):
 
 
 def _decoded(body: bytes, encoding: str | None) -> bytes:
-    if not encoding or encoding == "identity":
-        return body
-    if encoding in ("gzip", "deflate"):
-        return zlib.decompress(body, 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
-    raise _BadRequest(f"Content-Encoding {encoding} is not supported by the store server")
+    """The request body without its ``Content-Encoding`` (the server is started with
+    aiohttp's own decompression off, so every encoding is undone here, once):
+    clickhouse-connect compresses inserts with lz4, zstd or gzip when asked to."""
+    encoding = (encoding or "identity").strip().lower()
+    try:
+        if encoding == "identity":
+            return body
+        if encoding in ("gzip", "deflate"):
+            bits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+            return zlib.decompress(body, bits)
+        if encoding == "lz4":
+            import lz4.frame
+
+            return bytes(lz4.frame.decompress(body))
+        if encoding == "zstd":
+            import zstandard
+
+            return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(body))
+    except Exception as exc:  # zlib.error, RuntimeError (lz4), ZstdError: bad bytes
+        raise _BadRequest(f"the {encoding} request body does not decompress: {exc}") from exc
+    raise _BadRequest(
+        f"Content-Encoding {encoding} is not supported by the store server "
+        "(identity, gzip, deflate, lz4, zstd are)"
+    )
 
 
 def _error(status: int, code: int, message: str) -> web.Response:
@@ -230,7 +249,11 @@ async def serve(path: Path, port: int = 0, idle_exit_s: float = 0.0) -> None:
     token = files.read_or_create_token(path)
     engine = Engine(path)
     server = StoreServer(engine, token, idle_exit_s)
-    runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
+    # auto_decompress off: _decoded undoes every Content-Encoding itself, once (aiohttp
+    # would gunzip first and the body would then be decoded twice).
+    runner = web.AppRunner(
+        server.app(), access_log=None, handle_signals=False, auto_decompress=False
+    )
     await runner.setup()
     site = web.TCPSite(runner, files.HOST, port, reuse_address=True)
     await site.start()

@@ -63,7 +63,7 @@ def create_app(
     app.megawatch = handlers  # type: ignore[attr-defined]  # for the web views and tests
     # Faust's wait for acks (rebalance, stop) keeps the sink flushing: acks need a flush
     setattr(app, DRAIN_ATTR, handlers.sink.flush)
-    handlers.log_end = lambda topic, partition: _log_end(app, topic, partition)
+    handlers.positions.log_end = lambda topic, partition: _log_end(app, topic, partition)
     _register_agents(app, topics, handlers)
     _register_timers(app, settings, handlers)
     _register_rebalance(app, handlers)
@@ -187,7 +187,7 @@ def _register_timers(app: faust.App, settings: Settings, handlers: Handlers) -> 
 
     @app.timer(STALL_CHECK_S, name="megawatch.stall_watch")  # type: ignore[untyped-decorator]
     async def stall_watch() -> None:
-        handlers.watch_pending(STALL_WARN_S)
+        handlers.positions.watch_pending(STALL_WARN_S)
 
     @app.service
     class SinkCloser(mode.Service):
@@ -207,7 +207,9 @@ def _register_rebalance(app: faust.App, handlers: Handlers) -> None:
         if gone:
             logger.info("forgot %d sites of partitions now owned elsewhere", len(gone))
         for topic in (*TELEMETRY, ALERTS, DEADLETTER):
-            handlers.keep_partitions(topic, {tp.partition for tp in assigned if tp.topic == topic})
+            handlers.positions.keep_partitions(
+                topic, {tp.partition for tp in assigned if tp.topic == topic}
+            )
 
     async def on_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
         await handlers.sink.flush()

@@ -123,11 +123,11 @@ def test_send_signs_webhooks_texts_slack_and_skips_alertmanager(
     assert "X-Megawatch-Signature" not in slack.headers
     assert not [r for r in receiver.requests if r.path in ("/am", "/pager")]
 
-    assert sorted((r.receiver, r.attempt, r.outcome) for r in records) == [
-        ("chat", 1, "delivered"),
-        ("hook", 1, "retry"),
-        ("hook", 2, "delivered"),
-    ]
+    # The scripted 503 answers whichever of the two concurrent sends arrives first.
+    assert sorted((r.receiver, r.attempt, r.outcome) for r in records) in (
+        [("chat", 1, "delivered"), ("hook", 1, "retry"), ("hook", 2, "delivered")],
+        [("chat", 1, "retry"), ("chat", 2, "delivered"), ("hook", 1, "delivered")],
+    )
     assert {(r.rule, r.fingerprint, r.status) for r in records} == {
         ("digest", digest.digest_id, "digest")
     }

@@ -220,3 +220,32 @@ def test_a_directory_held_by_another_program_is_one_clear_line(tmp_path: Path) -
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.parametrize("compress", ["gzip", "lz4", "zstd"])
+def test_a_compressed_insert_and_read_work_like_on_a_server(
+    own_dir: Settings, compress: str
+) -> None:
+    """clickhouse-connect compresses inserts when asked (a remote ClickHouse): the same
+    client options must work on the store server (aiohttp decodes the body already; a
+    second gunzip failed every such insert with HTTP 500)."""
+    import clickhouse_connect
+
+    with open_store(own_dir) as store:
+        store.command("CREATE TABLE packed (x UInt32, s String) ENGINE = Memory")
+        info = _server(own_dir)
+        assert store.data_dir is not None
+        client = clickhouse_connect.get_client(
+            host=files.HOST,
+            port=info.port,
+            username=files.USER,
+            password=files.read_token(store.data_dir),
+            compress=compress,
+        )
+        try:
+            client.insert("packed", [[i, f"s{i}"] for i in range(1000)], ["x", "s"])
+            assert client.query("SELECT count(), sum(x) FROM packed").result_rows == [
+                (1000, 499500)
+            ]
+        finally:
+            client.close()

@@ -259,3 +259,42 @@ def test_processor_gives_the_same_rows_and_alerts_from_columns(kind: type[BaseMo
         runs.append((outcomes, typed(tick.columns), [a.model_dump() for a in tick.alerts]))
     assert runs[0] == runs[1]
     assert len(runs[0][0]) > 200 and runs[0][1] and runs[0][1][0]  # rows and a site series
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.__name__)
+def test_valid_messages_take_the_typed_path(kind: type[BaseModel]) -> None:
+    """msgspec's stage is what makes the fast path fast: valid messages must pass it,
+    not quietly fall through to orjson (the test above would not notice)."""
+    fast = MessageDecoder(kind)
+    columnar = fast._columnar
+    assert columnar is not None
+    taken = 0
+    for key, value in gen_messages(kind, seed=7, n=300, odd=False):
+        if not MessageDecoder(kind, fast=False).decode(value, key, NOW).rejects:
+            taken += columnar.from_bytes(value) is not None
+    assert taken >= 200
+
+
+def test_parser_edges_decode_the_same() -> None:
+    """Where JSON parsers differ: duplicate keys, escapes, big numbers, odd shapes."""
+    fast, slow = decoders(GpuSample)
+    event = f'"site":"dc-1","rack":"r","host":"h","gpu":"0","ts":{NOW_MS}'
+    bodies = [
+        '{"events":[{EVENT,"util_pct":1,"power_w":2,"util_pct":3}]}',
+        '{"events":[{EVENT,"util_pct":1,"power_w":2,"model":"\\ud800"}]}',
+        '{"events":[{EVENT,"util_pct":1,"power_w":2,"model":"\\u00e9\\ud83d\\ude00"}]}',
+        '{"events":[{EVENT,"util_pct":1,"power_w":123456789012345678901234567890}]}',
+        '{"events":[{EVENT,"util_pct":1,"power_w":1e400}]}',
+        '{"events":[{EVENT,"util_pct":1.0e1,"power_w":2E2}]}',
+        '{EVENT,"util_pct":1,"power_w":2,"events":[{"util_pct":true}]}',
+        '{EVENT,"util_pct":1,"power_w":2,"events":"nope"}',
+        '{EVENT,"util_pct":1,"power_w":2}',
+        '{"events":[]}',
+        '{"events":[{EVENT,"util_pct":1,"power_w":2}],"events":[]}',
+        '[{EVENT,"util_pct":1,"power_w":2}]',
+        '{"events":[{EVENT,"util_pct":1,"power_w":2}]} x',
+        '{"events":[{EVENT,"util_pct":NaN,"power_w":2}]}',
+    ]
+    for body in bodies:
+        raw = body.replace("EVENT", event).encode()
+        assert_same(fast.decode(raw, b"dc-1", NOW), slow.decode(raw, b"dc-1", NOW), GpuSample)

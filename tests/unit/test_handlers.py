@@ -226,7 +226,7 @@ def test_a_ledger_past_the_end_of_the_log_is_set_aside_not_trusted(h: Harness) -
     """Issue 10 #11: a recreated topic (offsets from 0 again) under a ledger that says
     5,000 were stored: its messages are new and must be stored, and that is reported."""
     h.writer.query_rows = lambda sql, params=None: [(0, 5_000)]  # type: ignore[method-assign]
-    h.handlers.log_end = lambda topic, partition: 3
+    h.handlers.positions.log_end = lambda topic, partition: 3
     h.message(1, batch(0.5))
     h.flush()
     assert len(h.writer.rows["rack_power"]) == 4 and h.acks == [1]
@@ -237,7 +237,7 @@ def test_a_ledger_past_the_end_of_the_log_is_set_aside_not_trusted(h: Harness) -
 
 def test_a_ledger_below_the_end_of_the_log_skips_replays(h: Harness) -> None:
     h.writer.query_rows = lambda sql, params=None: [(0, 5_000)]  # type: ignore[method-assign]
-    h.handlers.log_end = lambda topic, partition: 9_000
+    h.handlers.positions.log_end = lambda topic, partition: 9_000
     h.message(4_999, batch(0.5))
     assert h.acks == [4_999] and "rack_power" not in h.writer.rows
 
@@ -247,14 +247,14 @@ def test_a_message_never_done_is_reported_once_with_a_metric(
 ) -> None:
     """Issue 10 #8: a partition waiting on one message is a stall: never silent."""
     h.message(5, batch(0.5))  # rows buffered, not flushed: not done
-    h.handlers.watch_pending(warn_after_s=0.0)
-    h.handlers.watch_pending(warn_after_s=0.0)
+    h.handlers.positions.watch_pending(warn_after_s=0.0)
+    h.handlers.positions.watch_pending(warn_after_s=0.0)
     age = h.metric("megawatch_oldest_pending_seconds", topic=RACK_POWER, partition="0")
     assert age > 0
     warnings = [r for r in caplog.records if "not done after" in r.getMessage()]
     assert len(warnings) == 1 and "offset 5" in warnings[0].getMessage()
     h.flush()
-    h.handlers.watch_pending(warn_after_s=0.0)
+    h.handlers.positions.watch_pending(warn_after_s=0.0)
     assert h.acks == [5]
     assert h.metric("megawatch_oldest_pending_seconds", topic=RACK_POWER, partition="0") == 0
 
@@ -314,3 +314,30 @@ def test_an_alert_that_fails_to_send_is_retried_before_the_message_is_acked(
     h.flush()
     assert failures == [] and [a["rule"] for a in sent] == ["cap_warning", "cap_critical"]
     assert h.acks == [0, 1]
+
+
+def test_a_tick_lets_messages_through_between_sites(h: Harness) -> None:
+    """A campus tick takes tens of ms: it goes site by site and yields in between, so a
+    message that arrives meanwhile is processed (and alerted on) before the rest."""
+    h.message(0, batch(0.5))
+    other = batch(0.5).replace(b'"atl-2"', b'"atl-3"')
+    h.message(1, other, key=b"atl-3")
+    order: list[str] = []
+    ticked = h.processor.tick_sites
+
+    def tick_sites(now_ms: int, sites: Sequence[str]) -> Any:
+        order.extend(sites)
+        return ticked(now_ms, sites)
+
+    h.processor.tick_sites = tick_sites  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        async def meanwhile() -> None:
+            order.append("message")
+
+        task = asyncio.ensure_future(meanwhile())
+        await h.handlers.tick()
+        await task
+
+    asyncio.run(scenario())
+    assert order == ["atl-2", "message", "atl-3"]

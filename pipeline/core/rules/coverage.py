@@ -84,6 +84,8 @@ def evaluate_link_silence(
     config: RuleConfig,
 ) -> Alert | None:
     silent = last_ts is not None and now_ms - last_ts > stale_after_ms
+    if not silent and not book.holds("link_telemetry_missing", Severity.warning, link):
+        return None  # every tick, every healthy link: nothing to step
     return book.evaluate(
         AlertKey("link_telemetry_missing", Severity.warning, link=link, peer_site=peer),
         silent,

@@ -19,6 +19,8 @@ def evaluate_idle(
     if stats.samples == 0 or share is None:
         return None
     breached = stats.idle and share > config.idle_share
+    if not breached and not book.holds("idle_power", Severity.info, rack):
+        return None  # every tick, every busy rack: nothing to step
     return book.evaluate(
         AlertKey("idle_power", Severity.info, rack=rack),
         breached,

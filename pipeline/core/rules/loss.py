@@ -12,7 +12,7 @@ from functools import partial
 from pipeline.core.alert_book import AlertBook, AlertKey, Facts
 from pipeline.core.links import LinkState
 from pipeline.core.policy import RuleConfig, SitePolicy
-from pipeline.events import Alert, LinkClass
+from pipeline.events import Alert, LinkClass, Severity
 
 
 def evaluate_loss(
@@ -28,11 +28,14 @@ def evaluate_loss(
     loss = state.loss()
     if loss is None or state.window_tx < config.loss_min_tx:
         return []  # nothing to judge: hold whatever state the alert is in
+    rule, thresholds = _RULE[link_class], policy.loss_thresholds(link_class)
+    if _quiet(book, rule, link, loss, thresholds):
+        return []
     out = []
     describe = partial(loss_facts, book.site, link, link_class, peer, loss)
-    for severity, threshold in policy.loss_thresholds(link_class):
+    for severity, threshold in thresholds:
         alert = book.evaluate(
-            AlertKey(f"link_loss_{link_class.value}", severity, link=link, peer_site=peer),
+            AlertKey(rule, severity, link=link, peer_site=peer),
             loss >= threshold,
             loss < threshold * (1 - config.hysteresis),
             now_ms,
@@ -42,6 +45,26 @@ def evaluate_loss(
         if alert is not None:
             out.append(alert)
     return out
+
+
+_RULE = {link_class: f"link_loss_{link_class.value}" for link_class in LinkClass}
+
+
+def _quiet(
+    book: AlertBook,
+    rule: str,
+    link: str,
+    loss: float,
+    thresholds: tuple[tuple[Severity, float], ...],
+) -> bool:
+    """Below every threshold with no alert state: evaluating would change nothing.
+
+    The common case of every sample of every healthy link, so it is checked without
+    building the alert keys (a thousand links per message)."""
+    for severity, threshold in thresholds:
+        if loss >= threshold or book.holds(rule, severity, link):
+            return False
+    return True
 
 
 def loss_facts(
