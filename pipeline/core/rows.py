@@ -1,4 +1,4 @@
-"""The rows the core hands to storage: column order of the raw tables and of the
+"""The rows the core hands to storage: column order of the raw tables, the alerts table and
 per-site and per-domain series (``sql/migrations/001_raw_tables.sql``, ``005_*``).
 
 The core builds rows as columns (one list per column, the shape column-oriented inserts
@@ -11,6 +11,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+#: the alerts table (sql/migrations), filled from the alerts topic by the worker; its
+#: first columns, up to ``test``, are the alert's own fields (the notifier reads them back)
+ALERT_COLUMNS = (
+    "fingerprint",
+    "seq",
+    "rule",
+    "severity",
+    "status",
+    "site",
+    "link",
+    "peer_site",
+    "rack",
+    "value",
+    "threshold",
+    "starts_at",
+    "ends_at",
+    "forecast_at",
+    "summary",
+    "test",
+    "kafka_partition",
+    "kafka_offset",
+)
+ALERT_FIELDS = ALERT_COLUMNS[: ALERT_COLUMNS.index("test")]
 
 RACK_POWER_COLUMNS = (
     "site",

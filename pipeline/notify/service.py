@@ -22,6 +22,7 @@ import signal
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from pipeline.core.rows import ALERT_FIELDS
 from pipeline.events import Alert
 from pipeline.notify.consumer import AlertOutbox
 from pipeline.notify.delivery_log import RecordSink
@@ -36,26 +37,9 @@ logger = logging.getLogger(__name__)
 
 NOTIFIER_GROUP_SUFFIX = "-notifier"
 #: Alert fields as stored in the ``alerts`` table (optional strings stored as '').
-_ALERT_FIELDS = (
-    "fingerprint",
-    "seq",
-    "rule",
-    "severity",
-    "status",
-    "site",
-    "link",
-    "peer_site",
-    "rack",
-    "value",
-    "threshold",
-    "starts_at",
-    "ends_at",
-    "forecast_at",
-    "summary",
-)
 _FIRING_SQL = f"""
 SELECT * FROM (
-    SELECT {", ".join(_ALERT_FIELDS)} FROM alerts FINAL
+    SELECT {", ".join(ALERT_FIELDS)} FROM alerts FINAL
     WHERE test = 0
     ORDER BY fingerprint, seq DESC
     LIMIT 1 BY fingerprint
@@ -129,7 +113,7 @@ def firing_alerts(store: Any) -> list[Alert]:
     rows = store.query_rows(_FIRING_SQL)
     out = []
     for row in rows:
-        data = {k: v for k, v in zip(_ALERT_FIELDS, row, strict=True) if v not in ("", None)}
+        data = {k: v for k, v in zip(ALERT_FIELDS, row, strict=True) if v not in ("", None)}
         out.append(Alert.model_validate(data))
     return out
 

@@ -24,6 +24,7 @@ import orjson
 from pipeline.core.decode import Decoded, MessageDecoder, Reject
 from pipeline.core.processor import Outcome, Processor
 from pipeline.core.rows import (
+    ALERT_COLUMNS,
     DOMAIN_POWER_COLUMNS,
     GPU_COLUMNS,
     LINK_COLUMNS,
@@ -38,7 +39,6 @@ from pipeline.worker.persist import until_done
 from pipeline.worker.positions import Positions
 from pipeline.worker.sink import ClickHouseSink
 from pipeline.worker.topic_rows import (
-    ALERT_COLUMNS,
     DEAD_LETTER_COLUMNS,
     alert_row,
     dead_letter_row,

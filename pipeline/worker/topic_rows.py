@@ -14,26 +14,6 @@ from pydantic import ValidationError
 
 from pipeline.events import Alert, DeadLetter
 
-ALERT_COLUMNS = (
-    "fingerprint",
-    "seq",
-    "rule",
-    "severity",
-    "status",
-    "site",
-    "link",
-    "peer_site",
-    "rack",
-    "value",
-    "threshold",
-    "starts_at",
-    "ends_at",
-    "forecast_at",
-    "summary",
-    "test",
-    "kafka_partition",
-    "kafka_offset",
-)
 DEAD_LETTER_COLUMNS = (
     "received_at",
     "topic",

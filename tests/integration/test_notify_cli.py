@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from webhook_receiver import Reply, WebhookReceiver
 
 from pipeline.cli import cli
+from pipeline.core.rows import ALERT_COLUMNS
 from pipeline.notify.signing import verify
 from pipeline.store import Store
-from pipeline.worker.topic_rows import ALERT_COLUMNS
 
 pytestmark = pytest.mark.integration
 

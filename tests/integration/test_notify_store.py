@@ -9,6 +9,7 @@ import pytest
 from pydantic import SecretStr
 from webhook_receiver import Reply, WebhookReceiver
 
+from pipeline.core.rows import ALERT_COLUMNS
 from pipeline.events import Alert
 from pipeline.notify.channel import ChannelTiming
 from pipeline.notify.delivery_log import COLUMNS, TABLE, store_sink
@@ -17,7 +18,6 @@ from pipeline.notify.receivers import Receiver, ReceiverKind
 from pipeline.notify.retry import RetryPolicy
 from pipeline.notify.service import firing_alerts
 from pipeline.store import Store
-from pipeline.worker.topic_rows import ALERT_COLUMNS
 
 pytestmark = pytest.mark.integration
 
