@@ -60,10 +60,6 @@ class AlertBook:
         self._index: dict[tuple[str, Severity, str], str] = {}
         self.dirty = False
 
-    def holds_any(self) -> bool:
-        """True when any alert of the site has a state."""
-        return bool(self._states)
-
     def holds(self, rule: str, severity: Severity, subject: str) -> bool:
         """True when this alert has a state (firing, pending, or a sequence to go on).
 

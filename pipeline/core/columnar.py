@@ -138,6 +138,8 @@ def _min_max(values: list[Any]) -> tuple[Any, Any]:
 
     Tried on the whole column first: a None in it makes the comparison fail, which is
     cheaper to catch than to look for in every column."""
+    if not values:
+        return None, None
     try:
         return min(values), max(values)
     except TypeError:
@@ -177,7 +179,7 @@ def floats(lo: float, hi: float, *, lo_open: bool = False, optional: bool = Fals
         if not present:
             return values
         low, high = min(present), max(present)
-        if (low <= lo if lo_open else low < lo) or high > hi:
+        if outside(low, high):
             raise Unsure
         if int not in types:
             return values
@@ -187,18 +189,19 @@ def floats(lo: float, hi: float, *, lo_open: bool = False, optional: bool = Fals
 
     def typed(values: list[Any]) -> list[Any]:  # floats (and None) already: bounds only
         low, high = _min_max(values)
-        if low is not None and ((low <= lo if lo_open else low < lo) or high > hi):
+        if low is not None and outside(low, high):
             raise Unsure
         return values
+
+    def outside(low: float, high: float) -> bool:
+        return (low <= lo if lo_open else low < lo) or high > hi
 
     return _tagged(check, "float", typed)
 
 
 def counters(*, optional: bool = False) -> Check:
     def check(values: list[Any]) -> list[Any]:
-        present, _ = _present(values, optional, {int})
-        if present and (min(present) < 0 or max(present) > MAX_COUNTER):
-            raise Unsure
+        typed(_present(values, optional, {int})[0])
         return values
 
     def typed(values: list[Any]) -> list[Any]:  # ints (and None) already: bounds only
@@ -214,9 +217,7 @@ def texts(lo: int, hi: int) -> Check:
     """An optional free-text field of lo..hi characters (GPU model names)."""
 
     def check(values: list[Any]) -> list[Any]:
-        for value in set(_present(values, True, {str})[0]):
-            if not lo <= len(value) <= hi or not _encodable(value):
-                raise Unsure
+        typed(_present(values, True, {str})[0])
         return values
 
     def typed(values: list[Any]) -> list[Any]:  # strings (and None) already

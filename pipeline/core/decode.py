@@ -190,11 +190,17 @@ class MessageDecoder(Generic[E]):
             return Decoded(columns, [], positions)
         return self._check_context(list(columns), positions, raw, key, now, doc)
 
-    def _in_context(self, columns: EventColumns[E], key: bytes | None, now: datetime) -> bool:
-        """Every event in time and of the key's site (column-wise, the common case)."""
+    def _context(self, key: bytes | None, now: datetime) -> tuple[str | None, int, int, int]:
+        """The site the key asks for (None: any), now and the plausible event-time window,
+        in epoch ms."""
         want_site = key.decode("utf-8", errors="replace") if key and self.keyed_by_site else None
         now_ms = int(now.timestamp() * 1000)
         lo, hi = now_ms - self.limits.max_age // _MS, now_ms + self.limits.max_skew // _MS
+        return want_site, now_ms, lo, hi
+
+    def _in_context(self, columns: EventColumns[E], key: bytes | None, now: datetime) -> bool:
+        """Every event in time and of the key's site (column-wise, the common case)."""
+        want_site, _, lo, hi = self._context(key, now)
         stamps = columns.columns["ts"]
         in_time = min(stamps) >= lo and max(stamps) <= hi
         return in_time and (want_site is None or set(columns.columns["site"]) == {want_site})
@@ -262,9 +268,7 @@ class MessageDecoder(Generic[E]):
         doc: Any = None,
     ) -> Decoded[E]:
         """Event-time plausibility and key == site: what pydantic alone cannot know."""
-        want_site = key.decode("utf-8", errors="replace") if key and self.keyed_by_site else None
-        now_ms = int(now.timestamp() * 1000)
-        lo, hi = now_ms - self.limits.max_age // _MS, now_ms + self.limits.max_skew // _MS
+        want_site, now_ms, lo, hi = self._context(key, now)
         if _all_plausible(events, lo, hi, want_site):
             return Decoded(events, [], positions)  # the common case, checked column-wise
         keep: list[E] = []

@@ -197,24 +197,14 @@ class SiteMonitor:
             self.links[sys.intern(link)] = entry
         return entry[0].observe(ts_ms, tx, rx, dropped)
 
-    def evaluate_link(self, link: str, now_ms: int, policy: SitePolicy) -> list[Alert]:
-        return self.evaluate_links([link], now_ms, policy)
-
     def evaluate_links(self, links: Iterable[str], now_ms: int, policy: SitePolicy) -> list[Alert]:
         """The loss rules of ``links`` (known links), in the order given."""
         if self.warming(now_ms, policy):
             return []  # nothing to judge: hold whatever state the alert is in
         out: list[Alert] = []
         book, config, known = self.alerts, self.config, self.links
-        # A site without alert states: a link below its class's lowest threshold has
-        # nothing to step (the loss rule would return at once); most links, most times.
-        lowest = {} if book.holds_any() else _lowest_loss_thresholds(policy)
         for link in links:
             state, link_class, peer = known[link]
-            if lowest:
-                loss = state.loss()
-                if loss is None or loss < lowest[link_class]:
-                    continue
             out += evaluate_loss(book, link, link_class, peer, state, now_ms, policy, config)
         return out
 
@@ -270,7 +260,3 @@ def _coverage(draw: Draw) -> float:
 
 def _link_silent(state: LinkState, now_ms: int, policy: SitePolicy) -> bool:
     return state.last_ts is not None and now_ms - state.last_ts > policy.stale_after_ms
-
-
-def _lowest_loss_thresholds(policy: SitePolicy) -> dict[LinkClass, float]:
-    return {c: min(t for _, t in policy.loss_thresholds(c)) for c in LinkClass}

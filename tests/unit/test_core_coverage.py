@@ -164,7 +164,7 @@ def test_silent_link_makes_loss_unknown_and_fires_link_telemetry() -> None:
     for s in range(10):
         tx, dropped = tx + 10_000, dropped + 50  # 0.5 % loss
         monitor.observe_link("wan-1", LinkClass.wan, "wis-1", s * 1000, tx, tx, dropped)
-        alerts += monitor.evaluate_link("wan-1", s * 1000, POLICY)
+        alerts += monitor.evaluate_links(["wan-1"], s * 1000, POLICY)
     assert {a.status.value for a in alerts} == {"firing"}
     silent = []
     for s in range(10, 60):  # no counters any more

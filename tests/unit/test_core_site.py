@@ -136,7 +136,7 @@ def test_wan_loss_alert_names_link_and_peer() -> None:
         tx += 10_000
         dropped += 50 if 5 <= s < 10 else 0  # 0.5 % loss burst
         monitor.observe_link("atl-wis-1", LinkClass.wan, "wis-1", s * 1000, tx, tx, dropped)
-        alerts += monitor.evaluate_link("atl-wis-1", s * 1000, policy)
+        alerts += monitor.evaluate_links(["atl-wis-1"], s * 1000, policy)
     firing = [a for a in alerts if a.status is AlertStatus.firing]
     assert {(a.rule, a.severity.value) for a in firing} == {
         ("link_loss_wan", "warning"),
