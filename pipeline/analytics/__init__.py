@@ -5,7 +5,8 @@
 * :mod:`.digest_data`: reads the digest's inputs with the named queries;
 * :mod:`.digest_send`: delivers a digest through the configured receivers, signed like
   alerts; :mod:`.schedule`: the worker's daily digest (``MEGAWATCH_DIGEST_SCHEDULE_UTC``);
-* :mod:`.report`, :mod:`.report_charts`: the self-contained HTML report (plotly).
+* :mod:`.report`, :mod:`.report_charts`: the self-contained HTML report (plotly);
+* :mod:`.site_list`: the sites an operator sees (specs, and sites sending without one).
 
 Named queries themselves are :func:`pipeline.store.named_query`.
 """

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.broker.probe import kafka_cluster_id
+from pipeline.host import exclusive_lock, pid_alive
 
 logger = logging.getLogger(__name__)
 
@@ -88,19 +89,6 @@ def remove_discovery_file(data_dir: Path, pid: int) -> None:
         path.unlink(missing_ok=True)
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid runs (ours or another user's)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, owned by someone else
-        return True
-    return True
-
-
 def discover(data_dir: Path, *, timeout: float = 2.0) -> BrokerInfo | None:
     """The embedded broker running for ``data_dir``, or None (a stale file is removed).
 
@@ -130,24 +118,6 @@ def broker_lock(data_dir: Path) -> Iterator[None]:
     data_dir.mkdir(parents=True, exist_ok=True)
     with exclusive_lock(data_dir / LOCK_FILE):
         yield
-
-
-@contextlib.contextmanager
-def exclusive_lock(lock_file: Path) -> Iterator[None]:
-    """Hold an exclusive flock on ``lock_file`` (created if missing) between processes;
-    the kernel releases it if the holder dies. Shared by the broker's and the store
-    server's start locks and the store's migration lock."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock, the race stays (documented)
-        yield
-        return
-    with lock_file.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def log_tail(path: Path, lines: int = _TAIL_LINES) -> str:

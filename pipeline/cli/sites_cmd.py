@@ -40,7 +40,7 @@ def apply(file: Path) -> None:
 def list_(fmt: str) -> None:
     """Show the specs on control.sites, and sites sending telemetry without one."""
     from pipeline.analytics.render import render_frame
-    from pipeline.kafka.site_specs import sites_frame
+    from pipeline.analytics.site_list import sites_frame
 
     frame, note = sites_frame(settings_from())
     click.echo(render_frame(frame, fmt))

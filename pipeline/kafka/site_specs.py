@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import httpx
 from pydantic import ValidationError
 
-from pipeline.errors import BrokerError, MegawatchError
+from pipeline.errors import BrokerError
 from pipeline.events import SiteSpec
 from pipeline.kafka.endpoint import (
     KafkaEndpoint,
@@ -24,9 +23,6 @@ from pipeline.kafka.endpoint import (
 )
 from pipeline.kafka.topics import SITES, ensure_topics
 from pipeline.settings import Settings
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -119,55 +115,3 @@ def _end_offsets(
         )
     )
     return {tp: true[(tp.topic, tp.partition)] for tp in tps}
-
-
-def sites_frame(settings: Settings) -> tuple[pd.DataFrame, str | None]:
-    """Specs plus sites that send telemetry without one; and a note on what was not seen."""
-    import pandas as pd
-
-    specs = read_specs(settings)
-    rows = [
-        {
-            "site": s.site,
-            "region": s.region or "",
-            "cap_mw": s.cap_mw,
-            "warn_ratio": s.warn_ratio,
-            "stale_after_s": s.stale_after_s or settings.stale_after_s,
-            "spec": "yes",
-        }
-        for s in sorted(specs.values(), key=lambda s: s.site)
-    ]
-    seen, note = _sites_with_telemetry(settings)
-    for site in sorted(seen - set(specs)):
-        rows.append(
-            {
-                "site": site,
-                "region": "",
-                "cap_mw": None,
-                "warn_ratio": None,
-                "stale_after_s": None,
-                "spec": "no spec: stored, no cap alerts",
-            }
-        )
-    return pd.DataFrame(
-        rows, columns=["site", "region", "cap_mw", "warn_ratio", "stale_after_s", "spec"]
-    ), note
-
-
-def _sites_with_telemetry(settings: Settings) -> tuple[set[str], str | None]:
-    """Sites a running worker tracks, else those in the store's last day of power data."""
-    url = f"http://{settings.web_host}:{settings.web_port}/api/state"
-    try:
-        state = httpx.get(url, timeout=3).json()
-        return {s["site"] for s in state.get("sites", [])}, None
-    except (httpx.HTTPError, ValueError):
-        pass
-    try:
-        from pipeline.store.reader import read_query
-
-        frame = read_query(
-            settings, "SELECT DISTINCT site FROM site_power WHERE ts > now64(3) - INTERVAL 1 DAY"
-        )
-        return {str(site) for site in frame["site"]}, None
-    except MegawatchError as exc:
-        return set(), f"sites without a spec not shown: no worker answers at {url}, and {exc}"

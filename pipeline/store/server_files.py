@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pipeline.broker.files import exclusive_lock
-from pipeline.broker.files import pid_alive as pid_alive  # the same check for both servers
 from pipeline.errors import StoreError
+from pipeline.host import exclusive_lock
+from pipeline.host import pid_alive as pid_alive  # the same check for both servers
 
 log = logging.getLogger(__name__)
 

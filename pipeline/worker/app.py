@@ -63,7 +63,7 @@ def create_app(
     app.megawatch = handlers  # type: ignore[attr-defined]  # for the web views and tests
     # Faust's wait for acks (rebalance, stop) keeps the sink flushing: acks need a flush
     setattr(app, DRAIN_ATTR, handlers.sink.flush)
-    handlers.positions.log_end = lambda topic, partition: _log_end(app, topic, partition)
+    handlers.positions.ledger.log_end = lambda topic, partition: _log_end(app, topic, partition)
     _register_agents(app, topics, handlers)
     _register_timers(app, settings, handlers)
     _register_rebalance(app, handlers)

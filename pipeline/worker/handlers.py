@@ -113,7 +113,7 @@ class Handlers:
         readings = len(outcome.columns[0]) if outcome.columns else 0
         self.metrics.on_readings(topic, partition, readings)
         await self.publish_alerts(outcome.alerts)
-        if await self.positions.already_stored(table, topic, partition, offset):
+        if await self.positions.ledger.already_stored(table, topic, partition, offset):
             self.metrics.replayed.labels(topic).inc()
             done()
             return
@@ -256,7 +256,7 @@ class Handlers:
             self.metrics.dead_letters.labels(topic, "unreadable").inc()
             done()
             return
-        if await self.positions.already_stored(table, topic, partition, offset):
+        if await self.positions.ledger.already_stored(table, topic, partition, offset):
             done()
             return
         await self.sink.add(

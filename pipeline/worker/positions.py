@@ -1,20 +1,17 @@
 """Where each partition stands: what was delivered, what the store holds, what is acked.
 
 The bookkeeping behind the handlers' exactness (issue 10): a redelivery after a
-rebalance is recognised and joins its first delivery; the offset ledger read from the
-store skips what is already stored, unless the log was recreated under it; acks go to
-Faust in offset order; and a message that is never done is reported, not silent.
+rebalance is recognised and joins its first delivery; the offset ledger
+(:mod:`pipeline.worker.ledger`) skips what is already stored; acks go to Faust in offset
+order; and a message that is never done is reported, not silent.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
 
 from pipeline.worker.ack_order import InOrderAcks
 from pipeline.worker.metrics import Metrics
-from pipeline.worker.persist import until_done
 from pipeline.worker.sink import ClickHouseSink
 
 logger = logging.getLogger(__name__)
@@ -24,13 +21,12 @@ class Positions:
     def __init__(self, sink: ClickHouseSink, metrics: Metrics) -> None:
         self.sink = sink
         self.metrics = metrics
-        self._ledger_loaded: set[tuple[str, str, int]] = set()
         self._seen: dict[tuple[str, int], int] = {}  # highest offset processed, per partition
         self.order = InOrderAcks()  # acks go to Faust in offset order, whatever finishes first
         self._exported: set[tuple[str, int]] = set()  # partitions with an oldest-pending gauge
         self._warned: dict[tuple[str, int], int] = {}  # partition -> offset warned about
-        #: (topic, partition) -> the end of its log as last fetched (set by the app)
-        self.log_end: Callable[[str, int], int | None] = lambda topic, partition: None
+        self.ledger = sink.ledger  # what the store holds already, per table and partition
+        self.ledger.on_reset = lambda topic: metrics.ledger_resets.labels(topic).inc()
 
     def delivered_before(self, topic: str, partition: int, offset: int) -> bool:
         """True for a message this worker already processed since it got the partition.
@@ -58,43 +54,6 @@ class Positions:
             )
         self._seen[key] = offset
         return False
-
-    async def already_stored(self, table: str, topic: str, partition: int, offset: int) -> bool:
-        key = (table, topic, partition)
-        if key not in self._ledger_loaded:
-            await until_done(
-                f"reading the stored offsets of {table} for {topic}[{partition}]",
-                lambda: asyncio.to_thread(self.sink.load_ledger, table, topic, [partition]),
-            )
-            self._ledger_loaded.add(key)
-            await self._check_ledger(table, topic, partition)
-        return self.sink.already_stored(table, topic, partition, offset)
-
-    async def _check_ledger(self, table: str, topic: str, partition: int) -> None:
-        """Never skip silently: a ledger past the end of the log is not this log's.
-
-        The ledger says offsets up to N are stored; a log that ends at or below N was
-        recreated (topic deleted and created, a new cluster under the same id): its
-        messages are new, not replays, and must be stored.
-        """
-        stored = self.sink.stored_offset(table, topic, partition)
-        end = self.log_end(topic, partition)
-        if stored is None or end is None or stored < end:
-            return
-        logger.error(
-            "%s[%d]: the store holds offsets up to %d but the log ends at %d: the topic or "
-            "cluster was recreated; storing its messages as new (ledger set aside for %s)",
-            topic,
-            partition,
-            stored,
-            end,
-            table,
-        )
-        self.metrics.ledger_resets.labels(topic).inc()
-        await until_done(
-            f"setting aside the ledger of {table} for {topic}[{partition}]",
-            lambda: asyncio.to_thread(self.sink.reset_ledger, table, topic, partition, end),
-        )
 
     def watch_pending(self, warn_after_s: float) -> None:
         """The stall watchdog (a timer calls it): exports each partition's oldest pending
@@ -132,9 +91,4 @@ class Positions:
         for key in [k for k in self._seen if k[0] == topic and k[1] not in owned]:
             del self._seen[key]
         self.order.keep(topic, owned)
-        gone = {k[2] for k in self._ledger_loaded if k[1] == topic and k[2] not in owned}
-        if gone:
-            self.sink.forget(topic, sorted(gone))
-            self._ledger_loaded = {
-                k for k in self._ledger_loaded if not (k[1] == topic and k[2] in gone)
-            }
+        self.ledger.keep_partitions(topic, owned)

@@ -11,11 +11,9 @@ Idempotence, for the redelivery that at-least-once implies:
 
 * every batch carries an ``insert_deduplication_token`` kept across its retries, so an
   insert that timed out but landed is not stored twice;
-* rows from Kafka carry their cluster id, partition and offset, and a materialized view
-  records the highest offset stored per table and partition in ``ingest_offsets``
-  within the same INSERT (sql/migrations/003). After a restart or rebalance, messages at
-  or below that offset are not stored again (:meth:`already_stored`), while live state
-  is still rebuilt from them.
+* rows from Kafka carry their cluster id, partition and offset; the sink advances the
+  offset ledger (:class:`pipeline.worker.ledger.OffsetLedger`, :attr:`ledger`) after
+  each insert, so that a redelivered message is not stored again.
 
 When the store is down the sink retries with capped exponential back-off, forever, and
 ``add`` blocks once ``max_buffered_rows`` are waiting, the batch being written included:
@@ -32,15 +30,12 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pipeline.errors import StoreError
+from pipeline.worker.ledger import OffsetLedger
 
 logger = logging.getLogger(__name__)
-
-LEDGER_TABLE = "ingest_offsets"
-RESETS_TABLE = "ledger_resets"
 
 
 class ColumnWriter(Protocol):
@@ -114,7 +109,7 @@ class ClickHouseSink:
         self._buffers: dict[str, _Buffer] = {}
         self._buffered = 0
         self._lock = asyncio.Lock()  # one flush at a time, in order
-        self._ledger: dict[tuple[str, str, int], int] = {}
+        self.ledger = OffsetLedger(writer, cluster_id)  # what the store holds already
         self._last_flush = time.monotonic()
         self._waiting: list[Callable[[], object]] = []  # run after the next flush
         self._flushing: asyncio.Future[None] | None = None
@@ -194,53 +189,6 @@ class ClickHouseSink:
             done()
             return
         self._waiting.append(done)
-
-    def already_stored(self, table: str, topic: str, partition: int, offset: int) -> bool:
-        """True when a message at ``offset`` was stored before a restart or rebalance."""
-        stored = self._ledger.get((table, topic, partition))
-        return stored is not None and offset <= stored
-
-    def stored_offset(self, table: str, topic: str, partition: int) -> int | None:
-        return self._ledger.get((table, topic, partition))
-
-    def reset_ledger(self, table: str, topic: str, partition: int, log_end: int) -> None:
-        """Set the ledger of a partition aside (its log ends below it) and record that."""
-        stored = self._ledger.pop((table, topic, partition), None)
-        if stored is None:
-            return
-        self.writer.insert_columns(
-            RESETS_TABLE,
-            ("at", "cluster_id", "tbl", "topic", "partition", "stored_offset", "log_end"),
-            [
-                [datetime.now(UTC)],
-                [self.cluster_id],
-                [table],
-                [topic],
-                [partition],
-                [stored],
-                [log_end],
-            ],
-        )
-
-    def load_ledger(self, table: str, topic: str, partitions: Sequence[int]) -> None:
-        """Read the stored high-water offsets of ``partitions`` (call on assignment)."""
-        rows = self.writer.query_rows(
-            f"SELECT partition, max(max_offset) FROM {LEDGER_TABLE} "
-            "WHERE cluster_id = {cluster:String} AND tbl = {tbl:String} "
-            "AND topic = {topic:String} AND partition IN {parts:Array(UInt16)} "
-            "GROUP BY partition",
-            {"cluster": self.cluster_id, "tbl": table, "topic": topic, "parts": list(partitions)},
-        )
-        for partition in partitions:
-            self._ledger.pop((table, topic, partition), None)
-        for partition, offset in rows:
-            self._ledger[(table, topic, int(partition))] = int(offset)
-
-    def forget(self, topic: str, partitions: Sequence[int]) -> None:
-        """Drop the ledger of revoked partitions (re-read if they come back)."""
-        drop = set(partitions)
-        for key in [k for k in self._ledger if k[1] == topic and k[2] in drop]:
-            del self._ledger[key]
 
     # --- flushing ---------------------------------------------------------------------
     def due(self) -> bool:
@@ -328,8 +276,6 @@ class ClickHouseSink:
         self._set_state(failing=False)
         self.stats.batches += 1
         self.stats.rows[table] = self.stats.rows.get(table, 0) + buffer.rows
-        for (topic, partition), offset in buffer.offsets.items():
-            key = (table, topic, partition)
-            self._ledger[key] = max(offset, self._ledger.get(key, -1))
+        self.ledger.record(table, buffer.offsets)
         if self.on_flushed is not None:
             self.on_flushed(table, buffer.rows, elapsed)

@@ -81,13 +81,13 @@ def test_rows_and_ledger_land_together_and_acks_follow(store: Store) -> None:
     asyncio.run(run())
     assert acked == [0, 1, 2, 3, 4] and count(store) == 15
     fresh = ClickHouseSink(store, "cluster-a")  # a restarted worker reads the ledger
-    fresh.load_ledger("rack_power", TOPIC, [0, 1])
-    assert fresh.already_stored("rack_power", TOPIC, 0, 4)
-    assert not fresh.already_stored("rack_power", TOPIC, 0, 5)
-    assert not fresh.already_stored("rack_power", TOPIC, 1, 0)
+    fresh.ledger.load("rack_power", TOPIC, [0, 1])
+    assert fresh.ledger.stored_before("rack_power", TOPIC, 0, 4)
+    assert not fresh.ledger.stored_before("rack_power", TOPIC, 0, 5)
+    assert not fresh.ledger.stored_before("rack_power", TOPIC, 1, 0)
     other = ClickHouseSink(store, "cluster-b")  # another Kafka (a fresh embedded broker)
-    other.load_ledger("rack_power", TOPIC, [0])
-    assert not other.already_stored("rack_power", TOPIC, 0, 0)
+    other.ledger.load("rack_power", TOPIC, [0])
+    assert not other.ledger.stored_before("rack_power", TOPIC, 0, 0)
 
 
 def test_store_failures_are_retried_and_nothing_is_stored_twice(store: Store) -> None:

@@ -226,7 +226,7 @@ def test_a_ledger_past_the_end_of_the_log_is_set_aside_not_trusted(h: Harness) -
     """Issue 10 #11: a recreated topic (offsets from 0 again) under a ledger that says
     5,000 were stored: its messages are new and must be stored, and that is reported."""
     h.writer.query_rows = lambda sql, params=None: [(0, 5_000)]  # type: ignore[method-assign]
-    h.handlers.positions.log_end = lambda topic, partition: 3
+    h.handlers.positions.ledger.log_end = lambda topic, partition: 3
     h.message(1, batch(0.5))
     h.flush()
     assert len(h.writer.rows["rack_power"]) == 4 and h.acks == [1]
@@ -237,7 +237,7 @@ def test_a_ledger_past_the_end_of_the_log_is_set_aside_not_trusted(h: Harness) -
 
 def test_a_ledger_below_the_end_of_the_log_skips_replays(h: Harness) -> None:
     h.writer.query_rows = lambda sql, params=None: [(0, 5_000)]  # type: ignore[method-assign]
-    h.handlers.positions.log_end = lambda topic, partition: 9_000
+    h.handlers.positions.ledger.log_end = lambda topic, partition: 9_000
     h.message(4_999, batch(0.5))
     assert h.acks == [4_999] and "rack_power" not in h.writer.rows
 
