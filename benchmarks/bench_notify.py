@@ -32,11 +32,13 @@ from pydantic import SecretStr
 
 from pipeline.broker.process import EmbeddedBroker
 from pipeline.events import Alert, AlertStatus, Severity
+from pipeline.kafka.endpoint import KafkaEndpoint, aiokafka_options
 from pipeline.notify.channel import ChannelTiming
 from pipeline.notify.consumer import AlertOutbox
 from pipeline.notify.notifier import Notifier
 from pipeline.notify.receivers import Receiver, ReceiverKind
 from pipeline.notify.retry import RetryPolicy
+from pipeline.settings import Settings
 
 
 class LoopbackReceiver:
@@ -160,8 +162,9 @@ async def run(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
     notifier = TimedNotifier(receivers, timing=ChannelTiming(group_wait_s=0.0), policy=policy)
     notifier.dispatched = dispatched
     await notifier.start()
+    embedded = KafkaEndpoint(bootstrap, embedded=True)
     outbox = AlertOutbox(
-        notifier, {"bootstrap_servers": bootstrap}, "bench-notifier", session_timeout_s=6.0
+        notifier, aiokafka_options(Settings(), embedded, "consumer"), "bench-notifier"
     )
     await outbox.start()
     stop = asyncio.Event()

@@ -1,9 +1,9 @@
 """Kafka side of the benchmark: pre-producing a backlog, the baseline consumer, paced load.
 
 Producers compress with lz4 and linger 20 ms, like the site agents
-(:mod:`pipeline.sources.producer`). The baseline is what a bare aiokafka consumer in its
-own group does with the same messages: fetch, decompress, ``orjson.loads`` and count the
-events of each batch; nothing else.
+(:data:`pipeline.kafka.endpoint.KAFKA_PYTHON_PRODUCER`). The baseline is what a bare
+aiokafka consumer in its own group does with the same messages: fetch, decompress,
+``orjson.loads`` and count the events of each batch; nothing else.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The per-reading cost of rack power in the pure core: ``Processor.rack_power`` (the
-dict update and the site snapshot + cap rules each message triggers) plus ``tick``.
+dict update and the site snapshot + cap rules each message triggers) plus the tick
+(``Processor.tick_sites``).
 
 Measured against a baseline in the same run: ``--baseline REF`` extracts the package at
 git REF (default HEAD) into a temporary directory and times it in a subprocess,
@@ -69,7 +70,7 @@ def measure(racks: int, batch: int, seconds: int, domains: bool) -> dict[str, fl
     ticks = 50
     began = time.perf_counter()
     for i in range(ticks):
-        processor.tick(now + i)
+        processor.tick_sites(now + i, list(processor.monitors))
     tick_s = (time.perf_counter() - began) / ticks
     readings = racks * seconds
     return {"readings_per_s": readings / feed_s, "tick_us_per_rack": tick_s / racks * 1e6}

@@ -221,13 +221,14 @@ def run_steps(
     for hall in range(args.warm_halls):
         core.feed_hall(template, hall, now_ms)
     last = now_ms
-    core.processor.tick(last)
+    core.processor.tick_sites(last, list(core.processor.monitors))
     settle()
     points = [{"racks": 0, **read(core)}]
     for n in range(1, args.halls + 1):
         last = core.feed_hall(template, args.warm_halls + n - 1, now_ms)
         if n % args.every == 0:
-            core.processor.tick(last)  # the worker's 1 s tick: rules, series rows, sweeps
+            # the worker's 1 s tick: rules, series rows, sweeps
+            core.processor.tick_sites(last, list(core.processor.monitors))
             settle()
             points.append({"racks": n * HALL_RACKS, **read(core)})
     return core, points

@@ -55,7 +55,7 @@ def state_per_rack(ticks: int = 35, gpu_every: int = 10, batch: int = 1000) -> d
         events = decoders[m.topic].decode(m.value, m.key, datetime.now(UTC)).events
         getattr(processor, METHODS[m.topic][0])(events, 0, offset, int(time.time() * 1000))
         del events
-    processor.tick(int(time.time() * 1000))
+    processor.tick_sites(int(time.time() * 1000), list(processor.monitors))
     gc.collect()
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()

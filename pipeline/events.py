@@ -22,9 +22,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     StringConstraints,
     WithJsonSchema,
 )
+from pydantic_core import core_schema
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 
@@ -67,7 +69,6 @@ MAX_CAP_MW = 10_000.0
 
 Watts = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Counter = Annotated[int, Field(ge=0, le=MAX_COUNTER)]
-LossRatio = Annotated[float, Field(gt=0, lt=1)]
 
 
 class Severity(StrEnum):
@@ -137,15 +138,6 @@ class LinkCounters(Event):
     error_packets: Counter | None = None
 
 
-class LinkThresholds(BaseModel):
-    """Loss-ratio thresholds per link class; unset means the worker's default."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    fabric: LossRatio | None = None
-    wan: LossRatio | None = None
-
-
 #: A rack name or a glob of rack names (``h1-*``, ``r[0-4]?``) in a power domain.
 RackPattern = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:*?\[\]!-]{1,64}$")]
 CapMw = Annotated[float, Field(gt=0, le=MAX_CAP_MW, allow_inf_nan=False)]
@@ -176,26 +168,20 @@ class PowerDomain(BaseModel):
 class SiteSpec(BaseModel):
     """A site's power cap and alerting parameters (compacted topic control.sites, key = site)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Besides the fields below, each alert-rule parameter that a site may override is a
+    # field (stale_after_s, min_coverage, loss_warn, ...): the rules declare them, with
+    # their bounds, in pipeline.core.rules (fields.spec_fields), and they join this model
+    # when pydantic first builds it (defer_build: the rules import this module, so they
+    # are read then, not at import). The core reads them through SitePolicy.of, which
+    # falls back on the settings.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     site: Id
     cap_mw: CapMw
     region: Id | None = None
     warn_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.9
-    stale_after_s: Annotated[float, Field(gt=0, le=3600)] | None = None
-    loss_warn: LinkThresholds | None = None
-    loss_crit: LinkThresholds | None = None
     racks_expected: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
         None, description="racks the site has: those that never reported count as missing"
-    )
-    stale_hold_s: Annotated[float, Field(gt=0, le=86_400)] | None = Field(
-        None, description="a silent rack counts at its last known power this long, then unknown"
-    )
-    min_coverage: Annotated[float, Field(gt=0, le=1)] | None = Field(
-        None, description="share of racks reporting below which telemetry_missing fires"
-    )
-    forget_after_s: Annotated[float, Field(gt=0)] | None = Field(
-        None, description="a rack or link silent this long is forgotten"
     )
     domains: tuple[PowerDomain, ...] | None = Field(
         None, description="the site's power tree: feeds, halls, rows with their own caps"
@@ -203,6 +189,33 @@ class SiteSpec(BaseModel):
     oversubscribe: bool = Field(
         False, description="allow the top domains' caps to sum above the site's cap"
     )
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /
+    ) -> core_schema.CoreSchema:
+        from pipeline.core.rules.fields import spec_fields  # lazily: see model_config
+
+        schema = handler(source)
+        fields = _model_fields(schema)
+        for name, annotation in spec_fields().items():
+            fields[name] = core_schema.model_field(
+                core_schema.with_default_schema(handler.generate_schema(annotation), default=None)
+            )
+        return schema
+
+    def __repr_args__(self) -> Any:
+        yield from super().__repr_args__()
+        yield from ((k, v) for k, v in self.__dict__.items() if k not in type(self).model_fields)
+
+
+def _model_fields(schema: core_schema.CoreSchema) -> dict[str, core_schema.ModelField]:
+    """The field schemas of a model's core schema (under its wrappers)."""
+    inner: Any = schema
+    while inner["type"] != "model-fields":
+        inner = inner["schema"]
+    fields: dict[str, core_schema.ModelField] = inner["fields"]
+    return fields
 
 
 class Alert(BaseModel):

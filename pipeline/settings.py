@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from pipeline.core.rules.fields import setting_fields
+from pipeline.core.rules.registry import Number, Param, registry
 from pipeline.errors import ConfigError
 
 ENV_PREFIX = "MEGAWATCH_"
@@ -55,8 +57,18 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
-class Settings(BaseSettings):
-    """Every knob of megawatch; field ``x`` is the variable ``MEGAWATCH_X``."""
+if TYPE_CHECKING:
+    _RuleSettings = BaseSettings
+else:
+    # Each alert rule's parameters are settings (MEGAWATCH_CAP_FOR_S, MEGAWATCH_LOSS_WARN_WAN,
+    # ...) declared by the rule itself, with default, bounds and meaning
+    # (pipeline.core.rules): fields of this base, read with Settings.rule.
+    _RuleSettings = create_model("RuleSettings", __base__=BaseSettings, **setting_fields())
+
+
+class Settings(_RuleSettings):
+    """Every knob of megawatch; field ``x`` is the variable ``MEGAWATCH_X``. The alert
+    rules' parameters are fields too, declared by the rules (:meth:`rule` reads one)."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", frozen=True
@@ -98,27 +110,7 @@ class Settings(BaseSettings):
     max_clock_skew_s: float = Field(300, ge=0)
     max_message_bytes: int = Field(1_048_576, ge=1024)
 
-    # --- stream processing: rule defaults (a site spec overrides the per-site ones) -----
-    stale_after_s: float = Field(15.0, gt=0, le=3600)  # a rack silent this long is stale
-    stale_hold_s: float = Field(600.0, gt=0, le=86_400)  # then counted at last power this long
-    min_coverage: float = Field(0.9, gt=0, le=1)  # share of racks reporting; under it: alert
-    telemetry_for_s: float = Field(60.0, ge=0, le=3600)  # coverage low this long: telemetry_missing
-    forget_after_s: float = Field(86_400.0, gt=0)  # a rack or link silent this long is forgotten
-    cap_for_s: float = Field(5.0, ge=0, le=3600)  # over a cap this long before firing
-    cap_resolve_for_s: float = Field(5.0, ge=0, le=3600)  # under the margin this long to resolve
-    hysteresis: float = Field(0.02, ge=0, lt=0.5)  # resolve only under threshold * (1 - this)
-    forecast_horizon_s: float = Field(600.0, gt=0)  # cap_forecast fires when the cap is closer
-    forecast_window_s: float = Field(300.0, ge=60)  # trend fitted over this much history
-    loss_window_s: float = Field(30.0, gt=0, le=3600)
-    loss_for_s: float = Field(0.0, ge=0, le=3600)
-    loss_resolve_for_s: float = Field(30.0, ge=0, le=3600)
-    loss_min_tx_packets: int = Field(1000, ge=1)  # fewer in the window: loss not judged
-    loss_warn_fabric: float = Field(1e-6, gt=0, lt=1)
-    loss_crit_fabric: float = Field(1e-5, gt=0, lt=1)
-    loss_warn_wan: float = Field(1e-5, gt=0, lt=1)
-    loss_crit_wan: float = Field(1e-4, gt=0, lt=1)
-    idle_power_share: float = Field(0.25, gt=0, lt=1)  # of the GPUs' power limit
-    idle_for_s: float = Field(300.0, ge=0)  # GPUs under 5 % busy this long
+    # --- stream processing (the rules' own parameters are declared by the rules) --------
     eval_interval_s: float = Field(1.0, gt=0, le=60)  # staleness, series rows, forecasts
     # ClickHouse insert batch, at most: 100k rows cost 7-17 % less CPU per reading than
     # 20k (fewer inserts, parts and merges); at live rates the flush interval rules
@@ -201,6 +193,16 @@ class Settings(BaseSettings):
         return value
 
     # --- derived values ------------------------------------------------------------
+    def rule(self, param: Param[Number]) -> Number:
+        """The value of one rule parameter (``settings.rule(CAP_FOR)``)."""
+        value: Number = getattr(self, param.name)
+        return value
+
+    def rule_values(self) -> dict[str, float]:
+        """Every rule parameter by name, as :class:`pipeline.core.policy.RuleConfig` takes
+        them."""
+        return {param.name: getattr(self, param.name) for param in registry().params}
+
     @property
     def embedded_broker(self) -> bool:
         """True when no Kafka is configured and megawatch runs its own broker."""

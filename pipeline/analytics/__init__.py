@@ -1,12 +1,31 @@
 """Analytics for people: named-query results as an HTML report and a daily digest.
 
-* :mod:`.ranking`, :mod:`.findings`, :mod:`.digest`: the digest's rules and words (pure,
-  table-tested: nothing of ClickHouse or HTTP);
+* :mod:`.ranking`, :mod:`.findings`, :mod:`.findings_pipeline`, :mod:`.digest_coverage`,
+  :mod:`.digest`, :mod:`.time_words`: the digest's rules and words (pure, table-tested:
+  nothing of ClickHouse or HTTP);
 * :mod:`.digest_data`: reads the digest's inputs with the named queries;
 * :mod:`.digest_send`: delivers a digest through the configured receivers, signed like
   alerts; :mod:`.schedule`: the worker's daily digest (``MEGAWATCH_DIGEST_SCHEDULE_UTC``);
-* :mod:`.report`, :mod:`.report_charts`: the self-contained HTML report (plotly);
+* :mod:`.report`, :mod:`.report_charts`, :mod:`.report_fleet`: the self-contained HTML
+  report (plotly); :mod:`.render`: query results as a table, CSV or JSON;
 * :mod:`.site_list`: the sites an operator sees (specs, and sites sending without one).
 
 Named queries themselves are :func:`pipeline.store.named_query`.
 """
+
+__all__ = [
+    "digest",
+    "digest_coverage",
+    "digest_data",
+    "digest_send",
+    "findings",
+    "findings_pipeline",
+    "ranking",
+    "render",
+    "report",
+    "report_charts",
+    "report_fleet",
+    "schedule",
+    "site_list",
+    "time_words",
+]

@@ -1,8 +1,10 @@
 """Digest findings about what the power figures rest on, and about power domains (pure).
 
 * ``telemetry_gap``: minutes in which a site's coverage (racks reporting / racks known)
-  was under the default minimum (0.9), with the most power estimated at last known
-  values for silent racks: a window whose power figures are partly estimates says so.
+  was under the site's ``min_coverage`` (its spec's, else ``MEGAWATCH_MIN_COVERAGE``, as
+  :class:`pipeline.core.policy.SitePolicy` has it: the worker's rule and the digest
+  draw the same line), with the most power estimated at last known values for silent
+  racks: a window whose power figures are partly estimates says so.
 * ``domain_cap_breach``: minutes a power domain (feed, hall, row) spent at or over its
   own cap, which the site's figures do not show when the site is under its cap.
 
@@ -18,18 +20,18 @@ from dataclasses import dataclass
 
 from pipeline.analytics.ranking import Finding, duration_text, mw_text
 
-MIN_COVERAGE = 0.9  # MEGAWATCH_MIN_COVERAGE's default: the digest has no site specs
-
 
 @dataclass(frozen=True)
 class CoverageMinute:
-    """One site's worst coverage and most estimated power in one minute (coverage)."""
+    """One site's worst coverage and most estimated power in one minute (coverage), and
+    the site's minimum (its policy's ``min_coverage``)."""
 
     site: str
     min_coverage: float
     max_estimated_mw: float
     max_estimated_pct: float
     max_unknown_racks: int
+    minimum: float
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def coverage_findings(minutes: Iterable[CoverageMinute]) -> list[Finding]:
     wholly silent in one of them, else warning."""
     by_site: dict[str, list[CoverageMinute]] = defaultdict(list)
     for m in minutes:
-        if m.min_coverage < MIN_COVERAGE:
+        if m.min_coverage < m.minimum:
             by_site[m.site].append(m)
     out = []
     for site, low in sorted(by_site.items()):
@@ -57,9 +59,10 @@ def coverage_findings(minutes: Iterable[CoverageMinute]) -> list[Finding]:
         estimated = max(m.max_estimated_mw for m in low)
         share = max(m.max_estimated_pct for m in low)
         unknown = max(m.max_unknown_racks for m in low)
+        minimum = low[-1].minimum
         duration_s = 60.0 * len(low)
         text = (
-            f"site {site} had telemetry from under {MIN_COVERAGE * 100:.0f} % of its racks "
+            f"site {site} had telemetry from under {minimum * 100:.0f} % of its racks "
             f"for {duration_text(duration_s)} (worst {worst * 100:.0f} %)"
         )
         if estimated > 0:
@@ -69,6 +72,7 @@ def coverage_findings(minutes: Iterable[CoverageMinute]) -> list[Finding]:
         facts = {
             "minutes": len(low),
             "min_coverage": worst,
+            "minimum": minimum,
             "max_estimated_mw": estimated,
             "max_estimated_pct": share,
             "max_unknown_racks": unknown,

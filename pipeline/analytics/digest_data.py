@@ -10,8 +10,9 @@ for one site leaves out the fleet-wide parts (deliveries, dead letters).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from pipeline.analytics.digest import Digest, DigestInputs, LossThresholds, build_digest
@@ -27,10 +28,14 @@ from pipeline.analytics.findings_pipeline import (
     DeliveryTrouble,
 )
 from pipeline.analytics.ranking import TOP
+from pipeline.core.policy import RuleConfig, SitePolicy
+from pipeline.core.rules.common import MIN_COVERAGE
+from pipeline.core.rules.loss import THRESHOLDS
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pipeline.events import SiteSpec
     from pipeline.settings import Settings
     from pipeline.store.client import Store
 
@@ -43,9 +48,36 @@ IDLE_RACKS = 10_000  # racks read for the idle-energy totals per site
 def loss_thresholds(settings: Settings) -> LossThresholds:
     """The worker's default loss ratios per link class (MEGAWATCH_LOSS_WARN_* / _CRIT_*)."""
     return LossThresholds(
-        warn={"wan": settings.loss_warn_wan, "fabric": settings.loss_warn_fabric},
-        crit={"wan": settings.loss_crit_wan, "fabric": settings.loss_crit_fabric},
+        warn={kind.value: settings.rule(warn) for kind, (warn, _) in THRESHOLDS.items()},
+        crit={kind.value: settings.rule(crit) for kind, (_, crit) in THRESHOLDS.items()},
     )
+
+
+def site_policies(
+    settings: Settings, specs: Mapping[str, SiteSpec] | None = None
+) -> Callable[[str], SitePolicy]:
+    """site -> its policy, as the worker evaluates it: its spec's parameters (``specs``:
+    site -> spec from control.sites) over the settings."""
+    config = RuleConfig(**settings.rule_values())
+    known = specs or {}
+
+    @cache
+    def policy_of(site: str) -> SitePolicy:
+        return SitePolicy.of(site, known.get(site), config)
+
+    return policy_of
+
+
+def current_specs(settings: Settings) -> tuple[dict[str, SiteSpec] | None, str | None]:
+    """The specs on control.sites, so that sites are judged by their own parameters; or
+    None and why, when the broker cannot be read (every site then gets the settings)."""
+    from pipeline.errors import MegawatchError
+    from pipeline.kafka.site_specs import read_specs
+
+    try:
+        return read_specs(settings), None
+    except MegawatchError as exc:
+        return None, f"site specs not read ({exc}): every site judged by the settings"
 
 
 def read_digest(
@@ -55,22 +87,34 @@ def read_digest(
     until: datetime | None = None,
     site: str | None = None,
     top: int = TOP,
+    specs: Mapping[str, SiteSpec] | None = None,
 ) -> Digest:
     """The digest of the ``since_s`` seconds before ``until`` (default now), for the fleet
-    or one site; ``target`` is an open store or the settings (see ``named_query``)."""
+    or one site; ``target`` is an open store or the settings (see ``named_query``).
+    ``specs`` (site -> spec) gives sites their own parameters (``min_coverage``); a
+    site without one is judged by the settings."""
     from pipeline.store.named import named_query
 
     def run(name: str, **params: Any) -> pd.DataFrame:
         return named_query(target, name, **params)
 
     end = until or datetime.now(UTC)
-    inputs = gather_inputs(run, since_s, end, site)
+    inputs = gather_inputs(run, since_s, end, site, site_policies(settings, specs))
     return build_digest(inputs, loss_thresholds(settings), top=top)
 
 
 def gather_inputs(
-    run: QueryRunner, since_s: int, until: datetime, site: str | None = None
+    run: QueryRunner,
+    since_s: int,
+    until: datetime,
+    site: str | None = None,
+    policy_of: Callable[[str], SitePolicy] | None = None,
 ) -> DigestInputs:
+    """The named queries' rows as records; ``policy_of`` (site -> policy, default: every
+    parameter at its declared default) gives each site's own thresholds."""
+    if policy_of is None:
+        config = RuleConfig()
+        policy_of = cache(lambda s: SitePolicy.of(s, None, config))
     window = {"since_s": since_s, "until": until}
     scope = {"site": site or ""}
     bucket_s = max(60, since_s // TREND_POINTS // 60 * 60)  # whole minutes: the rollup
@@ -119,6 +163,7 @@ def gather_inputs(
             float(r["max_estimated_mw"]),
             float(r["max_estimated_pct"]),
             int(r["max_unknown_racks"]),
+            policy_of(str(r["site"]))[MIN_COVERAGE],
         )
         for r in _rows(run("coverage", bucket_s=60, **scope, **window))
     ]

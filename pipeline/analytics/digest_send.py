@@ -160,18 +160,13 @@ async def _one(
 
 
 def _record(receiver: Receiver, digest: Digest, attempt: Attempt) -> DeliveryRecord:
-    return DeliveryRecord(
-        at=datetime.now(UTC),
+    return DeliveryRecord.of_attempt(
+        receiver,
+        attempt,
         fingerprint=digest.digest_id,
         seq=0,
         status=DIGEST_RULE,
         rule=DIGEST_RULE,
         site=digest.site or "fleet",
-        receiver=receiver.name,
-        receiver_kind=receiver.kind.value,
-        attempt=attempt.number,
-        outcome=attempt.outcome,
-        http_status=attempt.http_status,
-        latency_ms=round(attempt.latency_ms, 3),
-        error=attempt.error,
+        at=datetime.now(UTC),
     )

@@ -1,10 +1,11 @@
 """The worker's daily digest: at ``MEGAWATCH_DIGEST_SCHEDULE_UTC`` (e.g. ``08:00``), send the
 last day's digest to the receivers (off while the setting is unset).
 
-The worker registers :func:`run_digest_schedule` as a background task on its own store;
-it sleeps until the next scheduled time, reads the digest of the day before that time,
-sends it (:func:`pipeline.analytics.digest_send.send_digest`) and records the attempts
-in ``alert_deliveries``. The window ends at the scheduled minute, not at the moment the
+The worker's schedule loop (:func:`pipeline.worker.services.run_leader_digest`, on the
+group's leader) sleeps until :func:`next_run_at`, then :func:`send_scheduled_digest`
+reads the digest of the day before that time, sends it
+(:func:`pipeline.analytics.digest_send.send_digest`) and records the attempts in
+``alert_deliveries``. The window ends at the scheduled minute, not at the moment the
 task woke, so a digest re-sent after a restart has the same id and receivers that dedupe
 on ``Idempotency-Key`` drop the copy. A failure is logged and the next day tried again.
 """
@@ -13,11 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from pipeline.analytics.digest_data import read_digest
+from pipeline.analytics.digest_data import current_specs, read_digest
 from pipeline.analytics.digest_send import send_digest
 from pipeline.errors import MegawatchError
 
@@ -39,45 +39,15 @@ def next_run_at(now: datetime, schedule_utc: str) -> datetime:
     return today if today > now else today + timedelta(days=1)
 
 
-async def run_digest_schedule(
-    settings: Settings,
-    store: Store,
-    *,
-    since_s: int = DAY_S,
-    record_sink: RecordSink | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
-    runs: int | None = None,
-) -> None:
-    """Send the digest daily at ``settings.digest_schedule_utc`` until cancelled.
-
-    Returns at once when the setting is unset. ``record_sink`` receives the delivery
-    records (default: written to ``alert_deliveries`` through ``store``); ``clock``,
-    ``sleep`` and ``runs`` (stop after that many digests) exist for tests.
-    """
-    schedule = settings.digest_schedule_utc
-    if not schedule:
-        logger.debug("digest schedule off (MEGAWATCH_DIGEST_SCHEDULE_UTC unset)")
-        return
-    if record_sink is None:
-        from pipeline.notify.delivery_log import store_sink
-
-        record_sink = store_sink(store)
-    logger.info("digest: sending the last %s h daily at %s UTC", since_s // 3600, schedule)
-    done = 0
-    while runs is None or done < runs:
-        due = next_run_at(clock(), schedule)
-        await sleep(max(0.0, (due - clock()).total_seconds()))
-        await send_scheduled_digest(settings, store, due, since_s, record_sink)
-        done += 1
-
-
 async def send_scheduled_digest(
     settings: Settings, store: Store, until: datetime, since_s: int, record_sink: RecordSink
 ) -> None:
     """One scheduled digest: read, send, record; errors are logged, never raised."""
     try:
-        digest = await asyncio.to_thread(read_digest, store, settings, since_s, until)
+        specs, note = await asyncio.to_thread(current_specs, settings)
+        if note:
+            logger.warning("scheduled digest: %s", note)
+        digest = await asyncio.to_thread(read_digest, store, settings, since_s, until, specs=specs)
         outcomes, records = await send_digest(digest, settings)
         if records:
             await record_sink(records)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from pipeline.core.policy import RuleConfig, SitePolicy
 from pipeline.errors import MegawatchError
 from pipeline.kafka.site_specs import read_specs
 from pipeline.settings import Settings
@@ -24,13 +25,14 @@ def sites_frame(settings: Settings) -> tuple[pd.DataFrame, str | None]:
     import pandas as pd
 
     specs = read_specs(settings)
+    config = RuleConfig(**settings.rule_values())
     rows = [
         {
             "site": s.site,
             "region": s.region or "",
             "cap_mw": s.cap_mw,
             "warn_ratio": s.warn_ratio,
-            "stale_after_s": s.stale_after_s or settings.stale_after_s,
+            "stale_after_s": SitePolicy.of(s.site, s, config).stale_after_ms / 1000,
             "spec": "yes",
         }
         for s in sorted(specs.values(), key=lambda s: s.site)

@@ -2,9 +2,10 @@
 
 Subcommands live in their own modules and are imported only when invoked, so that
 ``megawatch --help`` stays fast and a command never pays for Faust or chDB it does not
-use. Every command builds the settings once (:func:`settings_from`) and passes them down;
-a :class:`~pipeline.errors.MegawatchError` becomes one line on stderr and exit status 1
-(2 for a configuration error).
+use. Every command builds the settings once
+(:func:`~pipeline.cli.common.settings_from`) and passes them down; a
+:class:`~pipeline.errors.MegawatchError` becomes one line on stderr and exit status 1 (2
+for a configuration error).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 import click
 
 from pipeline.errors import ConfigError, MegawatchError
+
+__all__ = ["COMMANDS", "cli", "main"]
 
 #: command name -> "module:attribute" of its click command; add new commands here.
 COMMANDS: dict[str, str] = {

@@ -1,167 +1,116 @@
 """``megawatch agent``: publish site telemetry (simulated, replayed, NVML, or polled from
-dcgm-exporter, Redfish, netdev or RDMA counters)."""
+dcgm-exporter, Redfish, netdev or RDMA counters).
+
+The ``--source`` choices, the sources' options, their help and their checks come from
+the registry of source kinds (:mod:`pipeline.sources.registry`); this module turns them
+into click options and runs the chosen source. Importing it imports no source.
+"""
 
 from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from pipeline.cli.common import settings_from
 from pipeline.errors import BrokerError
+from pipeline.sources.buffer import DEFAULT_CAPACITY_BYTES
+from pipeline.sources.command_line import OptionLine, option_lines, refuse_misfits
+from pipeline.sources.kind import Param, Printout, SourceOptionError
+from pipeline.sources.registry import DEFAULT_SOURCE, SOURCE_KINDS
 
-# Kept in sync with pipeline.sources.sim.scenarios.SCENARIOS (a test checks); repeated here so
-# that `megawatch agent --help` does not import the simulator.
-SCENARIO_NAMES = ("steady", "cap-breach", "wan-loss", "stale-racks", "chaos")
-
-EPILOG = """\b
-Scenarios (--source sim; repeat --scenario to combine; --effects-at moves +10 s):
-  steady       daily inference demand, training jobs with synchronised
-               checkpoint swings, rare counter resets, loss bursts, silent racks
-  cap-breach   a site ramps over its power cap between +10 s and +30 s,
-               stays over for 150 s, then returns (--breach-site)
-  wan-loss     a WAN link drops 2e-3 of its packets from +10 s (above 1e-4
-               by +15 s) for 180 s (--wan-link SITE:PEER)
-  stale-racks  three racks of a site go silent at +20 s for 180 s
-  chaos        all of the above, 20x the resets, bursts and silences, plus bad
-               events: invalid values, non-JSON, wrong/missing keys, bad ts
-
-\b
-Examples:
-  megawatch agent --sites 12 --scenario cap-breach --scenario wan-loss
-  megawatch agent --fleet examples/fleet.yaml --print-fleet
-  megawatch agent --source replay examples/replay-sample.jsonl --speed max
-  megawatch agent --source nvml --site inf-fra-1 --rack r017
-  megawatch agent --source dcgm-exporter --site inf-fra-1 \
-      --url http://gpu-node-01:9400/metrics --url http://gpu-node-02:9400/metrics
-  megawatch agent --source redfish --site inf-fra-1 --url https://pdu-r17.example
-  megawatch agent --source netdev --site inf-fra-1 --map links.yaml
-"""
+LINES = option_lines(list(SOURCE_KINDS.values()))
 
 
-def _speed(value: str) -> float | None:
-    if value == "max":
-        return None
-    try:
-        speed = float(value)
-    except ValueError:
-        raise click.BadParameter("expected a number > 0 or 'max'") from None
-    if speed <= 0:
-        raise click.BadParameter("expected a number > 0 or 'max'")
-    return speed
+def _epilog() -> str:
+    width = max(len(name) for name in SOURCE_KINDS) + 2
+    sources = [f"  {name:<{width}}{kind.summary}" for name, kind in SOURCE_KINDS.items()]
+    details = [f"\b\n{kind.details}\n" for kind in SOURCE_KINDS.values() if kind.details]
+    examples = [
+        f"  megawatch agent {example}"
+        for kind in SOURCE_KINDS.values()
+        for example in kind.examples
+    ]
+    return "\n".join(
+        ["\b", "Sources (--source):", *sources, "", *details, "\b", "Examples:", *examples, ""]
+    )
+
+
+EPILOG = _epilog()
+
+
+class _Parsed(click.ParamType):
+    """A value read by the param's own ``parse`` (its ValueError is the complaint)."""
+
+    def __init__(self, param: Param) -> None:
+        self.name, self.parse = param.field, param.parse
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str) or self.parse is None:
+            return value  # the default, already typed
+        try:
+            return self.parse(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _click_type(param: Param) -> Any:
+    if param.parse is not None:
+        return _Parsed(param)
+    if param.choices:
+        return click.Choice(param.choices)
+    if param.type is Path:
+        return click.Path(exists=param.exists, dir_okay=False, path_type=Path)
+    bounded = param.low is not None or param.high is not None
+    if param.type is int and bounded:
+        return click.IntRange(
+            None if param.low is None else int(param.low),
+            None if param.high is None else int(param.high),
+        )
+    if param.type is float and bounded:
+        return click.FloatRange(param.low, param.high)
+    return param.type
+
+
+def _decorator(line: OptionLine) -> Callable[[Any], Any]:
+    param = line.param
+    if param.argument:
+        return click.argument(param.field, required=False, type=_click_type(param))
+    if param.type is bool:
+        return click.option(param.flag, param.field, is_flag=True, help=line.help)
+    shown = line.default not in (None, ())
+    return click.option(
+        param.flag,
+        param.field,
+        type=_click_type(param),
+        multiple=param.multiple,
+        default=line.default,
+        show_default=shown,
+        help=line.help,
+    )
+
+
+def source_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--source`` and every option of every kind, in the registry's order."""
+    for line in reversed(LINES):
+        command = _decorator(line)(command)
+    return click.option(
+        "--source",
+        "source_name",
+        type=click.Choice(list(SOURCE_KINDS)),
+        default=DEFAULT_SOURCE,
+        show_default=True,
+        help="Where readings come from (listed below).",
+    )(command)
 
 
 @click.command(epilog=EPILOG)
-@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--source",
-    "source_name",
-    type=click.Choice(["sim", "replay", "nvml", "dcgm-exporter", "redfish", "netdev", "rdma"]),
-    default="sim",
-    show_default=True,
-    help="Where readings come from.",
-)
-@click.option(
-    "--site",
-    "sites",
-    multiple=True,
-    help="Site id (repeatable). sim: only these sites of "
-    "the fleet, or one generated site; replay: only these sites; others: the devices' site.",
-)
-@click.option(
-    "--url",
-    "urls",
-    multiple=True,
-    help="dcgm-exporter: a full /metrics URL; redfish: a service root http(s)://host:port "
-    "(repeatable).",
-)
-@click.option(
-    "--targets",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="dcgm-exporter/redfish: a file of URLs, one per line (# comments).",
-)
-@click.option(
-    "--map",
-    "map_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="dcgm-exporter/redfish/netdev/rdma: YAML mapping of hosts -> racks, devices -> "
-    "racks, interfaces -> links (docs/feeding.md).",
-)
-@click.option(
-    "--fleet",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="sim: fleet file (YAML: sites, simulation, wan).",
-)
-@click.option(
-    "--sites", "n_sites", type=click.IntRange(1, 500), help="sim: a built-in fleet of N sites."
-)
-@click.option(
-    "--profile",
-    type=click.Choice(["inference", "training"]),
-    default="inference",
-    show_default=True,
-    help="sim: kind of a single generated --site.",
-)
-@click.option(
-    "--scenario",
-    "scenarios",
-    multiple=True,
-    type=click.Choice(SCENARIO_NAMES),
-    help="sim: scenario (repeatable; default steady; listed below).",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="sim: random seed.")
-@click.option(
-    "--gpu-every",
-    type=click.IntRange(1, 3600),
-    default=1,
-    show_default=True,
-    help="sim: each host reports its GPUs every N ticks (staggered), to thin big fleets.",
-)
-@click.option("--breach-site", help="sim: the site that cap-breach pushes over its cap.")
-@click.option(
-    "--effects-at",
-    type=click.FloatRange(0, None),
-    default=10.0,
-    show_default=True,
-    help="sim: seconds after start when the scripted scenario effects begin.",
-)
-@click.option("--wan-link", help="sim: the WAN link wan-loss degrades, as SITE:PEER.")
-@click.option(
-    "--print-fleet",
-    is_flag=True,
-    help="sim: print the fleet file (site specs for `megawatch sites apply`) and exit.",
-)
-@click.option(
-    "--speed", default="1", show_default=True, help="replay: N times the recorded pace, or 'max'."
-)
-@click.option(
-    "--keep-time",
-    is_flag=True,
-    help="replay: keep recorded timestamps (default: shifted so the recording ends as it is sent).",
-)
-@click.option(
-    "--kind",
-    type=click.Choice(["rack_power", "gpu", "link"]),
-    help="replay: kind of every reading of FILE (default: a kind column, else inferred).",
-)
-@click.option("--rack", default="rack-0", show_default=True, help="nvml: rack id of this host.")
-@click.option(
-    "--interval",
-    type=click.FloatRange(0.01, 3600),
-    default=1.0,
-    show_default=True,
-    help="sim/nvml/dcgm-exporter/redfish/netdev/rdma: seconds between ticks.",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 100_000),
-    default=2000,
-    show_default=True,
-    help="Most events per message (one site, kind and tick may take several).",
-)
+@source_options
 @click.option(
     "--duration",
     type=click.FloatRange(0, None, min_open=True),
@@ -171,7 +120,7 @@ def _speed(value: str) -> float | None:
 @click.option(
     "--buffer-mb",
     type=click.FloatRange(0.1, 65536),
-    default=64,
+    default=DEFAULT_CAPACITY_BYTES / 2**20,
     show_default=True,
     help="Local buffer while the broker is away; when full, the oldest messages are "
     "dropped (counted and logged).",
@@ -181,7 +130,17 @@ def _speed(value: str) -> float | None:
     is_flag=True,
     help="Start the embedded broker if none runs (it stops with the agent).",
 )
-def agent(file: Path | None, source_name: str, **opts: Any) -> None:
+@click.pass_context
+def agent(
+    ctx: click.Context,
+    /,
+    source_name: str,
+    duration: float | None,
+    max_ticks: int | None,
+    buffer_mb: float,
+    start_broker: bool,
+    **values: Any,
+) -> None:
     """Publish site telemetry to Kafka: one message per site, kind and tick, keyed by site.
 
     Messages are batches {"events": [...]} on telemetry.rack_power, telemetry.gpu and
@@ -192,18 +151,22 @@ def agent(file: Path | None, source_name: str, **opts: Any) -> None:
     from pipeline.sources.agent import AgentResult, AgentRun, kafka_publisher
 
     settings = settings_from()
-    source = _build_source(source_name, file, opts, settings)
-    if source is None:
-        return
-    endpoint, broker = resolve_kafka(settings, start_if_missing=opts["start_broker"])
+    kind = SOURCE_KINDS[source_name]
+    given = {name for name in values if ctx.get_parameter_source(name) != ParameterSource.DEFAULT}
     try:
-        publisher = kafka_publisher(settings, endpoint, buffer_bytes=int(opts["buffer_mb"] * 2**20))
+        refuse_misfits(kind, LINES, given)
+        options = kind.options_from(values)
+        source = kind.build(options, settings)
+    except SourceOptionError as exc:
+        raise click.UsageError(str(exc)) from None
+    if isinstance(source, Printout):
+        click.echo(source.text, nl=False)
+        return
+    endpoint, broker = resolve_kafka(settings, start_if_missing=start_broker)
+    try:
+        publisher = kafka_publisher(settings, endpoint, buffer_bytes=int(buffer_mb * 2**20))
         run = AgentRun(
-            source,
-            publisher,
-            paced=not (source_name == "replay" and _speed(opts["speed"]) is None),
-            duration_s=opts["duration"],
-            max_ticks=opts["max_ticks"],
+            source, publisher, paced=options.paced, duration_s=duration, max_ticks=max_ticks
         )
         _stop_on_sigterm(run.stop_event)
         result: AgentResult | None
@@ -226,92 +189,3 @@ def agent(file: Path | None, source_name: str, **opts: Any) -> None:
 def _stop_on_sigterm(stop: Any) -> None:
     if sys.platform != "win32":
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-
-
-def _build_source(name: str, file: Path | None, opts: dict[str, Any], settings: Any) -> Any:
-    max_bytes = settings.max_message_bytes
-    if name == "replay":
-        from pipeline.sources.replay import ReplaySource
-
-        if file is None:
-            raise click.UsageError("--source replay needs FILE (JSONL, CSV or Parquet)")
-        return ReplaySource(
-            file,
-            speed=_speed(opts["speed"]),
-            keep_time=opts["keep_time"],
-            kind=opts["kind"],
-            sites=list(opts["sites"]) or None,
-            batch_size=opts["batch_size"],
-            max_bytes=max_bytes,
-        )
-    if file is not None:
-        raise click.UsageError(f"FILE is for --source replay (got {file} with --source {name})")
-    if name in ("dcgm-exporter", "redfish", "netdev", "rdma"):
-        return _polling_source(name, opts, settings)
-    if opts["urls"] or opts["targets"]:
-        raise click.UsageError("--url and --targets are for --source dcgm-exporter or redfish")
-    if name == "nvml":
-        from pipeline.sources.nvml import NvmlSource
-
-        if len(opts["sites"]) != 1:
-            raise click.UsageError("--source nvml needs exactly one --site (this host's site)")
-        return NvmlSource(
-            opts["sites"][0],
-            opts["rack"],
-            interval_s=opts["interval"],
-            batch_size=opts["batch_size"],
-        )
-    return _sim_source(opts, max_bytes)
-
-
-def _polling_source(name: str, opts: dict[str, Any], settings: Any) -> Any:
-    from pipeline.sources.devices import polling_source
-
-    if len(opts["sites"]) != 1:
-        raise click.UsageError(f"--source {name} needs exactly one --site (the devices' site)")
-    return polling_source(
-        name,
-        opts["sites"][0],
-        settings,
-        urls=opts["urls"],
-        targets=opts["targets"],
-        map_file=opts["map_file"],
-        interval_s=opts["interval"],
-        batch_size=opts["batch_size"],
-        max_bytes=settings.max_message_bytes,
-    )
-
-
-def _sim_source(opts: dict[str, Any], max_bytes: int) -> Any:
-    from pipeline.sources.agent import simulated_fleet
-    from pipeline.sources.sim.fleet import load_fleet
-    from pipeline.sources.sim.fleet_gen import generate_fleet, single_site_fleet
-
-    sites = list(opts["sites"])
-    if opts["fleet"] and opts["n_sites"]:
-        raise click.UsageError("give --fleet FILE or --sites N, not both")
-    if opts["fleet"]:
-        fleet = load_fleet(opts["fleet"])
-    elif opts["n_sites"]:
-        fleet = generate_fleet(opts["n_sites"])
-    elif len(sites) == 1:
-        fleet, sites = single_site_fleet(sites[0], opts["profile"]), []
-    else:
-        raise click.UsageError("--source sim needs --fleet FILE, --sites N or one --site ID")
-    if sites:
-        fleet = fleet.only(sites)
-    if opts["print_fleet"]:
-        click.echo(fleet.to_yaml(), nl=False)
-        return None
-    return simulated_fleet(
-        fleet,
-        opts["scenarios"] or ("steady",),
-        seed=opts["seed"],
-        interval_s=opts["interval"],
-        gpu_every=opts["gpu_every"],
-        batch_size=opts["batch_size"],
-        max_bytes=max_bytes,
-        breach_site=opts["breach_site"],
-        wan_link=opts["wan_link"],
-        effects_at_s=opts["effects_at"],
-    )

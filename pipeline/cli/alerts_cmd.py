@@ -169,8 +169,8 @@ def _echo_outcomes(receivers: list[Receiver], records: list[DeliveryRecord]) -> 
 
 # --- reading the store ----------------------------------------------------------------
 _LIST_SQL = """
-SELECT changed_at, status, severity, rule, site, link, rack, value, threshold, starts_at,
-       ends_at, seq, fingerprint, summary
+SELECT changed_at, status, severity, rule, site, link, rack, domain, value, threshold,
+       starts_at, ends_at, seq, fingerprint, summary
 FROM (
     SELECT *, greatest(starts_at, ifNull(ends_at, starts_at)) AS changed_at
     FROM alerts FINAL

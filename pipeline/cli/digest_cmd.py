@@ -61,13 +61,18 @@ def digest(
       megawatch digest --since 7d --site ams-1
       megawatch digest --send
     """
-    from pipeline.analytics.digest_data import read_digest
+    from pipeline.analytics.digest_data import current_specs, read_digest
     from pipeline.store.named import query_target
 
     settings = settings_from()
     until = parse_until(until_text)
+    specs, note = current_specs(settings)
+    if note:
+        click.echo(note, err=True)
     with query_target(settings) as target:
-        result = read_digest(target, settings, parse_duration(since), until, site, top=top)
+        result = read_digest(
+            target, settings, parse_duration(since), until, site, top=top, specs=specs
+        )
     if as_json:
         import orjson
 

@@ -219,9 +219,6 @@ class DomainTree:
         for rack in racks:
             self._leaf_of.pop(rack, None)
 
-    def racks_cached(self) -> int:
-        return len(self._leaf_of)
-
 
 def _children_first(domains: tuple[PowerDomain, ...]) -> list[PowerDomain]:
     by_name = {d.name: d for d in domains}

@@ -25,7 +25,7 @@ class PowerTrend:
 
     __slots__ = ("_points", "step_ms", "window_ms")
 
-    def __init__(self, window_ms: int = 300_000, step_ms: int = 5_000) -> None:
+    def __init__(self, window_ms: int, step_ms: int = 5_000) -> None:
         self.window_ms = window_ms
         self.step_ms = step_ms
         self._points: deque[tuple[int, float]] = deque()

@@ -107,7 +107,7 @@ class RackGpus:
 
     __slots__ = ("_acc", "_start", "bucket_ms")
 
-    def __init__(self, window_ms: int = 15_000) -> None:
+    def __init__(self, window_ms: int) -> None:
         self.bucket_ms = _bucket_ms(window_ms)
         # float32: sums of a few thousand samples of watts and percent need no more.
         # Repeated, not built from bytes: an array built from bytes over-allocates.

@@ -1,39 +1,48 @@
-"""Rule parameters: worker-wide defaults (:class:`RuleConfig`) and per-site policy.
+"""Rule parameters: the worker's values (:class:`RuleConfig`) and one site's
+(:class:`SitePolicy`).
 
-A :class:`SitePolicy` is what one evaluation of a site needs, merged from the site's
-spec (cap, warn ratio, staleness, hold, coverage, loss thresholds) over the worker's
-defaults. A site without a spec gets a policy with no cap: its power is stored and
-shown, never alerted. :class:`CapLimits` is the cap of one thing that has one: the site,
-or a power domain of it; the cap rules take it, so they run the same at every level.
+Every parameter is declared once, in the rule registry (:mod:`pipeline.core.rules`):
+its name, default and bounds. A :class:`RuleConfig` holds the worker's value of each (its
+setting, else the default); a :class:`SitePolicy` is what one evaluation of a site needs:
+those values with the site spec's own overriding them, and the site's cap. Both are
+read as ``policy[PARAM]``. A site without a spec gets a policy with no cap: its power is
+stored and shown, never alerted. :class:`CapLimits` is the cap of one thing that has one:
+the site, or a power domain of it; the cap rules take it, so they run the same at every
+level.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from pipeline.core.alert_state import Timing
-from pipeline.events import LinkClass, PowerDomain, Severity, SiteSpec
+from pipeline.core.rules.common import FORGET_AFTER, STALE_AFTER, STALE_HOLD
+from pipeline.core.rules.registry import Number, Param, registry
+from pipeline.events import PowerDomain, SiteSpec
+
+Derived = TypeVar("Derived")
 
 
-@dataclass(frozen=True, slots=True)
 class RuleConfig:
-    stale_after_ms: int = 15_000
-    stale_hold_ms: int = 600_000  # a silent rack counts at its last power this long
-    min_coverage: float = 0.9
-    telemetry_timing: Timing = field(default_factory=lambda: Timing(60_000, 5_000))
-    forget_after_ms: int = 86_400_000
-    cap_timing: Timing = field(default_factory=lambda: Timing(5_000, 5_000))
-    hysteresis: float = 0.02  # resolve only under threshold * (1 - hysteresis)
-    forecast_horizon_ms: int = 600_000
-    forecast_window_ms: int = 300_000
-    loss_window_ms: int = 30_000
-    loss_timing: Timing = field(default_factory=lambda: Timing(0, 30_000))
-    loss_min_tx: int = 1_000  # packets in the window before a ratio means anything
-    loss_defaults: dict[LinkClass, tuple[float, float]] = field(
-        default_factory=lambda: {LinkClass.fabric: (1e-6, 1e-5), LinkClass.wan: (1e-5, 1e-4)}
-    )
-    idle_share: float = 0.25  # of the GPUs' power limit, at under 5 % utilization
-    idle_timing: Timing = field(default_factory=lambda: Timing(300_000, 60_000))
+    """The worker's value of every rule parameter, by name, in the parameter's unit:
+    ``RuleConfig(cap_for_s=2)``; a parameter not given has its declared default."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, **values: float) -> None:
+        declared = {param.name: param.default for param in registry().params}
+        unknown = sorted(set(values) - set(declared))
+        if unknown:
+            raise ValueError(f"unknown rule parameter: {', '.join(unknown)}")
+        self.values: Mapping[str, Any] = declared | values
+
+    def __getitem__(self, param: Param[Number]) -> Number:
+        return self.values[param.name]  # type: ignore[no-any-return]
+
+    def ms(self, param: Param[Any]) -> int:
+        """A parameter in seconds, as integer milliseconds."""
+        return int(self.values[param.name] * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,68 +63,74 @@ class CapLimits:
 
 @dataclass(frozen=True, slots=True)
 class SitePolicy:
+    """One site's rule parameters (``values``: the worker's, with the spec's own over
+    them) and its cap, power tree and expected racks, from its spec."""
+
     site: str
-    cap_w: float | None
-    warn_w: float | None
-    warn_ratio: float | None
-    stale_after_ms: int
-    region: str
-    loss: dict[LinkClass, tuple[float, float]]
-    stale_hold_ms: int = 600_000
-    min_coverage: float = 0.9
-    forget_after_ms: int = 86_400_000
+    values: Mapping[str, Any]
+    cap_w: float | None = None
+    warn_ratio: float | None = None
+    region: str = ""
     racks_expected: int = 0
     domains: tuple[PowerDomain, ...] | None = None
+    # the staleness windows in ms: every message and tick classifies racks by them
+    stale_after_ms: int = field(init=False)
+    stale_hold_ms: int = field(init=False)
+    forget_after_ms: int = field(init=False)
+    _derived: dict[Callable[[SitePolicy], Any], Any] = field(
+        init=False, default_factory=dict, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        for name, param in (
+            ("stale_after_ms", STALE_AFTER),
+            ("stale_hold_ms", STALE_HOLD),
+            ("forget_after_ms", FORGET_AFTER),
+        ):
+            object.__setattr__(self, name, self.ms(param))
 
     @classmethod
     def of(cls, site: str, spec: SiteSpec | None, config: RuleConfig) -> SitePolicy:
         if spec is None:
-            defaults = dict(config.loss_defaults)
-            return cls(
-                site,
-                None,
-                None,
-                None,
-                config.stale_after_ms,
-                "",
-                defaults,
-                config.stale_hold_ms,
-                config.min_coverage,
-                config.forget_after_ms,
-            )
-        loss = dict(config.loss_defaults)
-        for link_class in LinkClass:
-            warn, crit = loss[link_class]
-            if spec.loss_warn and getattr(spec.loss_warn, link_class.value) is not None:
-                warn = getattr(spec.loss_warn, link_class.value)
-            if spec.loss_crit and getattr(spec.loss_crit, link_class.value) is not None:
-                crit = getattr(spec.loss_crit, link_class.value)
-            loss[link_class] = (warn, crit)
-        stale_ms = int(spec.stale_after_s * 1000) if spec.stale_after_s else config.stale_after_ms
-        cap_w = spec.cap_mw * 1e6
+            return cls(site, config.values)
+        values = dict(config.values)
+        for param in registry().spec_params:
+            own = param.spec_value(spec)
+            if own is not None:
+                values[param.name] = own
         return cls(
             site,
-            cap_w,
-            cap_w * spec.warn_ratio,
+            values,
+            spec.cap_mw * 1e6,
             spec.warn_ratio,
-            stale_ms,
             spec.region or "",
-            loss,
-            _ms_or(spec.stale_hold_s, config.stale_hold_ms),
-            spec.min_coverage or config.min_coverage,
-            _ms_or(spec.forget_after_s, config.forget_after_ms),
             spec.racks_expected or 0,
             spec.domains or None,
         )
 
+    def __getitem__(self, param: Param[Number]) -> Number:
+        return self.values[param.name]  # type: ignore[no-any-return]
+
+    def ms(self, param: Param[Any]) -> int:
+        """A parameter in seconds, as integer milliseconds."""
+        return int(self.values[param.name] * 1000)
+
+    def derived(self, make: Callable[[SitePolicy], Derived]) -> Derived:
+        """``make(self)``, made once per policy: a rule's parameters in the form it
+        evaluates with (milliseconds, Timing objects), one lookup per evaluation. A
+        policy lives until its site's spec changes."""
+        try:
+            value: Derived = self._derived[make]
+        except KeyError:
+            value = self._derived[make] = make(self)
+        return value
+
+    @property
+    def warn_w(self) -> float | None:
+        if self.cap_w is None or self.warn_ratio is None:
+            return None
+        return self.cap_w * self.warn_ratio
+
     @property
     def limits(self) -> CapLimits:
         return CapLimits(self.site, None, self.cap_w, self.warn_w, self.warn_ratio)
-
-    def loss_thresholds(self, link_class: LinkClass) -> tuple[tuple[Severity, float], ...]:
-        warn, crit = self.loss[link_class]
-        return ((Severity.warning, warn), (Severity.critical, crit))
-
-
-def _ms_or(seconds: float | None, default_ms: int) -> int:
-    return int(seconds * 1000) if seconds else default_ms

@@ -93,8 +93,8 @@ class Windows:
     """The time limits a snapshot classifies racks by (milliseconds)."""
 
     stale_after_ms: int
-    hold_ms: int = 600_000
-    forget_after_ms: int = 86_400_000
+    hold_ms: int
+    forget_after_ms: int
     racks_expected: int = 0
 
 
@@ -137,12 +137,10 @@ class SitePower:
         return applied
 
     def snapshot(
-        self, now_ms: int, windows: Windows | int, tree: DomainTree | None = None
+        self, now_ms: int, windows: Windows, tree: DomainTree | None = None
     ) -> PowerSnapshot:
         """Reported, estimated and unknown power of the site (and of each domain of
         ``tree``): fresh racks report, silent ones are held, then unknown."""
-        if isinstance(windows, int):
-            windows = Windows(windows)
         if tree is not None:
             return self._snapshot_tree(now_ms, windows, tree)
         oldest_fresh = now_ms - windows.stale_after_ms

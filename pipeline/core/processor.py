@@ -174,14 +174,11 @@ class Processor:
         return Outcome(columns, alerts)
 
     # --- the periodic tick ---------------------------------------------------------------
-    def tick(self, now_ms: int) -> Outcome:
-        """Staleness, coverage, the per-site and per-domain series rows, forecast, idle
-        and telemetry rules for every site; forgets racks silent past forget_after."""
-        return self.tick_sites(now_ms, list(self.monitors))
-
     def tick_sites(self, now_ms: int, sites: Sequence[str]) -> Outcome:
-        """:meth:`tick` for ``sites`` only (the worker ticks a site at a time, so that
-        readings are processed between sites: a campus tick is tens of ms)."""
+        """The tick of ``sites``: staleness, coverage, the per-site and per-domain series
+        rows, and the rules of every scope that runs on the tick (power, link, GPU);
+        forgets racks silent past forget_after. The worker ticks a site at a time, so
+        that readings are processed between sites (a campus tick is tens of ms)."""
         columns: Columns = [[] for _ in SITE_POWER_COLUMNS]
         domain_columns: Columns = [[] for _ in DOMAIN_POWER_COLUMNS]
         alerts: list[Alert] = []

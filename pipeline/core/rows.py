@@ -1,5 +1,6 @@
 """The rows the core hands to storage: column order of the raw tables, the alerts table and
-per-site and per-domain series (``sql/migrations/001_raw_tables.sql``, ``005_*``).
+per-site and per-domain series (``sql/migrations/001_raw_tables.sql``, ``005_*``,
+``007_*``).
 
 The core builds rows as columns (one list per column, the shape column-oriented inserts
 want) in exactly these orders; the worker's sink inserts them under these names with
@@ -24,6 +25,7 @@ ALERT_COLUMNS = (
     "link",
     "peer_site",
     "rack",
+    "domain",
     "value",
     "threshold",
     "starts_at",

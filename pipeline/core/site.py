@@ -3,7 +3,9 @@ are evaluated on it.
 
 A :class:`SiteMonitor` holds the soft state of a site (latest power per rack, link
 counters, GPU samples, the power trend of the site and of each power domain) and its
-:class:`AlertBook`. It is created when a worker first sees the site after a
+:class:`AlertBook`, and runs the rules of the registry by scope
+(:mod:`pipeline.core.rules.scopes`): it knows what each scope reads, not which rules
+there are. It is created when a worker first sees the site after a
 (re)assignment and is *warming up* for one staleness window: until every rack has had
 the chance to report, a total would be partial, so no cap, forecast, idle or telemetry
 alert fires or resolves. Racks and links silent for ``forget_after`` are forgotten.
@@ -23,11 +25,17 @@ from pipeline.core.links import LinkDelta, LinkState
 from pipeline.core.policy import CapLimits, RuleConfig, SitePolicy
 from pipeline.core.power import Draw, PowerSnapshot, SitePower, Windows
 from pipeline.core.rows import DomainRow, SeriesRow
-from pipeline.core.rules.cap import evaluate_cap
-from pipeline.core.rules.cap_forecast import evaluate_forecast
-from pipeline.core.rules.coverage import evaluate_coverage, evaluate_link_silence
-from pipeline.core.rules.idle import evaluate_idle
-from pipeline.core.rules.loss import evaluate_loss
+from pipeline.core.rules.common import FORECAST_WINDOW, LOSS_WINDOW, STALE_AFTER
+from pipeline.core.rules.registry import registry
+from pipeline.core.rules.scopes import (
+    LINK_SAMPLES,
+    LINK_TICK,
+    POWER,
+    RACK_GPUS,
+    GpuRacks,
+    Links,
+    PowerSubject,
+)
 from pipeline.events import Alert, LinkClass
 
 
@@ -38,8 +46,15 @@ class SiteMonitor:
         self.site = site
         self.config = config
         self.created_ms = created_ms
+        rules = registry()
+        # One list per scope, built once: a message runs these, nothing else.
+        self.power_rules = rules.rules_of(POWER)
+        self.link_rules = rules.rules_of(LINK_SAMPLES)
+        self.link_tick_rules = rules.rules_of(LINK_TICK)
+        self.gpu_rules = rules.rules_of(RACK_GPUS)
+        self.trend_window_ms = config.ms(FORECAST_WINDOW)
         self.power = SitePower(site)
-        self.trend = PowerTrend(config.forecast_window_ms)
+        self.trend = PowerTrend(self.trend_window_ms)
         self.links: dict[str, tuple[LinkState, LinkClass, str | None]] = {}
         self.gpus: dict[str, RackGpus] = {}
         self.alerts = AlertBook(site, durable)
@@ -56,11 +71,11 @@ class SiteMonitor:
     def domain_tree(self, policy: SitePolicy) -> DomainTree | None:
         """The site's domain tree, rebuilt only when the spec's domains change."""
         source = policy.domains
-        if source is None:
-            self.tree = None
+        if source is None or policy.warn_ratio is None:
+            self.tree = None  # no spec, no domains
         elif self.tree is None or self.tree.source is not source:
             # Checked here as well: a spec published by other means than `sites apply`.
-            self.tree = DomainTree.of_domains(self.site, source, policy.warn_ratio or 0.9)
+            self.tree = DomainTree.of_domains(self.site, source, policy.warn_ratio)
             self.domain_trends = {}
         return self.tree
 
@@ -108,23 +123,19 @@ class SiteMonitor:
                 name = domain.limits.domain or ""
                 trend = self.domain_trends.get(name)
                 if trend is None:
-                    trend = self.domain_trends[name] = PowerTrend(self.config.forecast_window_ms)
+                    trend = self.domain_trends[name] = PowerTrend(self.trend_window_ms)
                 alerts += self._power_rules(now_ms, d_draw, domain.limits, policy, trend)
         return row, domain_rows, alerts
 
     def _power_rules(
         self, now_ms: int, draw: Draw, limits: CapLimits, policy: SitePolicy, trend: PowerTrend
     ) -> list[Alert]:
-        """Cap, forecast and telemetry rules of the site or of one domain."""
+        """The power rules (cap, forecast, telemetry, ...) of the site or of one domain."""
         trend.add(now_ms, draw.total_w)
-        alerts = evaluate_cap(self.alerts, draw, now_ms, limits, policy.min_coverage, self.config)
-        forecast = evaluate_forecast(self.alerts, trend, draw.total_w, now_ms, limits, self.config)
-        if forecast is not None:
-            alerts.append(forecast)
-        if limits.cap_w is not None:  # a site without a spec is stored and shown only
-            alerts += evaluate_coverage(
-                self.alerts, draw, now_ms, limits, policy.min_coverage, self.config
-            )
+        subject = PowerSubject(draw, limits, trend)
+        alerts: list[Alert] = []
+        for evaluate in self.power_rules:
+            alerts += evaluate(self.alerts, subject, now_ms, policy)
         return alerts
 
     def _domain_rows(self, now_ms: int, snap: PowerSnapshot, warming: bool) -> list[DomainRow]:
@@ -193,40 +204,30 @@ class SiteMonitor:
         entry = self.links.get(link)
         if entry is None:
             peer = sys.intern(peer_site) if peer_site else None
-            entry = (LinkState(self.config.loss_window_ms), link_class, peer)
+            entry = (LinkState(self.config.ms(LOSS_WINDOW)), link_class, peer)
             self.links[sys.intern(link)] = entry
         return entry[0].observe(ts_ms, tx, rx, dropped)
 
     def evaluate_links(self, links: Iterable[str], now_ms: int, policy: SitePolicy) -> list[Alert]:
-        """The loss rules of ``links`` (known links), in the order given."""
+        """The link-sample rules (loss) of ``links`` (known links), in the order given:
+        once per message, each rule looping over the links itself."""
         if self.warming(now_ms, policy):
             return []  # nothing to judge: hold whatever state the alert is in
+        subject = Links(links, self.links)
         out: list[Alert] = []
-        book, config, known = self.alerts, self.config, self.links
-        for link in links:
-            state, link_class, peer = known[link]
-            out += evaluate_loss(book, link, link_class, peer, state, now_ms, policy, config)
+        for evaluate in self.link_rules:
+            out += evaluate(self.alerts, subject, now_ms, policy)
         return out
 
     def evaluate_link_silence(self, now_ms: int, policy: SitePolicy) -> list[Alert]:
-        """Once per tick: a link silent past the staleness window fires
-        ``link_telemetry_missing``; its loss alerts are not evaluated meanwhile."""
+        """Once per tick, the rules of every known link (a link silent past the
+        staleness window fires ``link_telemetry_missing``)."""
         if self.warming(now_ms, policy):
             return []
-        out = []
-        for link, (state, link_class, peer) in self.links.items():
-            alert = evaluate_link_silence(
-                self.alerts,
-                link,
-                link_class,
-                peer,
-                state.last_ts,
-                now_ms,
-                policy.stale_after_ms,
-                self.config,
-            )
-            if alert is not None:
-                out.append(alert)
+        subject = Links(self.links, self.links)
+        out: list[Alert] = []
+        for evaluate in self.link_tick_rules:
+            out += evaluate(self.alerts, subject, now_ms, policy)
         return out
 
     def silent_links(self, now_ms: int, policy: SitePolicy) -> list[str]:
@@ -238,18 +239,18 @@ class SiteMonitor:
     def rack_gpus(self, rack: str) -> RackGpus:
         gpus = self.gpus.get(rack)
         if gpus is None:
-            gpus = self.gpus[sys.intern(rack)] = RackGpus(self.config.stale_after_ms)
+            gpus = self.gpus[sys.intern(rack)] = RackGpus(self.config.ms(STALE_AFTER))
         return gpus
 
     def evaluate_gpus(self, now_ms: int, policy: SitePolicy) -> list[Alert]:
-        if self.warming(now_ms, policy):
+        """Once per tick, the rules of each rack's GPUs (idle power)."""
+        if self.warming(now_ms, policy) or not self.gpu_rules:
             return []
-        out = []
-        for rack, gpus in self.gpus.items():
-            stats = gpus.stats(now_ms, policy.stale_after_ms)
-            alert = evaluate_idle(self.alerts, rack, stats, now_ms, self.config)
-            if alert is not None:
-                out.append(alert)
+        window_ms = policy.stale_after_ms
+        subject = GpuRacks([(r, gpus.stats(now_ms, window_ms)) for r, gpus in self.gpus.items()])
+        out: list[Alert] = []
+        for evaluate in self.gpu_rules:
+            out += evaluate(self.alerts, subject, now_ms, policy)
         return out
 
 

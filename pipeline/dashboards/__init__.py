@@ -5,3 +5,12 @@ test fails when the checked-in files differ from what this code builds, and runs
 SQL of every ClickHouse panel on the embedded store. Nothing else imports this package:
 the SDK is a development dependency.
 """
+
+__all__ = [
+    "fleet",
+    "health",
+    "links",
+    "panels",
+    "site",
+    "sources",
+]

@@ -52,19 +52,3 @@ class SQL(cogbuilder.Builder[ClickHouseQuery]):
 
 def promql(expr: str, legend: str, ref_id: str = "A") -> prometheus.Dataquery:
     return prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(ref_id)
-
-
-def clickhouse_targets(dashboard: dict[str, object]) -> list[dict[str, object]]:
-    """Every ClickHouse query of a built dashboard: panel targets, variables, annotations."""
-    found: list[dict[str, object]] = []
-    for panel in dashboard.get("panels", []):  # type: ignore[attr-defined]
-        found.extend(t for t in panel.get("targets", []) if "rawSql" in t)
-    for variable in dashboard.get("templating", {}).get("list", []):  # type: ignore[attr-defined]
-        query = variable.get("query")
-        if isinstance(query, dict) and "rawSql" in query:
-            found.append(query)
-    for annotation in dashboard.get("annotations", {}).get("list", []):  # type: ignore[attr-defined]
-        target = annotation.get("target")
-        if isinstance(target, dict) and "rawSql" in target:
-            found.append(target)
-    return found

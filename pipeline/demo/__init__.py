@@ -1,1 +1,15 @@
-"""``megawatch demo``: the whole pipeline on one machine, with nothing configured."""
+"""``megawatch demo``: the whole pipeline on one machine, with nothing configured.
+
+:mod:`.runner` starts and stops it all; :mod:`.worker_process` the worker child,
+:mod:`.receiver` the signed-webhook receiver, :mod:`.view` the live terminal view,
+:mod:`.terminal` Ctrl-C handling, :mod:`.summary` the closing summary.
+"""
+
+__all__ = [
+    "receiver",
+    "runner",
+    "summary",
+    "terminal",
+    "view",
+    "worker_process",
+]

@@ -211,9 +211,9 @@ def _send_bad_messages(settings: Settings, endpoint: Any) -> None:
     """A misbehaving producer: one message that is not JSON, one with a negative power."""
     from kafka import KafkaProducer
 
-    from pipeline.kafka.endpoint import kafka_python_producer_options
+    from pipeline.kafka.endpoint import kafka_python_options
 
-    producer = KafkaProducer(**kafka_python_producer_options(settings, endpoint))
+    producer = KafkaProducer(**kafka_python_options(settings, endpoint, "producer"))
     site = b"inf-fra-1"
     bad = {"site": site.decode(), "rack": "r01", "ts": int(time.time() * 1000), "power_w": -1}
     try:

@@ -1,3 +1,5 @@
 """Talking to Kafka: where it is and the client options (:mod:`.endpoint`), the contract's
 topics (:mod:`.topics`), fixes to Faust (:mod:`.faust_fixes`) and to its use of the
 embedded Tansu broker (:mod:`.tansu`), and site-spec publishing (:mod:`.site_specs`)."""
+
+__all__ = ["endpoint", "faust_fixes", "site_specs", "tansu", "topics"]

@@ -4,15 +4,17 @@
 Kafka cluster, used as is: none of the embedded broker's workarounds apply), else the
 embedded broker running for ``MEGAWATCH_DATA_DIR``, else a new one the caller owns.
 
-The option builders turn the TLS/SASL settings into keyword arguments for kafka-python,
-aiokafka and Faust. The embedded broker speaks PLAINTEXT only and differs from Kafka in
-ways measured in ../shared/MEASURED.md; only the ``embedded`` endpoint gets:
+One option builder per client library turns the endpoint, the TLS/SASL settings and
+the client's role (:data:`Role`: admin, producer or consumer) into keyword arguments:
+:func:`kafka_python_options`, :func:`aiokafka_options` and :func:`faust_options` (a
+Faust app has one role). The embedded broker speaks PLAINTEXT only and differs from
+Kafka in ways measured in ../shared/MEASURED.md; only the ``embedded`` endpoint gets:
 
 * no idempotent producer (Tansu half-supports InitProducerId: aiokafka's v0 request is
   rejected; kafka-python 3.0.12 enables idempotence by default and gets an id, but we do
   not rely on Tansu's sequence checks);
-* Faust session timeout 6 s and heartbeat 1 s (Tansu's joins take half the session
-  timeout), at-least-once processing (no transactions);
+* session timeout 6 s for consumers in a group, Faust's with heartbeat 1 s (Tansu's
+  joins take half the session timeout), at-least-once processing (no transactions);
 * the end-offset fix of :mod:`pipeline.kafka.tansu` (chosen by ``MegawatchApp``).
 """
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 import logging
 import ssl
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pipeline.broker.process import EmbeddedBroker, broker_lock, discover
 from pipeline.errors import BrokerError, ConfigError
@@ -37,10 +39,7 @@ EMBEDDED_FAUST_OPTIONS: dict[str, Any] = {
 }
 
 #: The same for kafka-python and aiokafka consumers in a group.
-EMBEDDED_GROUP_TIMEOUTS_MS: dict[str, int] = {
-    "session_timeout_ms": 6000,
-    "heartbeat_interval_ms": 1000,
-}
+EMBEDDED_GROUP_TIMEOUTS_MS: dict[str, int] = {"session_timeout_ms": 6000}
 
 
 @dataclass(frozen=True)
@@ -147,82 +146,102 @@ def ssl_context(settings: Settings) -> ssl.SSLContext:
     return context
 
 
-def kafka_python_options(
-    settings: Settings, endpoint: KafkaEndpoint | None = None
-) -> dict[str, Any]:
-    """kafka-python keyword arguments: security, plus ``bootstrap_servers`` if given."""
-    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
-    if endpoint is not None:
-        options["bootstrap_servers"] = endpoint.servers
+#: What a client is for; each library's builder adds that role's options to the
+#: security settings. A reader without a group is a ``consumer`` too.
+Role = Literal["admin", "producer", "consumer"]
+
+#: The producers' compression: kafka-python supports lz4 through the ``lz4`` package (a
+#: dependency), and Tansu and Kafka accept it; zstd would need ``zstandard`` in
+#: kafka-python.
+COMPRESSION = "lz4"
+
+#: kafka-python producer settings (the site agents, site specs, the demo). Retries are
+#: bounded by ``delivery_timeout_ms``, after which the agent's publisher gives the
+#: message back to its outbox (:mod:`pipeline.sources.publisher`).
+KAFKA_PYTHON_PRODUCER: dict[str, Any] = {
+    "compression_type": COMPRESSION,
+    "linger_ms": 20,
+    "retries": 2**31 - 1,  # bounded by delivery_timeout_ms instead
+    "retry_backoff_ms": 200,
+    "delivery_timeout_ms": 30_000,
+    "request_timeout_ms": 10_000,
+    "max_block_ms": 5_000,
+    "reconnect_backoff_max_ms": 5_000,
+    # Topics are created with the configured partition count (kafka.topics); a broker
+    # that auto-created them on a metadata request would pick its own count (Tansu: 4).
+    "allow_auto_create_topics": False,
+}
+
+
+def kafka_python_options(settings: Settings, endpoint: KafkaEndpoint, role: Role) -> dict[str, Any]:
+    """Keyword arguments for kafka-python's ``KafkaAdminClient``, ``KafkaProducer`` or
+    ``KafkaConsumer``: bootstrap servers, security, and the role's options."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": endpoint.servers,
+        "security_protocol": settings.kafka_security_protocol,
+    }
     if _uses_ssl(settings):
         options.update({f"ssl_{name}": path for name, path in _ssl_files(settings).items()})
-    if _uses_sasl(settings):
-        mechanism, username, password = _sasl_fields(settings)
-        options.update(
-            sasl_mechanism=mechanism, sasl_plain_username=username, sasl_plain_password=password
-        )
-    return options
+    options.update(_sasl_options(settings))
+    if role == "producer":
+        options.update(KAFKA_PYTHON_PRODUCER)
+    return options | _role_options(endpoint, role)
 
 
-def kafka_python_producer_options(settings: Settings, endpoint: KafkaEndpoint) -> dict[str, Any]:
-    """Options for ``kafka.KafkaProducer``: idempotence off on the embedded broker."""
-    options = kafka_python_options(settings, endpoint)
-    # kafka-python 3.0.12 defaults to True; said here, as on a real cluster (which
-    # implies acks=all: callers that pass acks pass "all")
-    options["enable_idempotence"] = not endpoint.embedded
-    return options
-
-
-def kafka_python_consumer_options(settings: Settings, endpoint: KafkaEndpoint) -> dict[str, Any]:
-    """Options for ``kafka.KafkaConsumer``: quick group joins on the embedded broker."""
-    options = kafka_python_options(settings, endpoint)
-    if endpoint.embedded:
-        options.update(EMBEDDED_GROUP_TIMEOUTS_MS)
-    return options
-
-
-def aiokafka_options(settings: Settings, endpoint: KafkaEndpoint | None = None) -> dict[str, Any]:
-    """aiokafka keyword arguments: security (an ``ssl_context``), plus bootstrap if given."""
-    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
-    if endpoint is not None:
-        options["bootstrap_servers"] = endpoint.servers
-    if _uses_ssl(settings):
-        options["ssl_context"] = ssl_context(settings)
-    if _uses_sasl(settings):
-        mechanism, username, password = _sasl_fields(settings)
-        options.update(
-            sasl_mechanism=mechanism, sasl_plain_username=username, sasl_plain_password=password
-        )
-    return options
-
-
-def aiokafka_producer_options(settings: Settings, endpoint: KafkaEndpoint) -> dict[str, Any]:
-    """Options for ``aiokafka.AIOKafkaProducer``; never idempotent on the embedded broker."""
-    options = aiokafka_options(settings, endpoint)
-    if endpoint.embedded:
-        options["enable_idempotence"] = False  # aiokafka's default, stated: Tansu rejects it
-    else:  # a real cluster: no duplicates from retries, every in-sync replica acks
-        options.update(enable_idempotence=True, acks="all")
-    return options
-
-
-def aiokafka_consumer_options(settings: Settings, endpoint: KafkaEndpoint) -> dict[str, Any]:
-    """Options for ``aiokafka.AIOKafkaConsumer``: quick group joins on the embedded broker.
+def aiokafka_options(settings: Settings, endpoint: KafkaEndpoint, role: Role) -> dict[str, Any]:
+    """Keyword arguments for aiokafka's clients: bootstrap servers, security (an
+    ``ssl_context``), and the role's options.
 
     On the embedded broker a new group with ``auto_offset_reset='latest'`` replays old
     records: seek with :func:`pipeline.kafka.tansu.seek_to_true_end` after the assignment.
     """
-    options = aiokafka_options(settings, endpoint)
-    if endpoint.embedded:
-        options.update(EMBEDDED_GROUP_TIMEOUTS_MS)
-    return options
+    options: dict[str, Any] = {
+        "bootstrap_servers": endpoint.servers,
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if _uses_ssl(settings):
+        options["ssl_context"] = ssl_context(settings)
+    options.update(_sasl_options(settings))
+    return options | _role_options(endpoint, role)
+
+
+def _sasl_options(settings: Settings) -> dict[str, Any]:
+    """The SASL options, named alike by kafka-python and aiokafka."""
+    if not _uses_sasl(settings):
+        return {}
+    mechanism, username, password = _sasl_fields(settings)
+    return {
+        "sasl_mechanism": mechanism,
+        "sasl_plain_username": username,
+        "sasl_plain_password": password,
+    }
+
+
+def _role_options(endpoint: KafkaEndpoint, role: Role) -> dict[str, Any]:
+    """What a role needs of either library (both name these options alike)."""
+    if role == "producer":
+        # Idempotent on a real cluster (no duplicates from retries; every in-sync
+        # replica acks), never on the embedded broker (see the module doc). Said
+        # explicitly: kafka-python 3 defaults to idempotence, aiokafka does not.
+        return {"acks": "all", "enable_idempotence": not endpoint.embedded}
+    if role == "consumer":
+        # A member learns of a rebalance at its next heartbeat: every second keeps a
+        # rebalance short (the notifier's pause in deliveries).
+        timeouts: dict[str, Any] = {"heartbeat_interval_ms": 1000}
+        if endpoint.embedded:
+            timeouts.update(EMBEDDED_GROUP_TIMEOUTS_MS)
+        return timeouts
+    return {}
 
 
 def faust_options(settings: Settings, endpoint: KafkaEndpoint) -> dict[str, Any]:
     """Keyword arguments for ``faust.App`` (and ``pipeline.kafka.tansu.MegawatchApp``)."""
     import faust
 
-    options: dict[str, Any] = {"broker": [f"kafka://{server}" for server in endpoint.servers]}
+    options: dict[str, Any] = {
+        "broker": [f"kafka://{server}" for server in endpoint.servers],
+        "producer_compression_type": COMPRESSION,
+    }
     context = ssl_context(settings) if _uses_ssl(settings) else None
     if _uses_sasl(settings):
         mechanism, username, password = _sasl_fields(settings)
@@ -246,7 +265,7 @@ def cluster_id(endpoint: KafkaEndpoint, settings: Settings, *, timeout: float = 
     timeout_ms = int(timeout * 1000)
     try:
         admin = KafkaAdminClient(
-            **kafka_python_options(settings, endpoint),
+            **kafka_python_options(settings, endpoint, "admin"),
             client_id="megawatch-cluster-id",
             request_timeout_ms=timeout_ms,
             bootstrap_timeout_ms=timeout_ms,

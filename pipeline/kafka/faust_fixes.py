@@ -23,7 +23,7 @@ already read.
   offsets are ever committed, the rest is redelivered.
 
 Redeliveries that remain possible after a rebalance are absorbed downstream
-(:meth:`pipeline.worker.handlers.Handlers._delivered_before` and the offset ledger).
+(:meth:`pipeline.worker.positions.Positions.delivered_before` and the offset ledger).
 """
 
 from __future__ import annotations

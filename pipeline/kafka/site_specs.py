@@ -15,12 +15,7 @@ from pydantic import ValidationError
 
 from pipeline.errors import BrokerError
 from pipeline.events import SiteSpec
-from pipeline.kafka.endpoint import (
-    KafkaEndpoint,
-    kafka_python_options,
-    kafka_python_producer_options,
-    resolve_kafka,
-)
+from pipeline.kafka.endpoint import KafkaEndpoint, kafka_python_options, resolve_kafka
 from pipeline.kafka.topics import SITES, ensure_topics
 from pipeline.settings import Settings
 
@@ -35,7 +30,7 @@ def publish_specs(settings: Settings, specs: list[SiteSpec]) -> None:
     endpoint, _ = resolve_kafka(settings, start_if_missing=False)
     ensure_topics(settings, endpoint)
     try:
-        producer = KafkaProducer(**kafka_python_producer_options(settings, endpoint), acks="all")
+        producer = KafkaProducer(**kafka_python_options(settings, endpoint, "producer"))
         try:
             futures = [
                 producer.send(
@@ -75,7 +70,7 @@ def _read_all(settings: Settings, endpoint: KafkaEndpoint, topic: str) -> list[t
 
     try:
         consumer = KafkaConsumer(
-            **kafka_python_options(settings, endpoint),
+            **kafka_python_options(settings, endpoint, "consumer"),
             enable_auto_commit=False,
             consumer_timeout_ms=5_000,
         )

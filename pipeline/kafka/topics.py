@@ -65,7 +65,7 @@ def ensure_topics(settings: Settings, endpoint: KafkaEndpoint) -> TopicLayout:
 
     try:
         admin = KafkaAdminClient(
-            **kafka_python_options(settings, endpoint), client_id="megawatch-topics"
+            **kafka_python_options(settings, endpoint, "admin"), client_id="megawatch-topics"
         )
     except (KafkaError, OSError) as exc:
         raise BrokerError(f"cannot reach Kafka at {endpoint.bootstrap}: {exc}") from exc

@@ -8,8 +8,8 @@ Modelled on Alertmanager's notify pipeline, one stage per module:
 * :mod:`.retry`      pure ``check(status)`` classification and back-off
 * :mod:`.delivery`   the retry loop, with timeouts and redacted errors
 * :mod:`.channel`    one independent queue and sender per receiver, reminders
-* :mod:`.notifier`   fan-out and completion; :mod:`.records` delivery records
-* :mod:`.outbox`     committable offsets; :mod:`.consumer` the Kafka reader
+* :mod:`.notifier`   fan-out and completion; :mod:`.delivery_log` delivery records
+* :mod:`.offsets`    committable offsets; :mod:`.consumer` the Kafka reader
 * :mod:`.service`    the component the worker embeds and ``megawatch notifier`` runs
 """
 

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import orjson
@@ -21,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from pydantic import BaseModel, Field, ValidationError
 
+from pipeline.core.retry import Backoff, retry
 from pipeline.errors import BrokerError
 from pipeline.events import Alert
 from pipeline.notify.notifier import Notifier
@@ -29,6 +31,8 @@ from pipeline.notify.offsets import OffsetLedger
 logger = logging.getLogger(__name__)
 
 ALERTS_TOPIC = "alerts"
+#: while the broker is away or the group in trouble: try reading again every second
+READ_BACKOFF = Backoff(first_s=1.0, max_s=1.0)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped
@@ -55,9 +59,10 @@ class AlertOutbox:
         topic: str = ALERTS_TOPIC,
         max_age_s: float = 86400.0,
         commit_interval_s: float = 0.2,
-        session_timeout_s: float = 10.0,
         fetch_max_wait_ms: int = 20,
     ) -> None:
+        """``kafka_options``: :func:`pipeline.kafka.endpoint.aiokafka_options` of the
+        consumer role (security, bootstrap servers, group timeouts)."""
         self.notifier = notifier
         self.ledger = OffsetLedger()
         self.topic = topic
@@ -68,8 +73,6 @@ class AlertOutbox:
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            session_timeout_ms=int(session_timeout_s * 1000),
-            heartbeat_interval_ms=1000,
             # Alerts are few and urgent: a broker that does not answer a long poll as
             # soon as data arrives (the embedded one) would otherwise add up to the
             # default 500 ms wait to every alert.
@@ -102,15 +105,15 @@ class AlertOutbox:
         await self.commit()
         await self._consumer.stop()
 
+    def _read_failed(self, exc: Exception, delay: float) -> None:
+        # the broker away or a group error: keep trying
+        logger.error("notifier: reading %s failed, retrying in %.0f s: %s", self.topic, delay, exc)
+
     async def _run(self) -> None:
         last_commit = time.monotonic()
         while True:
-            try:
-                batches = await self._consumer.getmany(timeout_ms=100, max_records=1000)
-            except KafkaError as exc:  # the broker away or a group error: keep trying
-                logger.error("notifier: reading %s failed, retrying in 1 s: %s", self.topic, exc)
-                await asyncio.sleep(1.0)
-                continue
+            read = partial(self._consumer.getmany, timeout_ms=100, max_records=1000)
+            batches = await retry(read, READ_BACKOFF, self._read_failed, retry_on=(KafkaError,))
             for tp, messages in batches.items():
                 for message in messages:
                     self._dispatch(tp, message)

@@ -16,13 +16,14 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import astuple, dataclass, fields
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pipeline.notify.delivery import Attempt
     from pipeline.notify.notification import Notification
     from pipeline.notify.receivers import Receiver
     from pipeline.settings import Settings
+    from pipeline.store.columns import ColumnWriter
 
 logger = logging.getLogger(__name__)
 
@@ -47,20 +48,42 @@ class DeliveryRecord:
     latency_ms: float
     error: str
 
+    @classmethod
+    def of_attempt(
+        cls,
+        receiver: Receiver,
+        attempt: Attempt,
+        *,
+        fingerprint: str,
+        seq: int,
+        status: str,
+        rule: str,
+        site: str,
+        at: datetime,
+        error: str | None = None,
+    ) -> DeliveryRecord:
+        """The row of one attempt at ``receiver`` for one subject (an alert, a digest);
+        ``error`` replaces the attempt's own (a left-out alert says so)."""
+        return cls(
+            at=at,
+            fingerprint=fingerprint,
+            seq=seq,
+            status=status,
+            rule=rule,
+            site=site,
+            receiver=receiver.name,
+            receiver_kind=receiver.kind.value,
+            attempt=attempt.number,
+            outcome=attempt.outcome,
+            http_status=attempt.http_status,
+            latency_ms=round(attempt.latency_ms, 3),
+            error=attempt.error if error is None else error,
+        )
+
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(DeliveryRecord))
 
 RecordSink = Callable[[list[DeliveryRecord]], Awaitable[None]]
-
-
-class _ColumnStore(Protocol):
-    def insert_columns(
-        self,
-        table: str,
-        column_names: Sequence[str],
-        columns: Sequence[Sequence[Any]],
-        dedup_token: str | None = None,
-    ) -> Any: ...
 
 
 def attempt_records(receiver: Receiver, n: Notification, attempt: Attempt) -> list[DeliveryRecord]:
@@ -68,20 +91,16 @@ def attempt_records(receiver: Receiver, n: Notification, attempt: Attempt) -> li
     at = datetime.now(UTC)
     listed = {id(a) for a in n.listed}
     return [
-        DeliveryRecord(
-            at=at,
+        DeliveryRecord.of_attempt(
+            receiver,
+            attempt,
             fingerprint=alert.fingerprint,
             seq=alert.seq,
             status=alert.status.value,
             rule=alert.rule,
             site=alert.site,
-            receiver=receiver.name,
-            receiver_kind=receiver.kind.value,
-            attempt=attempt.number,
-            outcome=attempt.outcome,
-            http_status=attempt.http_status,
-            latency_ms=round(attempt.latency_ms, 3),
-            error=attempt.error if id(alert) in listed else _truncated(attempt.error),
+            at=at,
+            error=None if id(alert) in listed else _truncated(attempt.error),
         )
         for alert in n.all_alerts
     ]
@@ -119,7 +138,7 @@ def record_in_store(settings: Settings, records: Sequence[DeliveryRecord]) -> st
     return f"{len(records)} attempt(s) recorded in {TABLE}"
 
 
-def store_sink(store: _ColumnStore) -> RecordSink:
+def store_sink(store: ColumnWriter) -> RecordSink:
     """A sink writing to ``alert_deliveries`` through the store, off the event loop."""
 
     async def write(records: list[DeliveryRecord]) -> None:

@@ -3,7 +3,9 @@
 As in Alertmanager's notify pipeline, :func:`check` decides from a status code alone
 whether an attempt succeeded, may be retried or failed for good; the loop in
 :mod:`pipeline.notify.delivery` only acts on the verdict. Timeouts and connection
-errors have no status: the loop retries them without asking :func:`check`.
+errors have no status: the loop retries them without asking :func:`check`. The delay
+between attempts is megawatch's one back-off (:class:`pipeline.core.retry.Backoff`),
+jittered, unless the receiver said when to come back (``Retry-After``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
+
+from pipeline.core.retry import Backoff
 
 
 class Verdict(StrEnum):
@@ -71,14 +75,10 @@ class RetryPolicy:
     max_attempts: int | None = None  # None: limited by give_up_s only
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Delay after failed attempt ``attempt`` (1-based): capped exponential, jittered.
-
-        The jitter draws from the upper half of the step ("equal jitter"), so that
-        receivers recovering from an outage are not hit by all senders at once and the
-        delay never collapses to zero.
-        """
-        step = min(self.max_backoff_s, self.initial_backoff_s * 2 ** max(0, attempt - 1))
-        return float(step * (0.5 + 0.5 * (rng or random).random()))
+        """Delay after failed attempt ``attempt`` (1-based): capped exponential, jittered
+        (receivers recovering from an outage are not hit by all senders at once)."""
+        schedule = Backoff(self.initial_backoff_s, self.max_backoff_s, jitter=True)
+        return schedule.delay(attempt, rng)
 
     def next_delay(
         self, attempt: int, retry_after: float | None, rng: random.Random | None = None

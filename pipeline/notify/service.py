@@ -87,11 +87,9 @@ class NotifierService:
         self.notifier.restore_firing(self._firing)
         self.outbox = AlertOutbox(
             self.notifier,
-            aiokafka_options(self.settings, endpoint),
+            aiokafka_options(self.settings, endpoint, "consumer"),
             notifier_group(self.settings),
             max_age_s=self.settings.notify_max_age_s,
-            # The embedded broker joins groups in about half the session timeout.
-            session_timeout_s=6.0 if endpoint.embedded else 10.0,
         )
         try:
             await self.outbox.start()

@@ -67,13 +67,6 @@ def standard_key(secret: str) -> bytes:
     return secret.encode()
 
 
-def standard_secret(secret: str) -> str:
-    """The secret in the ``whsec_<base64>`` form that Standard Webhooks libraries take."""
-    if secret.startswith(STANDARD_SECRET_PREFIX):
-        return secret
-    return STANDARD_SECRET_PREFIX + base64.b64encode(secret.encode()).decode()
-
-
 def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """The ``webhook-signature`` value: ``v1,<base64 HMAC-SHA256>``."""
     message = f"{message_id}.{timestamp}.".encode() + body

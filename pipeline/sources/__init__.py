@@ -1,7 +1,7 @@
-"""Site-agent inputs (simulator, file replay, NVML) and the producer loop.
+"""Site-agent inputs (simulator, file replay, NVML, polled devices) and the producer loop.
 
-``megawatch agent`` (:mod:`pipeline.cli.agent_cmd`) wires them; in-process use, as the
-demo does it::
+``megawatch agent`` (:mod:`pipeline.cli.agent_cmd`) builds its command line from the
+registry of source kinds; in-process use, as the demo does it::
 
     from pipeline.kafka.endpoint import resolve_kafka
     from pipeline.sources.agent import AgentRun, kafka_publisher, simulated_fleet
@@ -15,11 +15,41 @@ demo does it::
     ...
     result = agent.stop()                      # flushes, joins; result.summary()
 
-Modules: ``base`` (messages, ticks, batching), ``hardware`` (accelerators, calibration),
-``fleet``/``fleet_gen`` (fleet files, built-in fleets), ``scenarios``, ``sim_*`` and
-``simulator`` (the simulator), ``chaos`` (bad events), ``replay_read``/``replay``,
-``nvml``, ``outbox``/``publisher`` (buffering Kafka producer), ``loop`` and ``agent``;
-polled devices: ``polling`` (the shared tick loop), ``devices`` (the factory), ``mapping``
-(``--map`` files), ``dcgm``, ``redfish``/``redfish_session``, ``netdev``, ``rdma``, and
-``http_devices`` (TLS, timeouts).
+or any kind by name: ``source_kind("netdev").build(LinkSourceOptions(...), settings)``.
+
+* :mod:`.registry` the ``--source`` kinds, their typed options and builders; :mod:`.kind`
+  what a kind declares; :mod:`.command_line` their options merged into one command line
+* :mod:`.base` messages, ticks, batching; :mod:`.loop` the pacing loop; :mod:`.agent` a
+  source, the publisher and the loop wired (and the simulator's builder)
+* :mod:`.buffer` the bounded outbox; :mod:`.publisher` the buffering Kafka producer
+* :mod:`.sim` the simulator; :mod:`.replay_read` and :mod:`.replay` recordings;
+  :mod:`.nvml` this host's GPUs
+* polled devices: :mod:`.polling` the shared tick loop, :mod:`.devices` their builders,
+  :mod:`.mapping` ``--map`` files, :mod:`.dcgm`, :mod:`.redfish` and
+  :mod:`.redfish_session`, :mod:`.netdev`, :mod:`.rdma`, :mod:`.http_devices` (TLS,
+  timeouts)
 """
+
+__all__ = [
+    "agent",
+    "base",
+    "buffer",
+    "command_line",
+    "dcgm",
+    "devices",
+    "http_devices",
+    "kind",
+    "loop",
+    "mapping",
+    "netdev",
+    "nvml",
+    "polling",
+    "publisher",
+    "rdma",
+    "redfish",
+    "redfish_session",
+    "registry",
+    "replay",
+    "replay_read",
+    "sim",
+]

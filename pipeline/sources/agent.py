@@ -18,14 +18,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.broker.probe import kafka_cluster_id
-from pipeline.kafka.endpoint import KafkaEndpoint, kafka_python_producer_options
+from pipeline.kafka.endpoint import KafkaEndpoint, kafka_python_options
 from pipeline.settings import Settings
 from pipeline.sources.base import DEFAULT_BATCH_SIZE, Source
 from pipeline.sources.buffer import DEFAULT_CAPACITY_BYTES, Outbox, OutboxStats
+from pipeline.sources.kind import BuildContext, Printout
 from pipeline.sources.loop import AgentLoop, LoopStats
-from pipeline.sources.producer import PRODUCER_DEFAULTS
 from pipeline.sources.publisher import KafkaPublisher
-from pipeline.sources.sim.fleet import Fleet
+from pipeline.sources.registry import SimSourceOptions
+from pipeline.sources.sim.fleet import Fleet, load_fleet
+from pipeline.sources.sim.fleet_gen import generate_fleet, single_site_fleet
 from pipeline.sources.sim.simulator import FleetSimulator, SimOptions, SimSource
 
 logger = logging.getLogger(__name__)
@@ -34,7 +36,8 @@ _REQUEST_OVERHEAD = 64 * 1024  # a produce request carries headers around the ba
 
 
 def producer_options(settings: Settings, endpoint: KafkaEndpoint) -> dict[str, Any]:
-    options = {**PRODUCER_DEFAULTS, **kafka_python_producer_options(settings, endpoint)}
+    options = kafka_python_options(settings, endpoint, "producer")
+    options["client_id"] = "megawatch-agent"
     options["max_request_size"] = settings.max_message_bytes + _REQUEST_OVERHEAD
     return options
 
@@ -106,6 +109,34 @@ def simulated_fleet(
     for note in simulator.plan.notes:
         logger.info("%s", note)
     return SimSource(simulator, batch_size, max_bytes)
+
+
+def sim_source(options: SimSourceOptions, context: BuildContext) -> SimSource | Printout:
+    """``--source sim``: the fleet of ``--fleet``, ``--sites N`` or one ``--site``, or its
+    file (``--print-fleet``)."""
+    sites = list(options.sites)
+    if options.fleet is not None:
+        fleet = load_fleet(options.fleet)
+    elif options.n_sites is not None:
+        fleet = generate_fleet(options.n_sites)
+    else:  # one --site (checked by the options)
+        fleet, sites = single_site_fleet(sites[0], options.profile), []
+    if sites:
+        fleet = fleet.only(sites)
+    if options.print_fleet:
+        return Printout(fleet.to_yaml())
+    return simulated_fleet(
+        fleet,
+        options.scenarios,
+        seed=options.seed,
+        interval_s=options.interval_s,
+        gpu_every=options.gpu_every,
+        batch_size=options.batch_size,
+        max_bytes=context.settings.max_message_bytes,
+        breach_site=options.breach_site,
+        wan_link=options.wan_link,
+        effects_at_s=options.effects_at_s,
+    )
 
 
 @dataclass(frozen=True)

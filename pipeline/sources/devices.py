@@ -1,4 +1,4 @@
-"""Build the polling sources of ``megawatch agent`` from its options.
+"""The builders of the polled source kinds (named in :mod:`pipeline.sources.registry`).
 
 ``dcgm-exporter``: one reader per ``/metrics`` URL (``--url``, repeatable, or
 ``--targets FILE``); ``redfish``: one per service root; ``netdev`` and ``rdma``: this
@@ -8,80 +8,75 @@ host's mapped interfaces or ports. All share :class:`~pipeline.sources.polling.P
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from pipeline.errors import SourceError
-from pipeline.settings import Settings
-from pipeline.sources.base import DEFAULT_BATCH_SIZE, DEFAULT_MAX_MESSAGE_BYTES
+from pipeline.sources.kind import BuildContext
 from pipeline.sources.mapping import load_mapping
 from pipeline.sources.polling import PollingSource, Reader
+from pipeline.sources.registry import DeviceSourceOptions, LinkSourceOptions, TickedOptions
 
-SOURCES = ("dcgm-exporter", "redfish", "netdev", "rdma")
 
-
-def _urls(name: str, urls: Sequence[str], targets: Path | None) -> list[str]:
+def _urls(options: DeviceSourceOptions, context: BuildContext) -> list[str]:
     from pipeline.sources.dcgm import read_targets
 
-    found = list(urls)
-    if targets is not None:
+    found = list(options.urls)
+    if options.targets is not None:
         try:
-            found += read_targets(targets)
+            found += read_targets(options.targets)
         except OSError as exc:
-            raise SourceError(f"--targets {targets}: cannot read it: {exc.strerror}") from None
+            raise SourceError(
+                f"--targets {options.targets}: cannot read it: {exc.strerror}"
+            ) from None
     if not found:
-        raise SourceError(f"--source {name} needs --url URL (repeatable) or --targets FILE")
+        raise SourceError(f"--source {context.kind} needs --url URL (repeatable) or --targets FILE")
     for url in found:
         if not url.startswith(("http://", "https://")):
-            raise SourceError(f"--source {name}: {url!r} is not an http(s):// URL")
+            raise SourceError(f"--source {context.kind}: {url!r} is not an http(s):// URL")
     return found
 
 
-def polling_source(
-    name: str,
-    site: str,
-    settings: Settings,
-    *,
-    urls: Sequence[str] = (),
-    targets: Path | None = None,
-    map_file: Path | None = None,
-    interval_s: float = 1.0,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+def _polling(
+    options: TickedOptions, context: BuildContext, readers: Sequence[Reader]
 ) -> PollingSource:
-    """The source ``name`` (one of :data:`SOURCES`) for ``site``."""
-    mapping = load_mapping(map_file)
-    readers: list[Reader]
-    if name == "dcgm-exporter":
-        from pipeline.sources.dcgm import DcgmExporterReader
-        from pipeline.sources.http_devices import device_client
-
-        client = device_client(settings)
-        readers = [
-            DcgmExporterReader(site, url, client, mapping) for url in _urls(name, urls, targets)
-        ]
-    elif name == "redfish":
-        from pipeline.sources.redfish import RedfishReader
-        from pipeline.sources.redfish_session import RedfishService
-
-        readers = [
-            RedfishReader(site, RedfishService(url, settings), mapping)
-            for url in _urls(name, urls, targets)
-        ]
-    elif name == "netdev":
-        from pipeline.sources.netdev import NetdevReader
-
-        readers = [NetdevReader(site, mapping)]
-    elif name == "rdma":
-        from pipeline.sources.rdma import RdmaReader
-
-        readers = [RdmaReader(site, mapping)]
-    else:
-        raise SourceError(f"unknown source {name!r}: expected one of {', '.join(SOURCES)}")
     return PollingSource(
-        site,
+        options.site,
         readers,
-        label=name,
-        interval_s=interval_s,
-        batch_size=batch_size,
-        max_bytes=max_bytes,
+        label=context.kind,
+        interval_s=options.interval_s,
+        batch_size=options.batch_size,
+        max_bytes=context.settings.max_message_bytes,
     )
+
+
+def dcgm_exporter_source(options: DeviceSourceOptions, context: BuildContext) -> PollingSource:
+    from pipeline.sources.dcgm import DcgmExporterReader
+    from pipeline.sources.http_devices import device_client
+
+    mapping = load_mapping(options.map_file)
+    client = device_client(context.settings)
+    urls = _urls(options, context)
+    readers = [DcgmExporterReader(options.site, url, client, mapping) for url in urls]
+    return _polling(options, context, readers)
+
+
+def redfish_source(options: DeviceSourceOptions, context: BuildContext) -> PollingSource:
+    from pipeline.sources.redfish import RedfishReader
+    from pipeline.sources.redfish_session import RedfishService
+
+    mapping = load_mapping(options.map_file)
+    services = [RedfishService(url, context.settings) for url in _urls(options, context)]
+    return _polling(options, context, [RedfishReader(options.site, s, mapping) for s in services])
+
+
+def netdev_source(options: LinkSourceOptions, context: BuildContext) -> PollingSource:
+    from pipeline.sources.netdev import NetdevReader
+
+    reader = NetdevReader(options.site, load_mapping(options.map_file))
+    return _polling(options, context, [reader])
+
+
+def rdma_source(options: LinkSourceOptions, context: BuildContext) -> PollingSource:
+    from pipeline.sources.rdma import RdmaReader
+
+    reader = RdmaReader(options.site, load_mapping(options.map_file))
+    return _polling(options, context, [reader])

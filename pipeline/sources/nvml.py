@@ -19,6 +19,8 @@ from typing import Any
 
 from pipeline.errors import SourceError
 from pipeline.sources.base import DEFAULT_BATCH_SIZE, Tick, encode_batches
+from pipeline.sources.kind import BuildContext
+from pipeline.sources.registry import NvmlSourceOptions
 
 logger = logging.getLogger(__name__)
 
@@ -136,3 +138,10 @@ class NvmlSource:
                 k += 1
         finally:
             self._optional(self.nvml.nvmlShutdown)
+
+
+def nvml_source(options: NvmlSourceOptions, context: BuildContext) -> NvmlSource:
+    """``--source nvml``: this host's GPUs, in rack ``--rack`` of the one ``--site``."""
+    return NvmlSource(
+        options.site, options.rack, interval_s=options.interval_s, batch_size=options.batch_size
+    )

@@ -3,13 +3,14 @@
 The tick loop only appends to the :class:`~pipeline.sources.buffer.Outbox`, so a slow
 or absent broker never stalls the readings' clock. The sender thread connects (creating
 the contract's topics first, so the broker does not auto-create them with another
-partition count), hands messages to kafka-python with lz4 compression (supported by
-kafka-python through the ``lz4`` package and by Tansu and Kafka alike; zstd would need
-the extra ``zstandard`` package in kafka-python), and kafka-python retries each one until
-``delivery_timeout_ms``. A message that still fails is given back to the outbox and
-sent again once the broker answers, so the outbox's bound is the only place data is
-lost, and there it is counted and logged. In-flight bytes are capped because
-kafka-python 3's own accumulator has no memory bound.
+partition count), hands messages to kafka-python (the producer options of
+:func:`pipeline.kafka.endpoint.kafka_python_options`: lz4, bounded retries), and
+kafka-python retries each one until ``delivery_timeout_ms``. While the broker is away
+the thread tries again with capped exponential back-off (:data:`RECONNECT_BACKOFF`).
+A message that still fails is given back to the outbox and sent again once the broker
+answers, so the outbox's bound is the only place data is lost, and there it is counted
+and logged. In-flight bytes are capped because kafka-python 3's own accumulator has no
+memory bound.
 
 The embedded broker keeps topics and data in memory, and Tansu 0.6 acknowledges writes
 to topics it does not have (measured: acknowledged at offset 0, no topic listed, and the
@@ -31,15 +32,15 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from pipeline.core.retry import Backoff
 from pipeline.errors import BrokerError, ConfigError
 from pipeline.sources.base import OutMessage
 from pipeline.sources.buffer import Outbox, OutboxStats
-from pipeline.sources.producer import compression_ratio
 
 logger = logging.getLogger(__name__)
 
 IN_FLIGHT_BYTES = 8 * 1024 * 1024
-RECONNECT_BACKOFF_S = (0.5, 10.0)
+RECONNECT_BACKOFF = Backoff(first_s=0.5, max_s=10.0)
 STALL_S = 5.0  # in-flight messages without any delivery this long: re-check the topics
 CHECK_EVERY_S = 0.5
 #: Kafka's UNKNOWN_SERVER_ERROR is not retriable by the book, but Tansu answers it for
@@ -80,7 +81,7 @@ class KafkaPublisher:
         self._unknown_errors: dict[int, int] = {}  # id(message) -> UnknownError answers
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._backoff = RECONNECT_BACKOFF_S[0]
+        self._failures = 0  # tries in a row that found the broker away
         self.connected = threading.Event()
         self.last_error: str | None = None
         self.broker_changes = 0
@@ -138,8 +139,7 @@ class KafkaPublisher:
             if (self._needs_prepare and not self._try_prepare()) or (
                 self._producer is None and not self._try_connect()
             ):
-                self._stop.wait(self._backoff)
-                self._backoff = min(self._backoff * 2, RECONNECT_BACKOFF_S[1])
+                self._back_off()
                 continue
             batch = self.outbox.take(self.in_flight_bytes, timeout=0.2)
             if batch:
@@ -169,7 +169,7 @@ class KafkaPublisher:
             self._note_error(f"cannot connect to {self.describe}: {exc}")
             return False
         logger.info("agent connected to %s", self.describe)
-        self._backoff = RECONNECT_BACKOFF_S[0]
+        self._failures = 0
         self.last_error = None
         self.connected.set()
         return True
@@ -197,14 +197,19 @@ class KafkaPublisher:
                     self._note_error(f"{self.describe} not answering ({type(exc).__name__})")
                     self._needs_prepare = self._prepare is not None
                     self.outbox.give_back(batch[i:])
-                    self._stop.wait(self._backoff)
-                    self._backoff = min(self._backoff * 2, RECONNECT_BACKOFF_S[1])
+                    self._back_off()
                     return
                 self.outbox.reject(message, f"{type(exc).__name__}: {exc}")
                 continue
             future.add_callback(self._on_delivered, token)
             future.add_errback(self._on_failed, token)
-        self._backoff = RECONNECT_BACKOFF_S[0]
+        self._failures = 0
+
+    def _back_off(self) -> None:
+        """Wait before trying the broker again, longer after each failure in a row (a
+        stop ends the wait at once)."""
+        self._failures += 1
+        self._stop.wait(RECONNECT_BACKOFF.delay(self._failures))
 
     def _settle(self, token: int) -> tuple[int, OutMessage] | None:
         """Forget a sent message once; None if already settled (a replaced producer)."""
@@ -297,3 +302,12 @@ class KafkaPublisher:
             producer.close(timeout=timeout)
         except Exception as exc:  # closing must not mask the run's outcome
             logger.warning("closing the Kafka producer: %s", exc)
+
+
+def compression_ratio(producer: Any) -> float | None:
+    """kafka-python's average compressed/uncompressed size of the batches it sent."""
+    try:
+        value = producer.metrics().get("producer-metrics", {}).get("compression-rate-avg")
+    except Exception:  # metrics are informative only
+        return None
+    return float(value) if isinstance(value, int | float) and value == value else None

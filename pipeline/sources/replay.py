@@ -31,6 +31,8 @@ from pipeline.sources.base import (
     Tick,
     encode_batches,
 )
+from pipeline.sources.kind import BuildContext
+from pipeline.sources.registry import ReplaySourceOptions
 from pipeline.sources.replay_read import read_recording
 
 logger = logging.getLogger(__name__)
@@ -171,3 +173,16 @@ class ReplaySource:
         # due when the group's last reading is due: never sent before its own time
         due = 0.0 if self.speed is None else (group[-1][0] - self.first_ms) / 1000 / self.speed
         return Tick(due, self._messages(group))
+
+
+def replay_source(options: ReplaySourceOptions, context: BuildContext) -> ReplaySource:
+    """``--source replay FILE``."""
+    return ReplaySource(
+        options.file,
+        speed=options.speed,
+        keep_time=options.keep_time,
+        kind=options.kind,
+        sites=list(options.sites) or None,
+        batch_size=options.batch_size,
+        max_bytes=context.settings.max_message_bytes,
+    )

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 from pipeline.errors import MegawatchError, StoreError
 from pipeline.settings import Settings
 from pipeline.store import migrations as mig
+from pipeline.store.columns import SqlRunner
 from pipeline.store.connection import StoreTarget, open_client, parse_target
 from pipeline.store.messages import one_line
 from pipeline.store.native import encode_block, insert_native
@@ -49,8 +50,11 @@ INSERT_SETTINGS: dict[str, Any] = {
 }
 
 
-class Store:
-    """An open ClickHouse store (embedded chDB or a server). Use :func:`open_store`."""
+class Store(SqlRunner):
+    """An open ClickHouse store (embedded chDB or a server). Use :func:`open_store`.
+
+    It implements the protocols of :mod:`pipeline.store.columns`, which its users ask
+    for (said here so that mypy checks it)."""
 
     def __init__(self, client: Client, target: StoreTarget, settings: Settings) -> None:
         self._client: Client | None = client

@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from importlib.abc import Traversable
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Protocol
 
 from pipeline.errors import MigrationError, StoreError
+from pipeline.store.columns import SqlRunner
 
 log = logging.getLogger(__name__)
 
@@ -44,24 +44,6 @@ COMMENT 'Schema migrations applied by megawatch db migrate'
 _FILE_NAME = re.compile(r"^(\d{3,})_([A-Za-z0-9_]+)\.sql$")
 _STATEMENT_END = re.compile(r";[ \t]*(?:\r?\n|$)")
 _COMMENT_LINE = re.compile(r"^\s*--.*$", re.MULTILINE)
-
-
-class SqlRunner(Protocol):
-    """The part of :class:`~pipeline.store.Store` migrations need."""
-
-    def command(self, sql: str, params: dict[str, Any] | None = None) -> Any: ...
-
-    def query_rows(
-        self, sql: str, params: dict[str, Any] | None = None
-    ) -> list[tuple[Any, ...]]: ...
-
-    def insert_columns(
-        self,
-        table: str,
-        column_names: Sequence[str],
-        columns: Sequence[Sequence[Any]],
-        dedup_token: str | None = None,
-    ) -> None: ...
 
 
 @dataclass(frozen=True)

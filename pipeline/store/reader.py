@@ -2,7 +2,7 @@
 
 Every process reaches the store the same way (the embedded one through its store
 server), so a read simply opens the store. Reads run bounded (``read_only``); a query a
-user typed (``untrusted``) must first pass :func:`pipeline.store.guard.checked_select`.
+user typed (``untrusted``) must first pass :func:`pipeline.store.guard.checked_read`.
 """
 
 from __future__ import annotations
@@ -28,14 +28,14 @@ def read_query(
 ) -> pd.DataFrame:
     """Run a read query on the store; ``untrusted`` SQL is checked first."""
     from pipeline.store import open_store
-    from pipeline.store.guard import checked_select
+    from pipeline.store.guard import checked_read
 
     typed = sql  # errors point into the text the user wrote
     try:
         with open_store(settings) as store:
             if untrusted:
                 try:
-                    sql = checked_select(store, sql, params)
+                    sql = checked_read(store, sql, params)
                 except QueryError as exc:
                     raise QueryError(explain_sql_error(str(exc), typed)) from exc
             try:

@@ -1,4 +1,26 @@
 """The Faust worker: ``create_app`` (:mod:`.app`) wires the handlers (decode, core,
 publish: :mod:`.handlers`), the ClickHouse sink (:mod:`.sink`), the two tables
-(:mod:`.tables`), the services beside the agents (:mod:`.services`) and the HTTP
+(:mod:`.tables`), the offset ledger and ordered acks (:mod:`.ledger`,
+:mod:`.positions`), the services beside the agents (:mod:`.services`) and the HTTP
 endpoint (:mod:`.web`, :mod:`.live_state`, :mod:`.metrics`)."""
+
+__all__ = [
+    "ack_order",
+    "app",
+    "collector",
+    "dead_letters",
+    "handlers",
+    "ledger",
+    "live_state",
+    "metrics",
+    "parameters",
+    "persist",
+    "positions",
+    "resources",
+    "services",
+    "sink",
+    "skew",
+    "tables",
+    "topic_rows",
+    "web",
+]

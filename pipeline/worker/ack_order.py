@@ -13,7 +13,7 @@ message that is not.
 The price: a message that is never done holds back its whole partition (no commit,
 and redeliveries after a restart pile up behind it). :meth:`InOrderAcks.oldest` names
 the oldest message each partition waits for, so a stall is seen, never silent
-(the worker's watchdog: :meth:`pipeline.worker.handlers.Handlers.watch_pending`).
+(the worker's watchdog: :meth:`pipeline.worker.positions.Positions.watch_pending`).
 """
 
 from __future__ import annotations
@@ -94,10 +94,6 @@ class InOrderAcks:
                 part.release()
 
         return done
-
-    def waiting(self) -> int:
-        """Messages registered and not yet acked (done or not), all partitions together."""
-        return sum(len(p.pending) for p in self._parts.values())
 
     def oldest(self) -> dict[tuple[str, int], Oldest | None]:
         """Per partition tracked: the oldest message not done, or None when none waits."""

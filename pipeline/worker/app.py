@@ -60,7 +60,6 @@ def create_app(
         for name in (RACK_POWER, GPU, LINK, DEADLETTER, ALERTS)
     }
     handlers = _handlers(app, settings, topics, resources)
-    app.megawatch = handlers  # type: ignore[attr-defined]  # for the web views and tests
     # Faust's wait for acks (rebalance, stop) keeps the sink flushing: acks need a flush
     setattr(app, DRAIN_ATTR, handlers.sink.flush)
     handlers.positions.ledger.log_end = lambda topic, partition: _log_end(app, topic, partition)
@@ -87,7 +86,6 @@ def _faust_app(settings: Settings, endpoint: KafkaEndpoint) -> faust.App:
         web_bind=settings.web_host,
         web_port=settings.web_port,
         web_host=settings.web_host,
-        producer_compression_type="lz4",
         # Messages queued per agent while it waits (back-pressure): Faust's default of
         # 4096 batch messages (up to MEGAWATCH_MAX_MESSAGE_BYTES each) per topic would
         # hold gigabytes while the store is down.

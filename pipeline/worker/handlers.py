@@ -32,7 +32,7 @@ from pipeline.core.rows import (
     SITE_POWER_COLUMNS,
 )
 from pipeline.events import Alert
-from pipeline.kafka.topics import ALERTS, DEADLETTER, GPU, LINK, RACK_POWER
+from pipeline.kafka.topics import ALERTS, GPU, LINK, RACK_POWER
 from pipeline.worker.dead_letters import MAX_KEY_BYTES, dead_letter_record
 from pipeline.worker.metrics import Metrics
 from pipeline.worker.persist import until_done
@@ -286,4 +286,4 @@ def _merged(a: Outcome, b: Outcome) -> Outcome:
     return a
 
 
-__all__ = ["DEADLETTER", "Handlers", "Publishers"]
+__all__ = ["TELEMETRY", "Handlers", "Publishers"]

@@ -19,12 +19,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
+from pipeline.store.columns import ColumnStore
 from pipeline.worker.persist import until_done
-
-if TYPE_CHECKING:
-    from pipeline.worker.sink import ColumnWriter
 
 __all__ = ["LEDGER_TABLE", "RESETS_TABLE", "OffsetLedger"]
 
@@ -38,7 +35,7 @@ Key = tuple[str, str, int]
 
 
 class OffsetLedger:
-    def __init__(self, writer: ColumnWriter, cluster_id: str) -> None:
+    def __init__(self, writer: ColumnStore, cluster_id: str) -> None:
         self.writer = writer
         self.cluster_id = cluster_id
         self._stored: dict[Key, int] = {}

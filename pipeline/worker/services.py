@@ -62,8 +62,6 @@ def _register_notifier(
             if self.service is not None:
                 await self.service.stop(drain_s=2.0)
 
-    app.megawatch_notifier = NotifierRunner  # type: ignore[attr-defined]
-
 
 def _register_digest(app: faust.App, settings: Settings, resources: WorkerResources) -> None:
     """The daily digest (MEGAWATCH_DIGEST_SCHEDULE_UTC), sent by the group's leader only;
@@ -96,11 +94,13 @@ async def run_leader_digest(
     dedupe on ``Idempotency-Key`` drop the copy."""
     schedule = settings.digest_schedule_utc
     if not schedule:
+        logger.debug("digest schedule off (MEGAWATCH_DIGEST_SCHEDULE_UTC unset)")
         return
     if record_sink is None:
         from pipeline.notify.delivery_log import store_sink
 
         record_sink = store_sink(store)
+    logger.info("digest: the last day's, daily at %s UTC, sent by the group's leader", schedule)
     done = 0
     while runs is None or done < runs:
         due = next_run_at(clock(), schedule)
@@ -135,12 +135,13 @@ def _register_end_offsets(
     The worker's own fetch high watermarks go stale while it does not fetch a partition
     (paused by back-pressure, or its stream buffer full), and Tansu's ListOffsets answer
     is short (MEASURED.md): so lag read from either showed 0 while messages waited. A
-    throw-away consumer's fetch reports the true end (:func:`true_end_offsets`).
+    throw-away consumer's fetch reports the true end
+    (:func:`~pipeline.kafka.tansu.true_end_offsets`).
     """
-    from pipeline.kafka.endpoint import aiokafka_consumer_options
+    from pipeline.kafka.endpoint import aiokafka_options
     from pipeline.kafka.tansu import true_end_offsets
 
-    options = aiokafka_consumer_options(settings, endpoint)
+    options = aiokafka_options(settings, endpoint, "consumer")
     bootstrap = options.pop("bootstrap_servers", endpoint.servers)
 
     @app.timer(interval=END_OFFSETS_INTERVAL_S)  # type: ignore[untyped-decorator]

@@ -15,11 +15,13 @@ Idempotence, for the redelivery that at-least-once implies:
   offset ledger (:class:`pipeline.worker.ledger.OffsetLedger`, :attr:`ledger`) after
   each insert, so that a redelivered message is not stored again.
 
-When the store is down the sink retries with capped exponential back-off, forever, and
-``add`` blocks once ``max_buffered_rows`` are waiting, the batch being written included:
-the agent stops pulling, Faust's stream buffer fills and its fetcher stops
-(back-pressure), so memory stays bounded and nothing is lost. :attr:`backpressure` and
-:attr:`failing` say so (``/health``, metrics), with one log line as each starts and ends.
+When the store is down the sink retries with capped exponential back-off, forever
+(:func:`pipeline.core.retry.retry`; by default the worker's
+:data:`pipeline.worker.persist.STEP_BACKOFF`), and ``add`` blocks once
+``max_buffered_rows`` are waiting, the batch being written included: the agent stops
+pulling, Faust's stream buffer fills and its fetcher stops (back-pressure), so memory
+stays bounded and nothing is lost. :attr:`backpressure` and :attr:`failing` say so
+(``/health``, metrics), with one log line as each starts and ends.
 """
 
 from __future__ import annotations
@@ -30,33 +32,18 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
+from pipeline.core.retry import Backoff, retry
 from pipeline.errors import StoreError
+from pipeline.store.columns import ColumnStore
 from pipeline.worker.ledger import OffsetLedger
+from pipeline.worker.persist import STEP_BACKOFF
 
 logger = logging.getLogger(__name__)
 
-
-class ColumnWriter(Protocol):
-    """What the sink needs of :class:`pipeline.store.Store`."""
-
-    def insert_columns(
-        self,
-        table: str,
-        column_names: Sequence[str],
-        columns: Sequence[Sequence[object]],
-        dedup_token: str | None = None,
-    ) -> None: ...
-
-    def query_rows(
-        self, sql: str, params: dict[str, object] | None = None
-    ) -> list[tuple[Any, ...]]: ...
-
-
 #: (writer, column names, columns) -> the columns without rows already stored
 BeforeInsert = Callable[
-    [ColumnWriter, tuple[str, ...], Sequence[Sequence[object]]], Sequence[Sequence[object]]
+    [ColumnStore, tuple[str, ...], Sequence[Sequence[object]]], Sequence[Sequence[object]]
 ]
 
 
@@ -69,23 +56,16 @@ class _Buffer:
     done: list[Callable[[], object]] = field(default_factory=list)
 
 
-@dataclass
-class SinkStats:
-    rows: dict[str, int] = field(default_factory=dict)
-    batches: int = 0
-    failures: int = 0
-
-
 class ClickHouseSink:
     def __init__(
         self,
-        writer: ColumnWriter,
+        writer: ColumnStore,
         cluster_id: str,
         *,
         max_rows: int = 20_000,
         flush_interval: float = 1.0,
         max_buffered_rows: int = 200_000,
-        max_backoff: float = 10.0,
+        backoff: Backoff = STEP_BACKOFF,
         on_flushed: Callable[[str, int, float], None] | None = None,
         on_failed: Callable[[], None] | None = None,
         on_state: Callable[[ClickHouseSink], None] | None = None,
@@ -96,7 +76,7 @@ class ClickHouseSink:
         self.max_rows = max_rows
         self.flush_interval = flush_interval
         self.max_buffered_rows = max_buffered_rows
-        self.max_backoff = max_backoff
+        self.backoff = backoff  # between attempts of a failed insert
         self.on_flushed = on_flushed  # (table, rows, seconds): metrics hook
         self.on_failed = on_failed  # one failed insert (retried): metrics hook
         self.on_state = on_state  # back-pressure or failing changed: metrics hook
@@ -105,13 +85,11 @@ class ClickHouseSink:
         self.backpressure = False  # an add is waiting for the store (consumption paused)
         self.failing = False  # the last insert failed, none has succeeded since
         self._in_flight = 0  # rows of the batch being written
-        self.stats = SinkStats()
         self._buffers: dict[str, _Buffer] = {}
         self._buffered = 0
         self._lock = asyncio.Lock()  # one flush at a time, in order
         self.ledger = OffsetLedger(writer, cluster_id)  # what the store holds already
         self._last_flush = time.monotonic()
-        self._waiting: list[Callable[[], object]] = []  # run after the next flush
         self._flushing: asyncio.Future[None] | None = None
 
     # --- the stream side --------------------------------------------------------------
@@ -183,13 +161,6 @@ class ClickHouseSink:
         if self.on_state is not None:
             self.on_state(self)
 
-    def after_next_flush(self, done: Callable[[], object]) -> None:
-        """Run ``done`` once everything buffered now is stored (or at once if nothing is)."""
-        if self._buffered == 0 and not self._lock.locked():
-            done()
-            return
-        self._waiting.append(done)
-
     # --- flushing ---------------------------------------------------------------------
     def due(self) -> bool:
         return self._buffered > 0 and time.monotonic() - self._last_flush >= self.flush_interval
@@ -199,7 +170,6 @@ class ClickHouseSink:
         async with self._lock:
             buffers, self._buffers = self._buffers, {}
             self._in_flight, self._buffered = self._buffered, 0
-            waiting, self._waiting = self._waiting, []
             self._last_flush = time.monotonic()
             unwritten = list(buffers.items())
             try:
@@ -214,16 +184,12 @@ class ClickHouseSink:
             except BaseException:
                 # Cancelled (a stop) or a bug: what is not written goes back, done
                 # callbacks included, or its messages would never be done (a stall).
-                self._give_back(unwritten, waiting)
+                self._give_back(unwritten)
                 raise
             finally:
                 self._in_flight = 0
-            for done in waiting:
-                done()
 
-    def _give_back(
-        self, unwritten: list[tuple[str, _Buffer]], waiting: list[Callable[[], object]]
-    ) -> None:
+    def _give_back(self, unwritten: list[tuple[str, _Buffer]]) -> None:
         """Put batches a flush did not write in front of what was added since."""
         for table, old in unwritten:
             new = self._buffers.get(table)
@@ -239,7 +205,6 @@ class ClickHouseSink:
                 logger.error("%s: rows of two column sets; keeping the older", table)
             self._buffers[table] = old
             self._buffered += old.rows
-        self._waiting[:0] = waiting
 
     def _insert(self, table: str, buffer: _Buffer, token: str) -> None:
         columns: Sequence[Sequence[object]] = buffer.columns
@@ -252,30 +217,26 @@ class ClickHouseSink:
 
     async def _write_until_stored(self, table: str, buffer: _Buffer) -> None:
         token = f"{table}:{uuid.uuid4().hex}"  # the same token for every retry of the batch
-        delay = 0.1
-        while True:
+
+        async def attempt() -> float:
             started = time.perf_counter()
-            try:
-                await asyncio.to_thread(self._insert, table, buffer, token)
-                break
-            except StoreError as exc:
-                self.stats.failures += 1
-                if self.on_failed is not None:
-                    self.on_failed()
-                self._set_state(failing=True)
-                logger.warning(
-                    "insert of %d rows into %s failed (%s); retrying in %.1f s",
-                    buffer.rows,
-                    table,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_backoff)
-        elapsed = time.perf_counter() - started
+            await asyncio.to_thread(self._insert, table, buffer, token)
+            return time.perf_counter() - started
+
+        def failed(exc: Exception, delay: float) -> None:
+            if self.on_failed is not None:
+                self.on_failed()
+            self._set_state(failing=True)
+            logger.warning(
+                "insert of %d rows into %s failed (%s); retrying in %.1f s",
+                buffer.rows,
+                table,
+                exc,
+                delay,
+            )
+
+        elapsed = await retry(attempt, self.backoff, failed, retry_on=(StoreError,))
         self._set_state(failing=False)
-        self.stats.batches += 1
-        self.stats.rows[table] = self.stats.rows.get(table, 0) + buffer.rows
         self.ledger.record(table, buffer.offsets)
         if self.on_flushed is not None:
             self.on_flushed(table, buffer.rows, elapsed)

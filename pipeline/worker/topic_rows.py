@@ -47,6 +47,7 @@ def alert_row(value: bytes | None, partition: int, offset: int) -> tuple[Any, ..
         a.link or "",
         a.peer_site or "",
         a.rack or "",
+        a.domain or "",
         a.value,
         a.threshold,
         a.starts_at,

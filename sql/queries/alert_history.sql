@@ -8,13 +8,15 @@
 -- One row per episode (one fingerprint's firing and resolved events share starts_at)
 -- that overlaps the window, newest first; test alerts are left out. starts_at is when the
 -- condition began; time_to_resolve_s is NULL while the episode still fires. value and
--- threshold are those of the firing event, summary that of the latest.
+-- threshold are those of the firing event, summary that of the latest. domain is the
+-- power domain (feed, hall, row) of a domain's cap alert, '' for a site's own alerts.
 SELECT starts_at,
        ends_at,
        last_status AS status,
        rule_name AS rule,
        severity_name AS severity,
        site_name AS site,
+       domain_name AS domain,
        subject,
        peer,
        fire_value AS value,
@@ -32,6 +34,7 @@ FROM (
            any(rule) AS rule_name,
            any(severity) AS severity_name,
            any(site) AS site_name,
+           any(alerts.domain) AS domain_name,
            any(if(link != '', link, rack)) AS subject,
            any(peer_site) AS peer,
            argMin(value, seq) AS fire_value,

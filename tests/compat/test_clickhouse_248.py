@@ -6,12 +6,15 @@ embeds ClickHouse 24.8.4.1 (../shared/MEASURED.md). ``make test-deps`` installs 
 Checked there: every migration; a retried insert with the same deduplication token,
 sent with megawatch's insert settings, is stored once *and counted once by the rollup
 views* (24.8 defaults deduplicate_blocks_in_dependent_materialized_views to 0: without
-the setting the rollup counts it twice); every named query.
+the setting the rollup counts it twice); every named query; the SQL guard's decisions
+on this server's own parse trees, and its filter on the system tables (a user's reads
+see megawatch's database only).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +22,9 @@ from typing import Any
 
 import pytest
 
+from pipeline.errors import QueryError
 from pipeline.store.client import INSERT_SETTINGS
+from pipeline.store.guard import SYSTEM_TABLES, check_tree, own_rows_only, parse_ast
 from pipeline.store.migrations import load_migrations
 from pipeline.store.named import named_queries
 
@@ -54,6 +59,37 @@ def _rack_power_insert(token: str, at: datetime) -> str:
     )
 
 
+#: What a user may type into `megawatch sql` (True: the guard lets it pass).
+GUARDED = {
+    "SHOW TABLES": True,
+    "SHOW TABLES FROM megawatch LIKE 'rack%' LIMIT 2": True,
+    "DESCRIBE TABLE alerts": True,
+    "SHOW CREATE TABLE megawatch.alerts": True,
+    "EXPLAIN PLAN indexes = 1 SELECT count() FROM rack_power": True,
+    "EXPLAIN AST SELECT 1": True,
+    "SELECT name FROM system.tables AS t WHERE 1 OR database = 'x'": True,
+    "SELECT count() FROM system.parts": True,
+    "SHOW DATABASES": False,
+    "SHOW TABLES FROM system": False,
+    "SHOW CREATE TABLE system.users": False,
+    "DESCRIBE system.users": False,
+    "DESCRIBE file('/etc/passwd', 'LineAsString')": False,
+    "EXPLAIN INSERT INTO rack_power SELECT * FROM rack_power": False,
+    "EXPLAIN SELECT 1 INTO OUTFILE '/tmp/x'": False,
+    "SELECT * FROM system.databases": False,
+    "SELECT * FROM system.tables AS `system.x` SETTINGS additional_table_filters = {}": False,
+}
+# What `megawatch sql` runs with, as far as the system tables go (guard.read_limits); as
+# a SETTINGS clause: a chDB 2.1.1 session cannot carry a map-valued SET to its next call
+_AS_USER = f" SETTINGS additional_table_filters = {own_rows_only()}, readonly = 2"
+# Rows of other databases that a read sees: all it sees, less its own database's
+_OTHER_DATABASES = "SELECT " + " + ".join(
+    f"((SELECT count() FROM {table} WHERE 1 OR database != currentDatabase()) "
+    f"- (SELECT count() FROM {table} WHERE database = currentDatabase()))"
+    for table in SYSTEM_TABLES
+)
+
+
 def _job() -> dict[str, Any]:
     now = datetime.now(UTC).replace(microsecond=0)
     migrations = [
@@ -73,7 +109,12 @@ def _job() -> dict[str, Any]:
             ["raw", "SELECT count() FROM rack_power"],
             ["rollup", "SELECT sum(samples) FROM rack_power_per_minute"],
             ["ledger", "SELECT count() FROM ingest_offsets"],
+            ["other databases", _OTHER_DATABASES],
+            ["other databases, as a user", _OTHER_DATABASES + _AS_USER],
+            ["own tables, as a user", "SELECT count() FROM system.tables" + _AS_USER],
         ],
+        "reads": [[s, s + _AS_USER] for s, allowed in GUARDED.items() if allowed],
+        "explains": list(GUARDED),
         "queries": queries,
     }
 
@@ -111,3 +152,25 @@ def test_a_retried_insert_is_stored_once_and_counted_once_by_the_rollups(
 def test_every_named_query_runs(result: dict[str, Any]) -> None:
     failing = {name: errors for name, errors in result["queries"].items() if errors}
     assert failing == {}
+
+
+def test_system_tables_show_megawatch_s_database_only(result: dict[str, Any]) -> None:
+    counts = {k: int(json.loads(v)["data"][0][0]) for k, v in result["counts"].items()}
+    assert counts["other databases"] > 0  # the system database's own tables, at least
+    assert counts["other databases, as a user"] == 0
+    statements = [s for m in load_migrations() for s in m.statements()]
+    created = [s for s in statements if re.search(r"^CREATE (TABLE|VIEW|MATERIALIZED)", s, re.M)]
+    assert counts["own tables, as a user"] == len(created)  # every table, view and MV
+
+
+def test_the_guard_decides_alike_on_this_server_s_trees(result: dict[str, Any]) -> None:
+    assert result["reads"] == []  # every allowed read runs on 24.8 (readonly, filtered)
+    for statement, allowed in GUARDED.items():
+        explained = result["explains"][statement]
+        assert isinstance(explained, list), (statement, explained)
+        canonical, lines = explained
+        if allowed:
+            check_tree(parse_ast(lines), "megawatch", canonical)
+        else:
+            with pytest.raises(QueryError):
+                check_tree(parse_ast(lines), "megawatch", canonical)

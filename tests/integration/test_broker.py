@@ -21,11 +21,7 @@ from pipeline.broker.probe import kafka_cluster_id
 from pipeline.broker.process import EmbeddedBroker, discover
 from pipeline.broker.spawn import prctl_available
 from pipeline.errors import BrokerError
-from pipeline.kafka.endpoint import (
-    kafka_python_consumer_options,
-    kafka_python_producer_options,
-    resolve_kafka,
-)
+from pipeline.kafka.endpoint import kafka_python_options, resolve_kafka
 from pipeline.settings import load_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
@@ -228,11 +224,11 @@ def test_kafka_python_round_trip_with_compression(tmp_path: Path, codec: str) ->
     endpoint, owned = resolve_kafka(settings, start_if_missing=True)
     assert owned is not None and endpoint.embedded
     try:
-        producer = KafkaProducer(
-            **kafka_python_producer_options(settings, endpoint),
-            compression_type=codec,
-            linger_ms=10,
-        )
+        options = kafka_python_options(settings, endpoint, "producer")
+        # a scratch topic, made by the broker on first use (megawatch's producers never
+        # let it: their topics are created with the configured partition count)
+        options.update(compression_type=codec, linger_ms=10, allow_auto_create_topics=True)
+        producer = KafkaProducer(**options)
         sent = [f"reading-{i}".encode() for i in range(2000)]
         for i, value in enumerate(sent):
             producer.send("telemetry.test", key=f"site-{i % 7}".encode(), value=value)
@@ -240,7 +236,7 @@ def test_kafka_python_round_trip_with_compression(tmp_path: Path, codec: str) ->
         producer.close()
         consumer = KafkaConsumer(
             "telemetry.test",
-            **kafka_python_consumer_options(settings, endpoint),
+            **kafka_python_options(settings, endpoint, "consumer"),
             group_id="roundtrip",
             auto_offset_reset="earliest",
             consumer_timeout_ms=20_000,

@@ -13,12 +13,27 @@ import pytest
 from test_queries import MW, UNTIL, at, insert, load_fixed_data
 
 from pipeline.dashboards.__main__ import DASHBOARDS, OUT, main, rendered
-from pipeline.dashboards.sources import clickhouse_targets
 
 pytestmark = pytest.mark.integration
 
 FROM = UNTIL - timedelta(hours=1)
 SITE = "ams-1"
+
+
+def clickhouse_targets(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every ClickHouse query of a built dashboard: panel targets, variables, annotations."""
+    found: list[dict[str, Any]] = []
+    for panel in dashboard.get("panels", []):
+        found.extend(t for t in panel.get("targets", []) if "rawSql" in t)
+    for variable in dashboard.get("templating", {}).get("list", []):
+        query = variable.get("query")
+        if isinstance(query, dict) and "rawSql" in query:
+            found.append(query)
+    for annotation in dashboard.get("annotations", {}).get("list", []):
+        target = annotation.get("target")
+        if isinstance(target, dict) and "rawSql" in target:
+            found.append(target)
+    return found
 
 
 def expand(sql: str, site: str = SITE) -> str:

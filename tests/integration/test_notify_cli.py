@@ -11,8 +11,10 @@ from webhook_receiver import Reply, WebhookReceiver
 
 from pipeline.cli import cli
 from pipeline.core.rows import ALERT_COLUMNS
+from pipeline.events import Alert, AlertStatus, Severity
 from pipeline.notify.signing import verify
 from pipeline.store import Store
+from pipeline.worker.topic_rows import alert_row
 
 pytestmark = pytest.mark.integration
 
@@ -76,35 +78,31 @@ def test_alerts_list_shows_latest_state(store: Store) -> None:
         ("00000000000000c3", 0, "firing", old, None),
         ("00000000000000c3", 1, "resolved", old, old + timedelta(minutes=1)),  # long gone
     ]
-    data = [
-        (
-            fp,
-            seq,
-            "site_power_cap",
-            "critical",
-            status,
-            "fra1",
-            "",
-            "",
-            "",
-            1.0,
-            0.9,
-            starts,
-            ends,
-            None,
-            "s",
-            0,
-            0,
-            i,
+    events = [
+        Alert(
+            fingerprint=fp,
+            seq=seq,
+            rule="cap_critical",
+            severity=Severity.critical,
+            status=AlertStatus(status),
+            site="fra1",
+            domain="hall-1" if fp.endswith("a1") else None,
+            value=1.0,
+            threshold=0.9,
+            starts_at=starts,
+            ends_at=ends,
+            summary="s",
         )
-        for i, (fp, seq, status, starts, ends) in enumerate(rows)
+        for fp, seq, status, starts, ends in rows
     ]
+    # stored as the worker stores the alerts topic
+    data = [alert_row(a.model_dump_json().encode(), 0, i) for i, a in enumerate(events)]
     store.insert_columns("alerts", ALERT_COLUMNS, [list(c) for c in zip(*data, strict=True)])
     result = CliRunner().invoke(cli, ["alerts", "list", "--format", "json"], env=env_for(store))
     listed = orjson.loads(result.output)
-    assert [(r["fingerprint"][-2:], r["status"]) for r in listed] == [
-        ("b2", "resolved"),
-        ("a1", "firing"),
+    assert [(r["fingerprint"][-2:], r["status"], r["domain"]) for r in listed] == [
+        ("b2", "resolved", ""),
+        ("a1", "firing", "hall-1"),  # a power domain's cap alert says which domain
     ]
     firing = CliRunner().invoke(
         cli, ["alerts", "list", "--status", "firing", "--since", "7d"], env=env_for(store)

@@ -18,6 +18,7 @@ from pipeline.notify.receivers import Receiver, ReceiverKind
 from pipeline.notify.retry import RetryPolicy
 from pipeline.notify.service import firing_alerts
 from pipeline.store import Store
+from pipeline.worker.topic_rows import alert_row
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +37,13 @@ def alert(n: int, **changes: object) -> Alert:
         "link": f"l{n}",
     }
     return Alert.model_validate(base | changes)
+
+
+def stored_row(event: Alert, offset: int) -> tuple[object, ...]:
+    """``event`` as the worker stores a record of the alerts topic."""
+    row = alert_row(event.model_dump_json().encode(), 0, offset)
+    assert row is not None
+    return row
 
 
 def test_attempts_and_dead_letters_land_in_alert_deliveries(store: Store) -> None:
@@ -104,32 +112,13 @@ def test_firing_alerts_are_the_latest_firing_states(store: Store) -> None:
         alert(3, seq=1, status="resolved", ends_at=datetime.now(UTC)),
         alert(3, seq=2, starts_at=datetime.now(UTC)),  # fired again
         alert(4, test=True),  # tests are never restored
+        alert(5, link=None, rule="cap_critical", domain="hall-2"),  # a power domain's alert
     ]
-    rows = [
-        (
-            a.fingerprint,
-            a.seq,
-            a.rule,
-            a.severity.value,
-            a.status.value,
-            a.site,
-            a.link or "",
-            "",
-            "",
-            a.value,
-            a.threshold,
-            a.starts_at,
-            a.ends_at,
-            None,
-            a.summary,
-            int(a.test),
-            0,
-            offset,
-        )
-        for offset, a in enumerate(events)
-    ]
+    rows = [stored_row(a, offset) for offset, a in enumerate(events)]
     store.insert_columns("alerts", ALERT_COLUMNS, [list(col) for col in zip(*rows, strict=True)])
     firing = sorted(firing_alerts(store), key=lambda a: a.fingerprint)
-    assert [(a.fingerprint[-1], a.seq) for a in firing] == [("1", 0), ("3", 2)]
+    assert [(a.fingerprint[-1], a.seq) for a in firing] == [("1", 0), ("3", 2), ("5", 0)]
     assert firing[0] == events[0].model_copy(update={"starts_at": firing[0].starts_at})
-    assert firing[0].peer_site is None and firing[0].link == "l1"
+    assert firing[0].peer_site is None and firing[0].link == "l1" and firing[0].domain is None
+    assert firing[2] == events[-1].model_copy(update={"starts_at": firing[2].starts_at})
+    assert firing[2].domain == "hall-2"

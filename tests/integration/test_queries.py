@@ -204,6 +204,7 @@ def alert_rows() -> list[dict[str, Any]]:
         link: str = "",
         test: int = 0,
         offset: int | None = None,
+        domain: str = "",
     ) -> dict[str, Any]:
         return {
             "fingerprint": FP[fp],
@@ -215,6 +216,7 @@ def alert_rows() -> list[dict[str, Any]]:
             "link": link,
             "peer_site": "",
             "rack": "",
+            "domain": domain,
             "value": value,
             "threshold": 5.0,
             "starts_at": starts,
@@ -233,7 +235,19 @@ def alert_rows() -> list[dict[str, Any]]:
         row(
             "A", 2, "cap_critical", "critical", "resolved", "ams-1", at(1), at(1, 45), 4.8, offset=0
         ),
-        row("B", 1, "cap_warning", "warning", "firing", "ams-1", at(0, 15), None, 4.6),
+        # a power domain's alert: hall-a of ams-1 (migration 007)
+        row(
+            "B",
+            1,
+            "cap_warning",
+            "warning",
+            "firing",
+            "ams-1",
+            at(0, 15),
+            None,
+            4.6,
+            domain="hall-a",
+        ),
         row(
             "C",
             1,
@@ -585,27 +599,29 @@ def test_alert_history(data_store: Store) -> None:
         "status",
         "rule",
         "site",
+        "domain",
         "subject",
         "value",
         "time_to_resolve_s",
         "fingerprint",
     ]
     assert records(frame, cols) == [
-        (at(3), at(4, 15), "resolved", "cap_critical", "fra-2", "", 10.2, 75.0, FP["F"]),
+        (at(3), at(4, 15), "resolved", "cap_critical", "fra-2", "", "", 10.2, 75.0, FP["F"]),
         (
             at(2, 30),
             at(5, 30),
             "resolved",
             "link_loss_wan",
             "fra-2",
+            "",
             "fra-ams-1",
             0.002,
             180.0,
             FP["C"],
         ),
         # A's resolve was delivered twice: one episode
-        (at(1), at(1, 45), "resolved", "cap_critical", "ams-1", "", 5.2, 45.0, FP["A"]),
-        (at(0, 15), None, "firing", "cap_warning", "ams-1", "", 4.6, None, FP["B"]),
+        (at(1), at(1, 45), "resolved", "cap_critical", "ams-1", "", "", 5.2, 45.0, FP["A"]),
+        (at(0, 15), None, "firing", "cap_warning", "ams-1", "hall-a", "", 4.6, None, FP["B"]),
         # began before the window (09:00) but resolved inside it (09:30 > 09:10)
         (
             at(0, hour=9),
@@ -613,6 +629,7 @@ def test_alert_history(data_store: Store) -> None:
             "resolved",
             "link_loss_wan",
             "fra-2",
+            "",
             "fra-ams-1",
             0.001,
             1800.0,

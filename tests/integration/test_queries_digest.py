@@ -15,12 +15,12 @@ from webhook_receiver import Reply, WebhookReceiver
 
 from pipeline.analytics.digest_data import read_digest
 from pipeline.analytics.digest_send import send_digest
-from pipeline.analytics.schedule import run_digest_schedule
 from pipeline.notify.delivery_log import DeliveryRecord
 from pipeline.notify.receivers import Receiver, ReceiverKind
 from pipeline.notify.signing import verify
 from pipeline.settings import Settings
 from pipeline.store import Store
+from pipeline.worker.services import run_leader_digest
 
 pytestmark = pytest.mark.integration
 
@@ -154,10 +154,10 @@ def test_schedule_sends_the_day_before_the_scheduled_time(
 
     now = UNTIL - timedelta(minutes=5)  # 10:05: the next run is at 10:10 today
     asyncio.run(
-        run_digest_schedule(
+        run_leader_digest(
             settings,
             data_store,
-            since_s=3600,
+            lambda: True,  # the only worker: its group's leader
             record_sink=sink,
             clock=lambda: now,
             sleep=sleep,
@@ -167,8 +167,8 @@ def test_schedule_sends_the_day_before_the_scheduled_time(
     assert slept == [300.0]
     [request] = receiver.requests
     body = request.json()
-    assert body["window"] == {
-        "start": "2026-11-20T09:10:00.000Z",
+    assert body["window"] == {  # the day before the scheduled minute
+        "start": "2026-11-19T10:10:00.000Z",
         "end": "2026-11-20T10:10:00.000Z",
         "site": None,
     }
@@ -181,7 +181,7 @@ def test_schedule_is_off_without_the_setting(store: Store, store_settings: Setti
         raise AssertionError("an unset schedule must not wait for anything")
 
     started = datetime.now(UTC)
-    asyncio.run(run_digest_schedule(store_settings, store, sleep=never))
+    asyncio.run(run_leader_digest(store_settings, store, lambda: True, sleep=never))
     assert datetime.now(UTC) - started < timedelta(seconds=5)
 
 
@@ -197,8 +197,8 @@ def test_schedule_survives_a_failing_send(
         return None
 
     asyncio.run(
-        run_digest_schedule(
-            settings, data_store, since_s=3600, sleep=sleep, clock=lambda: UNTIL, runs=2
+        run_leader_digest(
+            settings, data_store, lambda: True, sleep=sleep, clock=lambda: UNTIL, runs=2
         )
     )
     failures = [r for r in caplog.records if "digest for" in r.getMessage()]

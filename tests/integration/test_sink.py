@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.core.retry import Backoff
 from pipeline.core.rows import RACK_POWER_COLUMNS
 from pipeline.errors import StoreError
 from pipeline.store import Store
@@ -17,6 +18,7 @@ from pipeline.worker.sink import ClickHouseSink
 pytestmark = pytest.mark.integration
 COLUMNS = (*RACK_POWER_COLUMNS, "kafka_cluster")
 TOPIC = "telemetry.rack_power"
+QUICK = Backoff(first_s=0.01, max_s=0.02)  # retries of a failing store, in a test's time
 
 
 def message(offset: int, racks: int = 3, partition: int = 0) -> list[list[Any]]:
@@ -92,17 +94,26 @@ def test_rows_and_ledger_land_together_and_acks_follow(store: Store) -> None:
 
 def test_store_failures_are_retried_and_nothing_is_stored_twice(store: Store) -> None:
     flaky = FlakyStore(store, failures=3)
+    failed: list[int] = []  # what the failure metric counts, at each failure
+    acked: list[int] = []
 
     async def run() -> None:
         sink = ClickHouseSink(
-            flaky, "cluster-a", max_rows=1_000, flush_interval=60, max_backoff=0.05
+            flaky,
+            "cluster-a",
+            max_rows=1_000,
+            flush_interval=60,
+            backoff=QUICK,
+            on_failed=lambda: failed.append(count(store)),
         )
-        await sink.add("rack_power", COLUMNS, message(0), source=(TOPIC, 0, 0))
+        await sink.add(
+            "rack_power", COLUMNS, message(0), source=(TOPIC, 0, 0), done=lambda: acked.append(0)
+        )
         await sink.flush()
-        assert sink.stats.failures == 3
 
     asyncio.run(run())
-    assert flaky.attempts == 4 and count(store) == 3
+    assert failed == [0, 0, 0]  # three failures counted, nothing stored meanwhile
+    assert flaky.attempts == 4 and count(store) == 3 and acked == [0]
 
 
 def test_back_pressure_stops_the_stream_while_the_store_is_down(store: Store) -> None:
@@ -115,7 +126,7 @@ def test_back_pressure_stops_the_stream_while_the_store_is_down(store: Store) ->
             max_rows=1_000,
             flush_interval=60,
             max_buffered_rows=30,
-            max_backoff=0.02,
+            backoff=QUICK,
         )
         for offset in range(9):  # 27 rows: buffered, not yet over the limit
             await sink.add("rack_power", COLUMNS, message(offset), source=(TOPIC, 0, offset))
@@ -131,19 +142,26 @@ def test_back_pressure_stops_the_stream_while_the_store_is_down(store: Store) ->
     assert count(store) == 30
 
 
-def test_after_next_flush_waits_for_buffered_rows(store: Store) -> None:
-    calls: list[str] = []
+def test_each_ack_follows_its_own_rows_into_the_store(store: Store) -> None:
+    """A message is acked only once its rows are stored: at each ack the store already
+    holds them; a flush with nothing buffered stores nothing and acks nothing."""
+    stored_at_ack: dict[int, int] = {}
+
+    def ack(offset: int) -> None:
+        stored_at_ack[offset] = count(store)
 
     async def run() -> None:
         sink = ClickHouseSink(store, "cluster-a", max_rows=1_000, flush_interval=60)
-        sink.after_next_flush(lambda: calls.append("empty"))  # nothing buffered: at once
-        await sink.add("rack_power", COLUMNS, message(0), source=(TOPIC, 0, 0))
-        sink.after_next_flush(lambda: calls.append("after"))
-        assert calls == ["empty"]
+        await sink.flush()  # nothing buffered
+        assert count(store) == 0 and sink.buffered_rows == 0
+        await sink.add("rack_power", COLUMNS, message(0), source=(TOPIC, 0, 0), done=lambda: ack(0))
+        await sink.flush()
+        await sink.add("rack_power", COLUMNS, message(1), source=(TOPIC, 0, 1), done=lambda: ack(1))
+        assert stored_at_ack == {0: 3}  # the second waits in the buffer
         await sink.flush()
 
     asyncio.run(run())
-    assert calls == ["empty", "after"]
+    assert stored_at_ack == {0: 3, 1: 6}
 
 
 def test_back_pressure_counts_the_batch_being_written(store: Store) -> None:
@@ -159,7 +177,7 @@ def test_back_pressure_counts_the_batch_being_written(store: Store) -> None:
             max_rows=1_000,
             flush_interval=60,
             max_buffered_rows=30,
-            max_backoff=0.02,
+            backoff=QUICK,
             on_state=lambda s: states.append((s.backpressure, s.failing)),
         )
         for offset in range(9):  # 27 rows

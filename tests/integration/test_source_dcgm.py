@@ -24,7 +24,7 @@ from pipeline.kafka.endpoint import resolve_kafka
 from pipeline.settings import Settings, load_settings
 from pipeline.sources.agent import AgentRun, kafka_publisher
 from pipeline.sources.dcgm import parse_page
-from pipeline.sources.devices import polling_source
+from pipeline.sources.registry import DeviceSourceOptions, source_kind
 
 pytestmark = pytest.mark.integration
 
@@ -162,9 +162,10 @@ def test_agent_publishes_one_sample_per_gpu_per_scrape_and_survives_a_broken_exp
     mapping.write_text("hosts:\n  gpu-node-01: {rack: r12}\n")
     with Exporter(pages) as exporter:
         urls = [exporter.url("/a/metrics"), exporter.url("/b/metrics"), exporter.url("/down")]
-        source = polling_source(
-            "dcgm-exporter", "inf-fra-1", settings, urls=urls, map_file=mapping, interval_s=0.2
+        options = DeviceSourceOptions(
+            sites=("inf-fra-1",), urls=tuple(urls), map_file=mapping, interval_s=0.2
         )
+        source = source_kind("dcgm-exporter").build(options, settings)
         endpoint, _ = resolve_kafka(settings, start_if_missing=False)
         result = AgentRun(source, kafka_publisher(settings, endpoint), max_ticks=3).run()
     assert result.undelivered == 0

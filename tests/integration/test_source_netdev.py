@@ -24,7 +24,7 @@ import pytest
 from pipeline.core.links import LinkState
 from pipeline.events import LinkCounters
 from pipeline.settings import load_settings
-from pipeline.sources.devices import polling_source
+from pipeline.sources.registry import LinkSourceOptions, source_kind
 
 pytestmark = pytest.mark.integration
 
@@ -122,9 +122,8 @@ def test_loss_ratio_matches_tc_and_both_ends_counters(veth_pair, tmp_path: Path)
     (tmp_path / "map.yaml").write_text(
         f"links:\n  {a}: {{link: lab-veth, class: wan, peer: lab-b}}\n  lo0-absent: {{link: x}}\n"
     )
-    source = polling_source(
-        "netdev", "lab-a", load_settings(data_dir=tmp_path), map_file=tmp_path / "map.yaml"
-    )
+    options = LinkSourceOptions(sites=("lab-a",), map_file=tmp_path / "map.yaml")
+    source = source_kind("netdev").build(options, load_settings(data_dir=tmp_path))
     before_tc, before_a, before_b = qdisc(a), counters(a), counters(b, ns)
     first = source.read_once(1_000)["link"]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -167,9 +166,8 @@ def test_this_machines_own_interfaces_are_read(tmp_path: Path) -> None:
     assert names, "no network interface in /sys/class/net"
     links = "".join(f"  {n}: {{link: host-{i}, class: fabric}}\n" for i, n in enumerate(names))
     (tmp_path / "map.yaml").write_text("links:\n" + links)
-    source = polling_source(
-        "netdev", "here", load_settings(data_dir=tmp_path), map_file=tmp_path / "map.yaml"
-    )
+    options = LinkSourceOptions(sites=("here",), map_file=tmp_path / "map.yaml")
+    source = source_kind("netdev").build(options, load_settings(data_dir=tmp_path))
     events = source.read_once(1_000)["link"]
     assert [e["link"] for e in events] == [f"host-{i}" for i in range(len(names))]
     for name, event in zip(names, events, strict=True):

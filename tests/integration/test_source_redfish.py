@@ -21,7 +21,7 @@ from worker_harness import WorkerProcess, wait_for
 
 from pipeline.broker.process import EmbeddedBroker
 from pipeline.settings import load_settings
-from pipeline.sources.devices import polling_source
+from pipeline.sources.registry import DeviceSourceOptions, source_kind
 
 pytestmark = pytest.mark.integration
 
@@ -164,13 +164,10 @@ def test_a_pdu_without_metrics_is_left_out_and_mapped_racks_and_sessions_work(
     )
     servers = serve(mockups, tmp_path)
     try:
-        source = polling_source(
-            "redfish",
-            "inf-fra-1",
-            settings,
-            urls=[s.url for s in servers],
-            map_file=tmp_path / "map.yaml",
+        options = DeviceSourceOptions(
+            sites=("inf-fra-1",), urls=tuple(s.url for s in servers), map_file=tmp_path / "map.yaml"
         )
+        source = source_kind("redfish").build(options, settings)
         first = source.read_once(1_700_000_000_000)
         second = source.read_once(1_700_000_001_000)
     finally:

@@ -77,10 +77,11 @@ def test_migrate_creates_the_spec_tables_and_twice_is_a_no_op(empty_store: Store
             (4, "dead_letter_identity"),
             (5, "coverage_and_domains"),
             (6, "readable_rollups"),
+            (7, "alert_domain"),
         ]
     )
     status = empty_store.migration_status()
-    assert [r.version for r in status.applied] == [1, 2, 3, 4, 5, 6] and status.pending == []
+    assert [r.version for r in status.applied] == [1, 2, 3, 4, 5, 6, 7] and status.pending == []
     assert all(r.applied_at.tzinfo is not None for r in status.applied)
 
 
@@ -188,3 +189,23 @@ def test_ttl_follows_the_retention_settings(store: Store, store_settings: Settin
 
     assert store.migrate() == []  # nothing to apply, but TTLs go back to these settings
     assert _ttl_days(store) == defaults
+
+
+def test_the_rows_the_worker_builds_fit_their_tables(store: Store) -> None:
+    """Every column the core and the worker fill (pipeline/core/rows.py,
+    pipeline/worker/topic_rows.py) exists in its table, in the table's order."""
+    from pipeline.core import rows
+    from pipeline.worker.topic_rows import DEAD_LETTER_COLUMNS
+
+    written = {
+        "alerts": rows.ALERT_COLUMNS,
+        "rack_power": rows.RACK_POWER_COLUMNS,
+        "gpu_samples": rows.GPU_COLUMNS,
+        "link_samples": rows.LINK_COLUMNS,
+        "site_power": rows.SITE_POWER_COLUMNS,
+        "domain_power": rows.DOMAIN_POWER_COLUMNS,
+        "dead_letters": DEAD_LETTER_COLUMNS,
+    }
+    for table, columns in written.items():
+        described = [str(row[0]) for row in store.query_rows(f"DESCRIBE TABLE {table}")]
+        assert [c for c in described if c in columns] == list(columns), table

@@ -121,6 +121,7 @@ ROWS: dict[str, tuple[str, list[dict[str, Any]]]] = {
                 "link": "",
                 "peer_site": "",
                 "rack": "",
+                "domain": "hall-1",  # migration 007
                 "value": 5.1e6,
                 "threshold": 5e6,
                 "starts_at": T0,

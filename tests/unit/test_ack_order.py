@@ -17,7 +17,7 @@ def test_a_later_message_done_first_waits_for_the_earlier_one() -> None:
     assert seen == []
     first()  # its rows are stored
     assert seen == [10, 11]
-    assert acks.waiting() == 0
+    assert acks.oldest() == {("t", 0): None}  # nothing left waiting
 
 
 def test_partitions_are_independent() -> None:
@@ -67,7 +67,8 @@ def test_forgotten_partitions_stop_waiting() -> None:
     acks.begin("t", 0, 1, lambda: seen.append(1))
     acks.begin("t", 1, 1, lambda: seen.append(1))
     acks.keep("t", {1})
-    assert acks.waiting() == 1
+    assert list(acks.oldest()) == [("t", 1)]
+    assert seen == []  # a forgotten partition's message is never acked
 
 
 def test_oldest_names_the_message_a_partition_waits_for_and_its_age() -> None:

@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.core.alert_state import Timing
 from pipeline.core.policy import RuleConfig, SitePolicy
 from pipeline.core.power import SitePower, Windows
 from pipeline.core.processor import Processor
+from pipeline.core.rules.cap import CAP_RESOLVE_FOR
 from pipeline.core.site import SiteMonitor
 from pipeline.events import LinkClass, RackPower, SiteSpec
 
 CFG = RuleConfig(
-    stale_after_ms=15_000,
-    stale_hold_ms=600_000,
-    cap_timing=Timing(2_000, 2_000),
-    telemetry_timing=Timing(5_000, 2_000),
-    forget_after_ms=3_600_000,
-    loss_timing=Timing(0, 5_000),
-    loss_min_tx=100,
+    stale_after_s=15,
+    stale_hold_s=600,
+    cap_for_s=2,
+    cap_resolve_for_s=2,
+    telemetry_for_s=5,
+    forget_after_s=3600,
+    loss_for_s=0,
+    loss_resolve_for_s=5,
+    loss_min_tx_packets=100,
 )
 SPEC = SiteSpec(site="hx-3", cap_mw=1.0)
 POLICY = SitePolicy.of("hx-3", SPEC, CFG)
@@ -43,7 +45,7 @@ def test_draw_separates_reported_estimated_unknown(
     now = 1_000_000
     for rack, age in zip(RACKS, ages_s, strict=True):
         power.update(rack, now - age * 1000, 1.0)
-    draw = power.snapshot(now, Windows(15_000, 600_000)).draw
+    draw = power.snapshot(now, Windows(15_000, 600_000, 86_400_000)).draw
     got = (draw.reported_w, draw.estimated_w, draw.held, draw.unknown, draw.coverage)
     assert got == expected
 
@@ -52,7 +54,7 @@ def test_racks_expected_count_never_reported_racks_as_missing() -> None:
     power = SitePower("hx-3")
     for rack in RACKS[:9]:
         power.update(rack, 0, 1.0)
-    draw = power.snapshot(1_000, Windows(15_000, racks_expected=12)).draw
+    draw = power.snapshot(1_000, Windows(15_000, 600_000, 86_400_000, racks_expected=12)).draw
     assert (draw.coverage, draw.missing, draw.complete) == (0.75, 3, False)
 
 
@@ -144,15 +146,15 @@ def test_agent_that_stops_sending_is_noticed_by_the_tick_and_racks_are_forgotten
     processor.rack_power(events, 0, 0, now_ms=-60_000)  # created long ago: warm
     rules = []
     for s in range(0, 40):
-        out = processor.tick(s * 1000)
+        out = processor.tick_sites(s * 1000, ["hx-3"])
         rules += [(a.rule, a.severity.value, a.status.value) for a in out.alerts]
     assert ("telemetry_missing", "critical", "firing") in rules
     monitor = processor.monitors["hx-3"]
     monitor.rack_gpus("r1").update(0, 50.0, 300.0, 700.0)
-    out = processor.tick(3_600_001)
+    out = processor.tick_sites(3_600_001, ["hx-3"])
     assert out.forgotten == 10 and len(monitor.power) == 0 and not monitor.gpus
-    processor.tick(3_601_000)
-    out = processor.tick(3_601_000 + CFG.telemetry_timing.resolve_for_ms)
+    processor.tick_sites(3_601_000, ["hx-3"])
+    out = processor.tick_sites(3_601_000 + CFG.ms(CAP_RESOLVE_FOR), ["hx-3"])
     resolved = {(a.rule, a.severity.value) for a in out.alerts if a.status.value == "resolved"}
     assert ("telemetry_missing", "critical") in resolved
 

@@ -35,7 +35,7 @@ def test_projection_of_a_steady_ramp() -> None:
 
 
 def test_spikes_do_not_move_the_projection() -> None:
-    clean, noisy = PowerTrend(), PowerTrend()
+    clean, noisy = PowerTrend(300_000), PowerTrend(300_000)
     ramp(clean, 4.0e6, 1_000.0, 300)
     ramp(noisy, 4.0e6, 1_000.0, 300, spikes=True)
     a, b = clean.project(5.0e6), noisy.project(5.0e6)
@@ -44,14 +44,14 @@ def test_spikes_do_not_move_the_projection() -> None:
 
 
 def test_flat_or_falling_never_reaches() -> None:
-    trend = PowerTrend()
+    trend = PowerTrend(300_000)
     ramp(trend, 4.0e6, -500.0, 300)
     proj = trend.project(5.0e6)
     assert proj is not None and proj.reach_ms is None
 
 
 def test_already_over_cap_reaches_now() -> None:
-    trend = PowerTrend()
+    trend = PowerTrend(300_000)
     ramp(trend, 5.5e6, 0.0, 300)
     proj = trend.project(5.0e6)
     assert proj is not None and proj.reach_ms == 300_000

@@ -35,7 +35,7 @@ def test_rack_stats_over_the_window() -> None:
 
 
 def test_idle_rack_and_unknown_limit() -> None:
-    rack = RackGpus()
+    rack = RackGpus(window_ms=15_000)
     rack.update(1_000, 1.0, 300.0, 700.0)
     rack.update(1_000, 2.0, 300.0, None)
     stats = rack.stats(2_000, 15_000)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.core.power import MAX_STALE_NAMED, SitePower
+from pipeline.core.power import MAX_STALE_NAMED, SitePower, Windows
 
-STALE = 15_000
+STALE = Windows(15_000, 600_000, 86_400_000)  # stale after 15 s, held 10 min, forgotten 1 day
 
 
 def test_total_is_sum_of_latest_per_rack() -> None:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from pipeline.core.alert_state import Timing
 from pipeline.core.policy import RuleConfig, SitePolicy
 from pipeline.core.site import SiteMonitor
-from pipeline.events import AlertStatus, LinkClass, LinkThresholds, SiteSpec
+from pipeline.events import AlertStatus, LinkClass, SiteSpec
 
 CFG = RuleConfig(
-    cap_timing=Timing(2_000, 2_000),
-    loss_timing=Timing(0, 5_000),
-    idle_timing=Timing(10_000, 0),
-    loss_min_tx=100,
+    cap_for_s=2,
+    cap_resolve_for_s=2,
+    loss_for_s=0,
+    loss_resolve_for_s=5,
+    idle_for_s=10,
+    loss_min_tx_packets=100,
 )
 SPEC = SiteSpec(site="atl-2", cap_mw=5.0, warn_ratio=0.9, stale_after_s=15)
 POLICY = SitePolicy.of("atl-2", SPEC, CFG)
@@ -111,7 +112,7 @@ def test_cap_change_takes_effect_on_next_evaluation() -> None:
 
 
 def test_forecast_fires_with_projected_time() -> None:
-    cfg = RuleConfig(cap_timing=Timing(0, 0))
+    cfg = RuleConfig(cap_for_s=0, cap_resolve_for_s=0)
     monitor = SiteMonitor("atl-2", cfg, created_ms=-60_000, durable=None)
     policy = SitePolicy.of("atl-2", SPEC, cfg)
     fired = []
@@ -127,7 +128,7 @@ def test_forecast_fires_with_projected_time() -> None:
 
 
 def test_wan_loss_alert_names_link_and_peer() -> None:
-    spec = SiteSpec(site="atl-2", cap_mw=5, loss_crit=LinkThresholds(wan=1e-3))
+    spec = SiteSpec(site="atl-2", cap_mw=5, loss_crit={"wan": 1e-3})
     policy = SitePolicy.of("atl-2", spec, CFG)
     monitor = SiteMonitor("atl-2", CFG, created_ms=-60_000, durable=None)
     alerts = []

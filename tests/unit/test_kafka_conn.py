@@ -15,14 +15,10 @@ from pipeline.broker.probe import _metadata_request, _parse_cluster_id
 from pipeline.errors import BrokerError, ConfigError
 from pipeline.kafka.endpoint import (
     KafkaEndpoint,
-    aiokafka_consumer_options,
     aiokafka_options,
-    aiokafka_producer_options,
     cluster_id,
     faust_options,
-    kafka_python_consumer_options,
     kafka_python_options,
-    kafka_python_producer_options,
     resolve_kafka,
 )
 from pipeline.settings import Settings, load_settings
@@ -101,32 +97,45 @@ def test_cluster_id_of_the_embedded_broker_needs_no_request(tmp_path: Path) -> N
 
 
 # --- option builders -------------------------------------------------------------------
+BUILDERS = (kafka_python_options, aiokafka_options)
+SERVERS = ["kafka-1:9092", "kafka-2:9092"]
+
+
 def test_plaintext_options(tmp_path: Path) -> None:
     plain = settings(tmp_path)
-    assert kafka_python_options(plain) == {"security_protocol": "PLAINTEXT"}
-    assert kafka_python_options(plain, REMOTE)["bootstrap_servers"] == [
-        "kafka-1:9092",
-        "kafka-2:9092",
-    ]
-    assert aiokafka_options(plain) == {"security_protocol": "PLAINTEXT"}
+    for build in BUILDERS:
+        assert build(plain, REMOTE, "admin") == {
+            "bootstrap_servers": SERVERS,
+            "security_protocol": "PLAINTEXT",
+        }
 
 
 def test_producers_are_never_idempotent_on_the_embedded_broker(tmp_path: Path) -> None:
     plain = settings(tmp_path)
-    assert kafka_python_producer_options(plain, EMBEDDED)["enable_idempotence"] is False
-    assert aiokafka_producer_options(plain, EMBEDDED)["enable_idempotence"] is False
-    # real Kafka keeps each client's own default (kafka-python 3.x: idempotent)
-    assert kafka_python_producer_options(plain, REMOTE)["enable_idempotence"] is True
-    assert aiokafka_producer_options(plain, REMOTE)["enable_idempotence"] is True
-    assert aiokafka_producer_options(plain, REMOTE)["acks"] == "all"
+    for build in BUILDERS:
+        assert build(plain, EMBEDDED, "producer")["enable_idempotence"] is False
+        # real Kafka: no duplicates from retries, every in-sync replica acks
+        real = build(plain, REMOTE, "producer")
+        assert real["enable_idempotence"] is True and real["acks"] == "all"
+        assert "enable_idempotence" not in build(plain, REMOTE, "consumer")
+
+
+def test_kafka_python_producers_compress_and_bound_their_retries(tmp_path: Path) -> None:
+    options = kafka_python_options(settings(tmp_path), EMBEDDED, "producer")
+    assert options["compression_type"] == "lz4"
+    assert options["retries"] > 1_000 and options["delivery_timeout_ms"] == 30_000
+    assert options["allow_auto_create_topics"] is False
+    assert "compression_type" not in kafka_python_options(settings(tmp_path), EMBEDDED, "admin")
 
 
 def test_group_timeouts_are_short_on_the_embedded_broker_only(tmp_path: Path) -> None:
     plain = settings(tmp_path)
-    for build in (kafka_python_consumer_options, aiokafka_consumer_options):
-        assert build(plain, EMBEDDED)["session_timeout_ms"] == 6000
-        assert build(plain, EMBEDDED)["heartbeat_interval_ms"] == 1000
-        assert "session_timeout_ms" not in build(plain, REMOTE)
+    for build in BUILDERS:
+        assert build(plain, EMBEDDED, "consumer")["session_timeout_ms"] == 6000
+        assert build(plain, EMBEDDED, "consumer")["heartbeat_interval_ms"] == 1000
+        assert build(plain, REMOTE, "consumer")["heartbeat_interval_ms"] == 1000
+        assert "session_timeout_ms" not in build(plain, REMOTE, "consumer")
+        assert "session_timeout_ms" not in build(plain, EMBEDDED, "producer")
 
 
 def test_sasl_scram_options(tmp_path: Path) -> None:
@@ -138,19 +147,20 @@ def test_sasl_scram_options(tmp_path: Path) -> None:
         kafka_sasl_password=PASSWORD,
     )
     expected = {
+        "bootstrap_servers": SERVERS,
         "security_protocol": "SASL_PLAINTEXT",
         "sasl_mechanism": "SCRAM-SHA-512",
         "sasl_plain_username": "megawatch",
         "sasl_plain_password": PASSWORD,
     }
-    assert kafka_python_options(sasl) == expected
-    assert aiokafka_options(sasl) == expected
+    assert kafka_python_options(sasl, REMOTE, "admin") == expected
+    assert aiokafka_options(sasl, REMOTE, "admin") == expected
 
 
 def test_sasl_without_credentials_names_the_variables_and_no_secret(tmp_path: Path) -> None:
     sasl = settings(tmp_path, kafka_security_protocol="SASL_SSL", kafka_sasl_password=PASSWORD)
     with pytest.raises(ConfigError) as caught:
-        kafka_python_options(sasl)
+        kafka_python_options(sasl, REMOTE, "producer")
     assert "MEGAWATCH_KAFKA_SASL_USERNAME" in str(caught.value)
     assert PASSWORD not in str(caught.value)
 
@@ -165,11 +175,12 @@ def test_ssl_options_carry_the_files_and_a_loaded_context(
         kafka_ssl_certfile=tls_files["certfile"],
         kafka_ssl_keyfile=tls_files["keyfile"],
     )
-    assert kafka_python_options(tls) == {
+    assert kafka_python_options(tls, REMOTE, "admin") == {
+        "bootstrap_servers": SERVERS,
         "security_protocol": "SSL",
         **{f"ssl_{name}": str(path) for name, path in tls_files.items()},
     }
-    context = aiokafka_options(tls)["ssl_context"]
+    context = aiokafka_options(tls, REMOTE, "consumer")["ssl_context"]
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED
     assert any("megawatch-test" in str(ca["subject"]) for ca in context.get_ca_certs())
@@ -178,7 +189,7 @@ def test_ssl_options_carry_the_files_and_a_loaded_context(
 def test_missing_tls_file_names_the_variable(tmp_path: Path) -> None:
     tls = settings(tmp_path, kafka_security_protocol="SSL", kafka_ssl_cafile=tmp_path / "no.pem")
     with pytest.raises(ConfigError, match="MEGAWATCH_KAFKA_SSL_CAFILE: no such file"):
-        aiokafka_options(tls)
+        aiokafka_options(tls, REMOTE, "consumer")
 
 
 def test_faust_options_embedded_versus_real_kafka(tmp_path: Path) -> None:
@@ -189,7 +200,10 @@ def test_faust_options_embedded_versus_real_kafka(tmp_path: Path) -> None:
     assert embedded["broker_heartbeat_interval"] == 1.0
     assert embedded["processing_guarantee"] == "at_least_once"
     real = faust_options(plain, REMOTE)
-    assert real == {"broker": ["kafka://kafka-1:9092", "kafka://kafka-2:9092"]}
+    assert real == {
+        "broker": ["kafka://kafka-1:9092", "kafka://kafka-2:9092"],
+        "producer_compression_type": "lz4",
+    }
 
 
 def test_faust_sasl_ssl_credentials(tmp_path: Path, tls_files: dict[str, Path]) -> None:

@@ -9,7 +9,14 @@ import pytest
 from pydantic import SecretStr
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from pipeline.notify.signing import signed_headers, standard_secret, verify
+from pipeline.notify.signing import signed_headers, verify
+
+
+def standard_secret(secret: str) -> str:
+    """The secret in the ``whsec_<base64>`` form that the reference library takes."""
+    if secret.startswith("whsec_"):
+        return secret
+    return "whsec_" + base64.b64encode(secret.encode()).decode()
 
 
 def test_standard_headers_verify_with_the_reference_library() -> None:
@@ -31,7 +38,6 @@ def test_a_whsec_secret_is_used_as_given() -> None:
     secret = "whsec_" + base64.b64encode(b"\x00\x01 binary key").decode()
     body = b"{}"
     headers = signed_headers(secret, int(datetime.now(UTC).timestamp()), body, "standard", "id-1")
-    assert standard_secret(secret) == secret
     Webhook(secret).verify(body, headers)
 
 

@@ -69,6 +69,22 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
             "TLS",
             "MEGAWATCH_KAFKA_SECURITY_PROTOCOL: Input should be",
         ),
+        # the rules' parameters, declared by the rules: the same one line
+        (
+            "MEGAWATCH_CAP_FOR_S",
+            "-1",
+            "MEGAWATCH_CAP_FOR_S: Input should be greater than or equal to 0 (got '-1')",
+        ),
+        (
+            "MEGAWATCH_LOSS_WARN_FABRIC",
+            "2",
+            "MEGAWATCH_LOSS_WARN_FABRIC: Input should be less than 1",
+        ),
+        (
+            "MEGAWATCH_LOSS_MIN_TX_PACKETS",
+            "many",
+            "MEGAWATCH_LOSS_MIN_TX_PACKETS: Input should be a valid integer",
+        ),
     ],
 )
 def test_wrong_value_is_one_line_naming_the_variable(
@@ -79,6 +95,40 @@ def test_wrong_value_is_one_line_naming_the_variable(
         load_settings()
     text = str(info.value)
     assert expected in text and "\n" not in text
+
+
+RULE_VARIABLES = [
+    "STALE_AFTER_S",
+    "STALE_HOLD_S",
+    "MIN_COVERAGE",
+    "TELEMETRY_FOR_S",
+    "FORGET_AFTER_S",
+    "CAP_FOR_S",
+    "CAP_RESOLVE_FOR_S",
+    "HYSTERESIS",
+    "FORECAST_HORIZON_S",
+    "FORECAST_WINDOW_S",
+    "LOSS_WINDOW_S",
+    "LOSS_FOR_S",
+    "LOSS_RESOLVE_FOR_S",
+    "LOSS_MIN_TX_PACKETS",
+    "LOSS_WARN_FABRIC",
+    "LOSS_CRIT_FABRIC",
+    "LOSS_WARN_WAN",
+    "LOSS_CRIT_WAN",
+    "IDLE_POWER_SHARE",
+    "IDLE_FOR_S",
+]
+
+
+def test_the_rules_variables_keep_their_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Users' deployments set these: the rules declare them, under these names."""
+    for name in RULE_VARIABLES:
+        monkeypatch.setenv(f"MEGAWATCH_{name}", "0.25" if name != "LOSS_MIN_TX_PACKETS" else "7")
+    settings = load_settings(forecast_window_s=60)
+    values = settings.rule_values()
+    assert {name.lower() for name in RULE_VARIABLES} <= set(values)  # new rules add more
+    assert values["loss_min_tx_packets"] == 7 and values["cap_for_s"] == 0.25
 
 
 def test_secrets_never_appear(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -117,7 +117,8 @@ def test_steady_is_quiet_and_counters_mostly_lose_nothing():
 
 
 def test_scenario_names_are_checked_and_listed_in_the_help():
-    from pipeline.cli.agent_cmd import EPILOG, SCENARIO_NAMES
+    from pipeline.cli.agent_cmd import EPILOG
+    from pipeline.sources.registry import SCENARIO_NAMES
 
     assert tuple(SCENARIOS) == SCENARIO_NAMES
     assert all(name in EPILOG for name in SCENARIOS)

@@ -98,11 +98,12 @@ def test_materialized_views_read_and_write_local_tables() -> None:
             assert qualifier.endswith("_local"), (qualifier, view[:80])
 
 
-def test_column_changes_reach_local_and_distributed_tables() -> None:
-    added = [s for s in ALL if "ADD COLUMN IF NOT EXISTS reported_w" in s]
+@pytest.mark.parametrize(("column", "table"), [("reported_w", "site_power"), ("domain", "alerts")])
+def test_column_changes_reach_local_and_distributed_tables(column: str, table: str) -> None:
+    added = [s for s in ALL if f"ADD COLUMN IF NOT EXISTS {column} " in s]
     assert [re.match(r"ALTER TABLE `(\w+)`", s).group(1) for s in added] == [  # type: ignore[union-attr]
-        "site_power_local",
-        "site_power",
+        f"{table}_local",
+        table,
     ]
 
 

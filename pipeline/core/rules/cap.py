@@ -13,42 +13,79 @@ from __future__ import annotations
 from functools import partial
 
 from pipeline.core.alert_book import AlertBook, AlertKey, Facts
-from pipeline.core.policy import CapLimits, RuleConfig
+from pipeline.core.alert_state import Timing
+from pipeline.core.policy import CapLimits, SitePolicy
 from pipeline.core.power import Draw
+from pipeline.core.rules.common import HYSTERESIS, MIN_COVERAGE
+from pipeline.core.rules.registry import Param, Rule
+from pipeline.core.rules.scopes import POWER, PowerSubject
 from pipeline.events import Alert, Severity
+
+CAP_FOR = Param(
+    "cap_for_s",
+    5.0,
+    "a cap (or its warning level) must be exceeded this long before the alert fires",
+    "s",
+    ge=0,
+    le=3600,
+)
+CAP_RESOLVE_FOR = Param(
+    "cap_resolve_for_s",
+    5.0,
+    "under the hysteresis margin this long before a cap alert resolves (also how long "
+    "coverage must be back before `telemetry_missing` resolves)",
+    "s",
+    ge=0,
+    le=3600,
+)
+
+
+def cap_timing(policy: SitePolicy) -> Timing:
+    """The ``for`` timings of the cap rules (and the forecast); once per policy with
+    ``policy.derived(cap_timing)``."""
+    return Timing(policy.ms(CAP_FOR), policy.ms(CAP_RESOLVE_FOR))
 
 
 def evaluate_cap(
-    book: AlertBook,
-    draw: Draw,
-    now_ms: int,
-    limits: CapLimits,
-    min_coverage: float,
-    config: RuleConfig,
+    book: AlertBook, subject: PowerSubject, now_ms: int, policy: SitePolicy
 ) -> list[Alert]:
     """Step the cap_warning and cap_critical alerts of one site or domain."""
     out = []
+    draw, limits = subject.draw, subject.limits
     total = draw.total_w
     coverage = draw.coverage
-    trusted = draw.complete and (coverage is None or coverage >= min_coverage)
+    trusted = draw.complete and (coverage is None or coverage >= policy[MIN_COVERAGE])
+    hysteresis, timing = policy[HYSTERESIS], policy.derived(cap_timing)
     for rule, severity, limit in (
         ("cap_warning", Severity.warning, limits.warn_w),
         ("cap_critical", Severity.critical, limits.cap_w),
     ):
         breached = limit is not None and total >= limit
         # No cap any more clears at once; otherwise only on data that can be trusted.
-        cleared = limit is None or (trusted and total < limit * (1 - config.hysteresis))
+        cleared = limit is None or (trusted and total < limit * (1 - hysteresis))
         alert = book.evaluate(
             AlertKey(rule, severity, domain=limits.domain),
             breached,
             cleared,
             now_ms,
-            config.cap_timing,
+            timing,
             partial(cap_facts, rule, limit, limits, draw, now_ms),
         )
         if alert is not None:
             out.append(alert)
     return out
+
+
+RULES = (
+    Rule(
+        "cap",
+        ("cap_warning", "cap_critical"),
+        POWER,
+        evaluate_cap,
+        "site or domain power (reported + estimated) at its warning level, and at its cap",
+        (CAP_FOR, CAP_RESOLVE_FOR),
+    ),
+)
 
 
 def format_mw(watts: float) -> str:

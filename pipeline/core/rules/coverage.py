@@ -2,7 +2,8 @@
 
 * ``telemetry_missing`` per site and per power domain: a warning while coverage (racks
   reporting / racks known or expected) stays under ``min_coverage`` for the rule's
-  ``for`` (``MEGAWATCH_TELEMETRY_FOR_S``), critical when no rack reports at all. The
+  ``for`` (``MEGAWATCH_TELEMETRY_FOR_S``), critical when no rack reports at all (sites
+  and domains with a cap: a site without a spec is stored and shown only). The
   periodic tick evaluates it, so an agent that stops sending anything is noticed too.
   Resolves when coverage returns.
 * ``link_telemetry_missing`` per link: no counters within the staleness window. While it
@@ -15,21 +16,41 @@ from __future__ import annotations
 from functools import partial
 
 from pipeline.core.alert_book import AlertBook, AlertKey, Facts
-from pipeline.core.policy import CapLimits, RuleConfig
+from pipeline.core.alert_state import Timing
+from pipeline.core.policy import SitePolicy
 from pipeline.core.power import Draw
-from pipeline.core.rules.cap import format_age, format_mw
+from pipeline.core.rules.cap import CAP_RESOLVE_FOR, format_age, format_mw
+from pipeline.core.rules.common import MIN_COVERAGE
+from pipeline.core.rules.registry import Param, Rule
+from pipeline.core.rules.scopes import LINK_TICK, POWER, Links, PowerSubject
 from pipeline.events import Alert, LinkClass, Severity
+
+TELEMETRY_FOR = Param(
+    "telemetry_for_s",
+    60.0,
+    "coverage under `min_coverage` (or a link silent) this long before `telemetry_missing` "
+    "(or `link_telemetry_missing`) fires",
+    "s",
+    ge=0,
+    le=3600,
+)
+
+
+def telemetry_timing(policy: SitePolicy) -> Timing:
+    """Low coverage (or a silent link) ``telemetry_for_s`` before firing; resolved after
+    ``cap_resolve_for_s``: once per policy with ``policy.derived(telemetry_timing)``."""
+    return Timing(policy.ms(TELEMETRY_FOR), policy.ms(CAP_RESOLVE_FOR))
 
 
 def evaluate_coverage(
-    book: AlertBook,
-    draw: Draw,
-    now_ms: int,
-    limits: CapLimits,
-    min_coverage: float,
-    config: RuleConfig,
+    book: AlertBook, subject: PowerSubject, now_ms: int, policy: SitePolicy
 ) -> list[Alert]:
-    """Step the warning (low coverage) and critical (wholly silent) alerts."""
+    """Step the warning (low coverage) and critical (wholly silent) alerts of a site or
+    domain with a cap (a site without a spec is stored and shown only)."""
+    draw, limits = subject.draw, subject.limits
+    if limits.cap_w is None:
+        return []
+    min_coverage, timing = policy[MIN_COVERAGE], policy.derived(telemetry_timing)
     coverage = draw.coverage
     if coverage is None:
         coverage = 1.0  # no rack known or expected (all forgotten): nothing is missing
@@ -43,7 +64,7 @@ def evaluate_coverage(
             breached,
             not breached,
             now_ms,
-            config.telemetry_timing,
+            timing,
             partial(coverage_facts, limits.label, draw, coverage, min_coverage, now_ms),
         )
         if alert is not None:
@@ -74,26 +95,48 @@ def coverage_facts(
 
 
 def evaluate_link_silence(
-    book: AlertBook,
-    link: str,
-    link_class: LinkClass,
-    peer: str | None,
-    last_ts: int | None,
-    now_ms: int,
-    stale_after_ms: int,
-    config: RuleConfig,
-) -> Alert | None:
-    silent = last_ts is not None and now_ms - last_ts > stale_after_ms
-    if not silent and not book.holds("link_telemetry_missing", Severity.warning, link):
-        return None  # every tick, every healthy link: nothing to step
-    return book.evaluate(
-        AlertKey("link_telemetry_missing", Severity.warning, link=link, peer_site=peer),
-        silent,
-        not silent,
-        now_ms,
-        config.telemetry_timing,
-        partial(link_silence_facts, book.site, link, link_class, peer, last_ts, now_ms, silent),
-    )
+    book: AlertBook, subject: Links, now_ms: int, policy: SitePolicy
+) -> list[Alert]:
+    """Once per tick, every known link: silent past the staleness window fires."""
+    out = []
+    known, stale_after_ms = subject.known, policy.stale_after_ms
+    timing = policy.derived(telemetry_timing)
+    for link in subject.names:
+        state, link_class, peer = known[link]
+        last_ts = state.last_ts
+        silent = last_ts is not None and now_ms - last_ts > stale_after_ms
+        if not silent and not book.holds("link_telemetry_missing", Severity.warning, link):
+            continue  # every tick, every healthy link: nothing to step
+        alert = book.evaluate(
+            AlertKey("link_telemetry_missing", Severity.warning, link=link, peer_site=peer),
+            silent,
+            not silent,
+            now_ms,
+            timing,
+            partial(link_silence_facts, book.site, link, link_class, peer, last_ts, now_ms, silent),
+        )
+        if alert is not None:
+            out.append(alert)
+    return out
+
+
+RULES = (
+    Rule(
+        "telemetry_missing",
+        ("telemetry_missing",),
+        POWER,
+        evaluate_coverage,
+        "a site or domain with racks not reporting (warning), or none reporting (critical)",
+        (TELEMETRY_FOR,),
+    ),
+    Rule(
+        "link_telemetry_missing",
+        ("link_telemetry_missing",),
+        LINK_TICK,
+        evaluate_link_silence,
+        "a link that sends no counters for the staleness window: its loss is unknown",
+    ),
+)
 
 
 def link_silence_facts(
