@@ -116,6 +116,11 @@ def parse(raw: bytes) -> list[Series]:
     return out
 
 
+def compress(raw: bytes) -> bytes:
+    """``raw`` snappy block-compressed, as remote_write bodies are."""
+    return bytes(cramjam.snappy.compress_raw(raw))
+
+
 def encode(series: list[Series]) -> bytes:
     """A snappy-compressed WriteRequest of ``series`` (tests and the benchmark send it)."""
     request = WriteRequest()
@@ -126,4 +131,4 @@ def encode(series: list[Series]) -> bytes:
             ts.labels.add(name=name, value=text)
         for stamp, value in one.points:
             ts.samples.add(value=value, timestamp=stamp)
-    return bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
+    return compress(request.SerializeToString())

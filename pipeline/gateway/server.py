@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from pipeline.gateway import otlp, remote_write
@@ -176,6 +177,8 @@ class Gateway:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise BadRequest("too_large", _too_large(None, limit), 413) from None
+        except RequestPayloadError as exc:  # a cut-off or malformed chunked body
+            raise BadRequest("bad_body", f"the body could not be read: {exc}") from None
         if len(body) > limit:
             raise BadRequest("too_large", _too_large(len(body), limit), 413)
         return body

@@ -138,7 +138,11 @@ async def serve(
         Limits(settings.gateway_max_body_bytes, settings.gateway_retry_after_s),
         token,
     )
-    runner = web.AppRunner(gateway.app(), access_log=None, handle_signals=False)
+    # auto_decompress off: bodies are decompressed here, under the size limit (aiohttp's
+    # own gzip decoding would inflate them unbounded first)
+    runner = web.AppRunner(
+        gateway.app(), access_log=None, handle_signals=False, auto_decompress=False
+    )
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port, ssl_context=context, reuse_address=True).start()
