@@ -50,31 +50,50 @@ class Mapped:
     samples: int = 0
 
 
+#: where a series goes: its part, entity and the entity's id fields; or why nowhere
+Placement = tuple[Part, Entity, dict[str, Any]] | str
+
+
 class SeriesMapper:
-    def __init__(self, mapping: Mapping, site: str | None = None) -> None:
+    def __init__(self, mapping: Mapping, site: str | None = None, cache: int = 1_000_000) -> None:
         self.mapping = mapping
         self.site = site
+        self.cache = cache
+        self._placed: dict[Any, Placement] = {}  # Series.key -> its placement
 
     def map(self, series: Iterable[Series]) -> Mapped:
         out = Mapped()
+        groups, unmapped = out.groups, out.unmapped
         for one in series:
             out.samples += len(one.points)
-            part = METRICS.get(one.name)
-            if part is None:
-                out.unmapped[(one.name, "unknown_metric")] += len(one.points) or 1
-                continue
-            placed = self._place(part, one)
+            placed = self._placed.get((one.key, one.temporality)) if one.key is not None else None
+            if placed is None:
+                placed = self._placement(one)
             if isinstance(placed, str):
-                out.unmapped[(one.name, placed)] += len(one.points) or 1
+                unmapped[(one.name, placed)] += len(one.points) or 1
                 continue
-            entity, ids = placed
+            part, entity, ids = placed
             out.ids.setdefault(entity, ids)
             for ts, value in one.points:
                 if not usable(part, value):
-                    out.unmapped[(one.name, "no_value")] += 1
+                    unmapped[(one.name, "no_value")] += 1
                     continue
-                out.groups.setdefault((*entity, ts), {})[part.name] = value
+                groups.setdefault((*entity, ts), {})[part.name] = value
         return out
+
+    def _placement(self, series: Series) -> Placement:
+        part = METRICS.get(series.name)
+        placed: Placement
+        if part is None:
+            placed = "unknown_metric"
+        else:
+            found = self._place(part, series)
+            placed = found if isinstance(found, str) else (part, *found)
+        if series.key is not None:
+            if len(self._placed) >= self.cache:
+                self._placed.clear()
+            self._placed[(series.key, series.temporality)] = placed
+        return placed
 
     def _place(self, part: Part, series: Series) -> tuple[Entity, dict[str, Any]] | str:
         """The entity and id fields a series feeds, or the reason it feeds none."""

@@ -56,9 +56,17 @@ def _message_classes() -> dict[str, Any]:
         ("samples", 2, _F.TYPE_MESSAGE, ".prometheus.Sample", True),
     )
     add("WriteRequest", ("timeseries", 1, _F.TYPE_MESSAGE, ".prometheus.TimeSeries", True))
+    # The same messages read with each label left as its bytes: a series' labels are then
+    # a tuple of bytes, the key under which its decoded labels are kept (RemoteWriteDecoder).
+    add(
+        "RawTimeSeries",
+        ("labels", 1, _F.TYPE_BYTES, None, True),
+        ("samples", 2, _F.TYPE_MESSAGE, ".prometheus.Sample", True),
+    )
+    add("RawWriteRequest", ("timeseries", 1, _F.TYPE_MESSAGE, ".prometheus.RawTimeSeries", True))
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
-    names = ("Label", "Sample", "TimeSeries", "WriteRequest")
+    names = ("Label", "Sample", "TimeSeries", "WriteRequest", "RawWriteRequest")
     return {
         name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"prometheus.{name}"))
         for name in names
@@ -67,6 +75,8 @@ def _message_classes() -> dict[str, Any]:
 
 MESSAGES = _message_classes()
 WriteRequest = MESSAGES["WriteRequest"]
+RawWriteRequest = MESSAGES["RawWriteRequest"]
+Label = MESSAGES["Label"]
 CONTENT_TYPE = "application/x-protobuf"
 
 
@@ -99,21 +109,51 @@ def decompress(body: bytes, max_bytes: int) -> bytes:
         raise BadRequest("not_snappy", f"body is not snappy block-compressed: {exc}") from None
 
 
-def parse(raw: bytes) -> list[Series]:
-    """The float series of an uncompressed WriteRequest."""
-    request = WriteRequest()
-    try:
-        request.ParseFromString(raw)
-    except message.DecodeError as exc:
-        raise BadRequest("bad_protobuf", f"not a remote_write WriteRequest: {exc}") from None
-    out: list[Series] = []
-    for ts in request.timeseries:
-        labels = {label.name: label.value for label in ts.labels}
+class RemoteWriteDecoder:
+    """Uncompressed WriteRequests -> series, keeping each distinct label set decoded.
+
+    A writer sends the same series again every scrape; building a dict of labels from
+    protobuf objects is most of the decoding time, so each label set is decoded once and
+    kept under its raw bytes (``Series.key``, which the mapper caches placements under).
+    At most ``max_series`` are kept; past that the cache starts over.
+    """
+
+    def __init__(self, max_series: int = 1_000_000) -> None:
+        self.max_series = max_series
+        self._labels: dict[tuple[bytes, ...], tuple[str, dict[str, str]]] = {}
+
+    def parse(self, raw: bytes) -> list[Series]:
+        request = RawWriteRequest()
+        try:
+            request.ParseFromString(raw)
+            out: list[Series] = []
+            for ts in request.timeseries:
+                key = tuple(ts.labels)
+                known = self._labels.get(key)
+                if known is None:
+                    known = self._decode(key)
+                points = [(s.timestamp, s.value) for s in ts.samples]
+                if points:
+                    out.append(Series(known[0], known[1], points, key=key))
+        except message.DecodeError as exc:
+            raise BadRequest("bad_protobuf", f"not a remote_write WriteRequest: {exc}") from None
+        return out
+
+    def _decode(self, key: tuple[bytes, ...]) -> tuple[str, dict[str, str]]:
+        labels = {}
+        for blob in key:
+            label = Label.FromString(blob)
+            labels[label.name] = label.value
         name = labels.pop("__name__", "")
-        points = [(s.timestamp, s.value) for s in ts.samples]
-        if points:
-            out.append(Series(name, labels, points))
-    return out
+        if len(self._labels) >= self.max_series:
+            self._labels.clear()
+        self._labels[key] = (name, labels)
+        return name, labels
+
+
+def parse(raw: bytes) -> list[Series]:
+    """The float series of an uncompressed WriteRequest (no cache kept)."""
+    return RemoteWriteDecoder().parse(raw)
 
 
 def compress(raw: bytes) -> bytes:

@@ -8,18 +8,23 @@ remote_write (:mod:`pipeline.gateway.remote_write`) and OTLP
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per series of every request (cost)
 class Series:
     """``name`` is the metric name (remote_write's ``__name__``); ``temporality`` is
-    ``"delta"`` for an OTLP delta sum (not a cumulative counter), else ``""``."""
+    ``"delta"`` for an OTLP delta sum (not a cumulative counter), else ``""``. The
+    labels dict may be shared between requests: never change it."""
 
     name: str
     labels: dict[str, str]
     points: list[tuple[int, float]]  # (epoch ms, value)
     temporality: str = ""
+    #: the label set's identity where the decoder has one (remote_write: its raw bytes),
+    #: so that where a series belongs is worked out once per series, not per request
+    key: Hashable | None = field(default=None, compare=False)
 
 
 class BadRequest(Exception):

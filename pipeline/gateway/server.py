@@ -63,6 +63,7 @@ class Gateway:
         self.collector = GatewayCollector(self.stats, joiner, sender)
         self.registry = registry(self.collector)
         self.kafka_ok = True
+        self.remote_write = remote_write.RemoteWriteDecoder()
         self._logged: set[str] = set()
 
     def app(self) -> web.Application:
@@ -109,7 +110,7 @@ class Gateway:
                 status=415,
             )
         raw = remote_write.decompress(body, self.limits.max_body_bytes)
-        return remote_write.parse(raw), web.Response(status=204)
+        return self.remote_write.parse(raw), web.Response(status=204)
 
     def _otlp(self, request: web.Request, body: bytes) -> tuple[list[Series], web.Response]:
         content_type = request.content_type
