@@ -271,9 +271,9 @@ def _start_gateway(gateway: WorkerProcess, port: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hosts", type=int, default=64, help="GPU nodes (8 GPUs each)")
+    parser.add_argument("--hosts", type=int, default=128, help="GPU nodes (8 GPUs each)")
     parser.add_argument("--links", type=int, default=2, help="mapped interfaces per node")
-    parser.add_argument("--scrapes", type=int, default=60, help="scrapes of every node")
+    parser.add_argument("--scrapes", type=int, default=100, help="scrapes of every node")
     parser.add_argument("--max-samples", type=int, default=2000, help="samples per request")
     parser.add_argument("--senders", type=int, default=4, help="concurrent requests")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/gateway.json"))

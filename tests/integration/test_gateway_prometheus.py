@@ -27,13 +27,25 @@ from typing import Any
 import numpy as np
 import pytest
 from gateway_process import GatewayProcess
-from prometheus_server import running_node_exporter, running_prometheus
+from prometheus_server import (
+    NODE_EXPORTER,
+    PROMETHEUS,
+    SKIP_REASON,
+    binary,
+    running_node_exporter,
+    running_prometheus,
+)
 from test_source_dcgm import MODEL, default_counters
 from worker_harness import WorkerProcess, wait_for
 
 from pipeline.broker.process import EmbeddedBroker
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        binary(PROMETHEUS) is None or binary(NODE_EXPORTER) is None, reason=SKIP_REASON
+    ),
+]
 
 SITE = "atl-1"
 TOKEN = "remote-write-token-1"

@@ -13,13 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alertmanager import SKIP_REASON as NO_ALERTMANAGER
+from alertmanager import binary as alertmanager_binary
 from alertmanager import running_alertmanager
-from prometheus_server import running_prometheus
+from prometheus_server import PROMETHEUS, SKIP_REASON, binary, running_prometheus
 from worker_harness import WorkerProcess, wait_for
 
 from pipeline.broker.process import EmbeddedBroker
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(binary(PROMETHEUS) is None, reason=SKIP_REASON),
+    pytest.mark.skipif(alertmanager_binary() is None, reason=NO_ALERTMANAGER),
+]
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules"
 
