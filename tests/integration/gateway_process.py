@@ -25,12 +25,10 @@ class GatewayProcess:
         self.args = args
         self.log_path = workdir / "gateway.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 60) -> GatewayProcess:
+    def start(self, timeout: float = 60, **client: Any) -> GatewayProcess:
+        """Start it and wait for /health (``client``: httpx options, e.g. TLS files)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "pipeline", "gateway", "--port", str(self.port)]
         with self.log_path.open("ab") as log:
@@ -47,8 +45,9 @@ class GatewayProcess:
             if self.proc.poll() is not None:
                 raise AssertionError(f"the gateway exited: {self.tail()}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return self
+                with httpx.Client(timeout=1, **client) as http:
+                    if http.get(f"{self.url}/health").status_code == 200:
+                        return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)

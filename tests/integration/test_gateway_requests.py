@@ -5,6 +5,9 @@ however often it is published, where agents' readings keep their offsets' meanin
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -147,3 +150,87 @@ def test_a_gateway_reading_is_stored_once_however_often_it_is_published(tmp_path
             assert rows == [{"rack": "r1", "n": 3}, {"rack": "r2", "n": 6}]
         finally:
             worker.stop()
+
+
+def _certificates(tmp: Path) -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate (openssl CLI)."""
+
+    def run(*argv: str) -> None:
+        subprocess.run(["openssl", *argv], cwd=tmp, check=True, capture_output=True)
+
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    )
+    (tmp / "san.cnf").write_text("subjectAltName=IP:127.0.0.1\n")
+    for name, extra in (("server", ["-extfile", "san.cnf"]), ("client", [])):
+        run(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN={name}",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+        )
+        run(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            f"{name}.pem",
+            *extra,
+        )
+    return {n: tmp / n for n in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")}
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_tls_with_client_certificates(tmp_path: Path) -> None:
+    files = _certificates(tmp_path)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MEGAWATCH_DATA_DIR": str(tmp_path / "data"),
+        "MEGAWATCH_GATEWAY_TLS_CERTFILE": str(files["server.pem"]),
+        "MEGAWATCH_GATEWAY_TLS_KEYFILE": str(files["server.key"]),
+        "MEGAWATCH_GATEWAY_TLS_CLIENT_CAFILE": str(files["ca.pem"]),
+        "MEGAWATCH_KAFKA_PARTITIONS": "4",
+    }
+    trusted = ssl.create_default_context(cafile=files["ca.pem"])  # no client certificate
+    with_cert = ssl.create_default_context(cafile=files["ca.pem"])
+    with_cert.load_cert_chain(files["client.pem"], files["client.key"])
+    with EmbeddedBroker(tmp_path / "data"):
+        gateway = GatewayProcess(env, tmp_path / "gw")
+        gateway.url = f"https://127.0.0.1:{gateway.port}"
+        try:
+            gateway.start(verify=with_cert)
+            url = f"{gateway.url}/api/v1/write"
+            body = remote_write.encode(gpu_series(now_ms()))
+            headers = {k: v for k, v in HEADERS.items() if k != "Authorization"}  # no token set
+            with httpx.Client(verify=with_cert) as http:
+                assert http.post(url, content=body, headers=headers).status_code == 204
+            with httpx.Client(verify=trusted) as http, pytest.raises(httpx.HTTPError):
+                http.post(url, content=body, headers=headers)  # refused in the handshake
+        finally:
+            gateway.stop()
