@@ -51,25 +51,17 @@ def gateway(
     quiet_libraries(settings.log_level)
     logging.getLogger("pipeline").setLevel(settings.log_level)
 
-    from pipeline.gateway.service import serve
+    from pipeline.gateway.service import gateway_config, serve
     from pipeline.kafka.endpoint import resolve_kafka
     from pipeline.kafka.topics import ensure_topics
 
+    config = gateway_config(settings, host, port, site, map_file)  # before starting anything
     endpoint, owned_broker = resolve_kafka(settings, start_if_missing=True)
     try:
         if owned_broker is not None:
             click.echo(f"started the embedded broker at {endpoint.bootstrap}", err=True)
         ensure_topics(settings, endpoint)
-        asyncio.run(
-            serve(
-                settings,
-                endpoint,
-                host=host,
-                port=port,
-                site=site,
-                map_file=map_file or settings.gateway_map_file,
-            )
-        )
+        asyncio.run(serve(settings, endpoint, config))
     finally:
         if owned_broker is not None:
             owned_broker.stop()

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 import ssl
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -98,21 +99,42 @@ def state_dir(settings: Settings, port: int) -> Path:
     return settings.gateway_state_dir or settings.data_dir / f"gateway-{port}"
 
 
+@dataclass(frozen=True)
+class GatewayConfig:
+    """What a gateway needs besides Kafka, checked before anything starts."""
+
+    host: str
+    port: int
+    mapping: Mapping
+    site: str | None
+    token: str | None
+    tls: ssl.SSLContext | None
+
+
+def gateway_config(
+    settings: Settings, host: str, port: int, site: str | None, map_file: Path | None
+) -> GatewayConfig:
+    """The settings and options checked: a ConfigError names the first one wrong."""
+    mapping, map_site = load_places(map_file or settings.gateway_map_file)
+    return GatewayConfig(
+        host,
+        port,
+        mapping,
+        site or map_site or settings.gateway_site,
+        bearer_token(settings),
+        tls_context(settings),
+    )
+
+
 async def serve(
     settings: Settings,
     endpoint: KafkaEndpoint,
-    *,
-    host: str,
-    port: int,
-    site: str | None,
-    map_file: Path | None,
-    ready: asyncio.Event | None = None,
+    config: GatewayConfig,
 ) -> None:
     """Serve until cancelled or signalled."""
     from aiokafka import AIOKafkaProducer
 
-    mapping, map_site = load_places(map_file)
-    token, context = bearer_token(settings), tls_context(settings)
+    host, port, context = config.host, config.port, config.tls
     log = PartialLog(state_dir(settings, port) / "joins.jsonl")
     joiner = Joiner(settings.gateway_join_window_s, log)
     joiner.replay(log.read())
@@ -132,11 +154,11 @@ async def serve(
     await producer.start()
     sender = KafkaSender(producer, decode_limits(settings), settings.gateway_kafka_timeout_s)
     gateway = Gateway(
-        SeriesMapper(mapping, site or map_site or settings.gateway_site),
+        SeriesMapper(config.mapping, config.site),
         joiner,
         sender,
         Limits(settings.gateway_max_body_bytes, settings.gateway_retry_after_s),
-        token,
+        config.token,
     )
     # auto_decompress off: bodies are decompressed here, under the size limit (aiohttp's
     # own gzip decoding would inflate them unbounded first)
@@ -156,8 +178,6 @@ async def serve(
             endpoint.bootstrap,
             len(joiner.waiting),
         )
-        if ready is not None:
-            ready.set()
         await _until_stopped(gateway)
     finally:
         await runner.cleanup()
