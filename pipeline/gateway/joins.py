@@ -11,7 +11,8 @@ incomplete (by kind and missing part) and dropped.
 
 Durability: the parts that wait belong to requests already answered, so every change is
 appended to a log (:class:`pipeline.gateway.partial_log.PartialLog`) before the request
-is answered, and a restarted gateway reloads it. An event that became complete is
+is answered, and a restarted gateway reloads it (the learned parts too, so that it waits
+for the same parts as before). An event that became complete is
 *claimed* by the request (or the sweep) that sends it, and marked done only once Kafka
 acknowledged it; a failed send puts it back. A done key is remembered for the window,
 so a retried request's parts of it are recognised as duplicates and not taken for a new
@@ -68,7 +69,7 @@ class Joiner:
         for key, parts in mapped.groups.items():
             entity = key[:3]
             ids = mapped.ids[entity]
-            self.learned[entity] = self.learned.get(entity, frozenset()) | parts.keys()
+            self._learn(entity, self.learned.get(entity, frozenset()) | parts.keys())
             pending = self.waiting.get(key)
             if pending is None or pending.claimed:
                 if self._complete(entity, parts):  # a whole event: sent (again if done)
@@ -125,7 +126,7 @@ class Joiner:
         if not missing:
             # Sent without the learned parts that never came; the entity stops waiting
             # for them (an exporter whose counters changed).
-            self.learned[entity] = frozenset(pending.parts) | kind.required
+            self._learn(entity, frozenset(pending.parts) | kind.required)
             self.sent_late += 1
             self._claim(key, pending, ready)
             return
@@ -138,6 +139,13 @@ class Joiner:
     def _complete(self, entity: Entity, parts: Parts) -> bool:
         need = KINDS[entity[0]].required | self.learned.get(entity, frozenset())
         return need <= parts.keys()
+
+    def _learn(self, entity: Entity, parts: frozenset[str]) -> None:
+        """What the entity is expected to send; logged when it changes (rarely), so a
+        restarted gateway waits for the same parts."""
+        if self.learned.get(entity) != parts:
+            self.learned[entity] = parts
+            self._log({"e": _entity_out(entity), "l": sorted(parts)})
 
     def _claim(self, key: JoinKey, pending: Pending, ready: Ready) -> None:
         pending.claimed = True
@@ -155,11 +163,12 @@ class Joiner:
     # --- the log's records back (a restart) ------------------------------------------------
     def replay(self, records: list[dict[str, Any]]) -> None:
         for record in records:
+            if "e" in record:
+                self.learned[_entity_in(record["e"])] = frozenset(record["l"])
+                continue
             key = _key_in(record["k"])
             if "p" in record:
                 self.waiting[key] = Pending(record["i"], record["p"], record["t"])
-                entity = key[:3]
-                self.learned[entity] = self.learned.get(entity, frozenset()) | record["p"].keys()
             else:
                 self.waiting.pop(key, None)
                 if "d" in record:
@@ -172,6 +181,7 @@ class Joiner:
             for k, p in self.waiting.items()
         ]
         out += [{"k": _key_out(k), "d": at} for k, at in self.done.items()]
+        out += [{"e": _entity_out(e), "l": sorted(p)} for e, p in self.learned.items()]
         return out
 
 
@@ -181,3 +191,11 @@ def _key_out(key: JoinKey) -> list[Any]:
 
 def _key_in(raw: list[Any]) -> JoinKey:
     return (raw[0], raw[1], tuple(raw[2]), int(raw[3]))
+
+
+def _entity_out(entity: Entity) -> list[Any]:
+    return [entity[0], entity[1], list(entity[2])]
+
+
+def _entity_in(raw: list[Any]) -> Entity:
+    return (raw[0], raw[1], tuple(raw[2]))

@@ -4,8 +4,8 @@ JSON lines appended (``O_APPEND``) before a request is answered: a SIGKILLed gat
 loses nothing it acknowledged, since the kernel keeps what was written (no fsync per
 request: a machine crash may lose the last writes). One file per gateway, held with an
 exclusive lock: two gateways on one machine need their own ``--state-dir`` (or port).
-Past ``compact_bytes`` the file is rewritten from the joiner's snapshot (written aside,
-then renamed over).
+Past ``compact_bytes`` (or twice its size after the last compaction) the file is
+rewritten from the joiner's snapshot (written aside, then renamed over).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class PartialLog:
         self._lock = _lock(path.with_suffix(".lock"))
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._size = os.fstat(self._fd).st_size
+        self._limit = compact_bytes
 
     def read(self) -> list[dict[str, Any]]:
         """Every record in the file; a torn last line (a kill mid-write) is skipped."""
@@ -50,7 +51,7 @@ class PartialLog:
         line = orjson.dumps(record) + b"\n"
         os.write(self._fd, line)
         self._size += len(line)
-        if self._size > self.compact_bytes:
+        if self._size > self._limit:
             self.compact()
 
     def compact(self) -> None:
@@ -61,6 +62,8 @@ class PartialLog:
         os.close(self._fd)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._size = os.fstat(self._fd).st_size
+        # a large present state (many entities) must not make every append a compaction
+        self._limit = max(self.compact_bytes, 2 * self._size)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

@@ -233,6 +233,27 @@ def test_the_join_log_brings_waiting_parts_back_after_a_kill(tmp_path: Path) -> 
     assert ("gpu", "atl-1", ("r12", "gpu-node-01", "0"), T + 5) in again.done
 
 
+def test_a_restarted_gateway_waits_for_the_parts_an_entity_showed(tmp_path: Path) -> None:
+    mapper = SeriesMapper(MAPPING)
+    log = PartialLog(tmp_path / "joins.jsonl", compact_bytes=200)  # compacts as it goes
+    joiner = Joiner(30, log)
+    log.snapshot = joiner.snapshot
+    full = [
+        gpu("DCGM_FI_DEV_GPU_UTIL", 1),
+        gpu("DCGM_FI_DEV_POWER_USAGE", 2),
+        gpu("DCGM_FI_DEV_GPU_TEMP", 3),
+    ]
+    for n in range(5):
+        assert len(events(joiner, mapper, [gpu(s.name, 1, ts=T + n) for s in full])) == 1
+    log.close()
+    reopened = PartialLog(tmp_path / "joins.jsonl")
+    again = Joiner(30, reopened)
+    again.replay(reopened.read())
+    later = [gpu(s.name, 9, ts=T + 99) for s in full]
+    assert events(again, mapper, later[:2]) == []  # still waits for the temperature
+    assert len(events(again, mapper, later[2:])) == 1
+
+
 def test_a_second_gateway_cannot_share_a_join_log(tmp_path: Path) -> None:
     from pipeline.errors import ConfigError
 
