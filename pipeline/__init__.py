@@ -16,6 +16,7 @@ __all__ = [
     "demo",
     "errors",
     "events",
+    "gateway",
     "host",
     "kafka",
     "notify",

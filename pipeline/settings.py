@@ -30,6 +30,7 @@ SECRET_FIELDS = frozenset(
         "kafka_sasl_password",
         "slack_webhook_url",
         "redfish_password",
+        "gateway_token",
     }
 )
 
@@ -149,6 +150,25 @@ class Settings(_RuleSettings):
     source_ca_file: Path | None = None  # PEM bundle to verify the devices' TLS certificates
     source_verify_tls: bool = True  # false only for a lab device with a self-signed cert
     source_timeout_s: float = Field(5.0, gt=0, le=300)  # per HTTP request to a device
+
+    # --- `megawatch gateway`: Prometheus remote_write and OTLP/HTTP in (docs/gateway.md) ---
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(9201, ge=0, le=65535)
+    gateway_site: str | None = Field(None, pattern=r"^[A-Za-z0-9._:-]{1,64}$")  # no site label
+    gateway_map_file: Path | None = None  # the agents' --map format, plus `site:`
+    gateway_token: SecretStr | None = None  # writers send Authorization: Bearer <token>
+    gateway_token_file: Path | None = None  # the same, read from a file (one line)
+    gateway_tls_certfile: Path | None = None  # serve HTTPS with this certificate ...
+    gateway_tls_keyfile: Path | None = None  # ... and key
+    gateway_tls_client_cafile: Path | None = None  # and require client certificates of this CA
+    # a request body at most, compressed and uncompressed alike (beyond: 413)
+    gateway_max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    gateway_kafka_timeout_s: float = Field(10.0, gt=0, le=300)  # no ack by then: 503
+    gateway_retry_after_s: int = Field(5, ge=1, le=3600)  # the 503's Retry-After
+    # parts of one event (a GPU's utilization and power) may come in several requests:
+    # they wait this long for each other (> Prometheus' batch_send_deadline, 5 s)
+    gateway_join_window_s: float = Field(30.0, gt=0, le=3600)
+    gateway_state_dir: Path | None = None  # the join log; unset: <data dir>/gateway-<port>
 
     # --- the worker's own HTTP endpoint (metrics, health, state) ----------------------
     web_host: str = "127.0.0.1"

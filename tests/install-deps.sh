@@ -17,7 +17,8 @@ need() {  # need COMMAND PACKAGE WHY [optional]
 }
 
 need prometheus-alertmanager prometheus-alertmanager "the Alertmanager receiver tests"
-need promtool prometheus "promtool: the Prometheus rule checks and rule tests"
+need promtool prometheus "promtool, and Prometheus itself: the rule checks, the gateway's remote_write tests"
+need prometheus-node-exporter prometheus-node-exporter "the gateway's remote_write test (netdev counters)"
 need chromium chromium "the fleet report's screenshot test" optional
 need tc iproute2 "the netdev source's real packet-loss test"
 

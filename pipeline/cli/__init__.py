@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "publish": "pipeline.cli.publish_cmd:publish",
     "report": "pipeline.cli.report_cmd:report",
     "digest": "pipeline.cli.digest_cmd:digest",
+    "gateway": "pipeline.cli.gateway_cmd:gateway",
 }
 
 

@@ -65,6 +65,11 @@ def load_mapping(path: Path | None) -> Mapping:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"--map {path}: cannot read it: {exc}".splitlines()[0]) from None
+    return parse_mapping(data, path)
+
+
+def parse_mapping(data: Any, path: Path) -> Mapping:
+    """The mapping in ``data`` (the file's YAML, read from ``path``)."""
     if not isinstance(data, dict) or set(data) - {"hosts", "racks", "links"}:
         raise ConfigError(f"--map {path}: expected a mapping with hosts:, racks: and/or links:")
     racks = _section(path, data, "racks")

@@ -10,6 +10,7 @@ __all__ = [
     "collector",
     "dead_letters",
     "handlers",
+    "identity",
     "ledger",
     "live_state",
     "metrics",

@@ -26,6 +26,7 @@ from pipeline.kafka.topics import ALERTS, DEADLETTER, GPU, LINK, RACK_POWER
 from pipeline.settings import Settings
 from pipeline.sites import SpecCache
 from pipeline.worker.handlers import TELEMETRY, Handlers, Publishers
+from pipeline.worker.identity import IDENTITIES, via_of, without_stored_identities
 from pipeline.worker.parameters import decode_limits, rule_config
 from pipeline.worker.resources import WorkerResources, open_resources
 from pipeline.worker.services import register_services
@@ -133,7 +134,10 @@ def _handlers(
         on_flushed=metrics.on_flushed,
         on_failed=metrics.sink_failures.inc,
         on_state=metrics.on_sink_state,
-        before_insert={"dead_letters": without_stored_dead_letters},
+        before_insert={
+            "dead_letters": without_stored_dead_letters,
+            **{table: without_stored_identities(table) for table in IDENTITIES},
+        },
     )
     limits = decode_limits(settings)
     decoders: dict[str, MessageDecoder[Any]] = {
@@ -155,7 +159,13 @@ def _register_agents(app: faust.App, topics: dict[str, Any], handlers: Handlers)
             async for event in stream.noack().events():
                 m = event.message
                 await handlers.telemetry(
-                    m.topic, m.partition, m.offset, event.key, event.value, event.ack
+                    m.topic,
+                    m.partition,
+                    m.offset,
+                    event.key,
+                    event.value,
+                    event.ack,
+                    via_of(m.headers),
                 )
 
         app.agent(topics[name], name=f"megawatch.{name}")(telemetry)

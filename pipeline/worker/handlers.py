@@ -95,8 +95,11 @@ class Handlers:
         key: bytes | None,
         value: bytes | None,
         ack: Callable[[], object],
+        via: str = "",
     ) -> None:
-        """One message of a telemetry topic, from bytes to state, rows and alerts."""
+        """One message of a telemetry topic, from bytes to state, rows and alerts;
+        ``via``: "gateway" for a message of `megawatch gateway` (its rows are stored
+        once per identity: :mod:`pipeline.worker.identity`)."""
         done = self.positions.order.begin(topic, partition, offset, ack)
         if self.positions.delivered_before(topic, partition, offset):
             done()  # joins its first delivery, still pending or already acked
@@ -119,9 +122,10 @@ class Handlers:
             return
         assert outcome.columns is not None
         outcome.columns.append([self.sink.cluster_id] * len(outcome.columns[0]))
+        outcome.columns.append([via] * len(outcome.columns[0]))
         await self.sink.add(
             table,
-            (*columns, "kafka_cluster"),
+            (*columns, "kafka_cluster", "via"),
             outcome.columns,
             source=(topic, partition, offset),
             done=done,

@@ -103,7 +103,8 @@ def test_rows_are_acked_only_once_stored(h: Harness) -> None:
     h.flush()
     assert h.acks == [0] and len(h.writer.rows["rack_power"]) == 4
     row = h.writer.rows["rack_power"][0]
-    assert row[0] == "atl-2" and row[-3:] == (0, 0, "cluster-a")  # partition, offset, cluster
+    # partition, offset, cluster, via (empty: not through the gateway)
+    assert row[0] == "atl-2" and row[-4:] == (0, 0, "cluster-a", "")
 
 
 def test_bad_input_is_dead_lettered_and_acked(h: Harness) -> None:

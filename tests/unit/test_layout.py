@@ -38,6 +38,7 @@ EDGES = {
         "store",
         "notify",
         "sources",
+        "gateway",
         "analytics",
         "demo",
         "cli",
