@@ -17,10 +17,15 @@ from typing import Any, Protocol
 
 import orjson
 
-from pipeline.kafka.topics import GPU, LINK, RACK_POWER
+from pipeline.kafka.topics import GPU, LINK, POWER_WAVE, RACK_POWER
 
 #: Event kind -> Kafka topic.
-TOPICS: dict[str, str] = {"rack_power": RACK_POWER, "gpu": GPU, "link": LINK}
+TOPICS: dict[str, str] = {
+    "rack_power": RACK_POWER,
+    "gpu": GPU,
+    "link": LINK,
+    "power_wave": POWER_WAVE,
+}
 KINDS = tuple(TOPICS)
 
 DEFAULT_BATCH_SIZE = 2000

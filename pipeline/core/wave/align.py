@@ -122,6 +122,10 @@ class WaveAligner:
         return len(self._slots)
 
     @property
+    def domains(self) -> int:
+        return int(self._member.shape[0])
+
+    @property
     def pending(self) -> int:
         """Samples received and not yet closed into a block."""
         return len(self._carry) + sum(len(raw[3]) for raw in self._raw)
@@ -140,7 +144,7 @@ class WaveAligner:
             if not len(samples):
                 self._carry = samples
                 return None
-            self.closed_to = min(int(samples.cell.min()), watermark)
+            self.closed_to = int(samples.cell.min())  # the first sample opens the grid
         start = self.closed_to
         stop = min(watermark, start + self.config.max_cells)
         if stop <= start:

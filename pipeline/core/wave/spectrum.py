@@ -5,17 +5,17 @@ the last axis, so domains are read in the same call as the site):
 
 1. the least-squares line through the window is removed: a steady ramp is a ramp (see
    :func:`pipeline.core.wave.features.max_change`), not an oscillation;
-2. a (periodic) Hann window ``w`` is applied and the one-sided DFT ``X_k`` taken (bins ``k / (N
-   step_s)`` Hz up to Nyquist);
+2. a (periodic) Hann window ``w`` is applied and the one-sided DFT ``X_k`` taken
+   (bins ``k / (N step_s)`` Hz up to Nyquist);
 3. **band amplitude** of ``[lo, hi]`` Hz is ``sqrt(4 * sum_band |X_k|^2 / (N * sum w^2))``:
    the peak amplitude of the one sinusoid that would carry the band's power. The power
    correction (``sum w^2``, not ``sum w``) makes it independent of where the tone falls
-   between bins. The sum runs over the bins from one below ``lo`` to one above ``hi``,
-   so that a tone on an edge is read whole (an on-bin tone spans its bin and one each
-   side): edges are as sharp as the window's resolution, ``1 / (N step_s)`` Hz. A
-   swing of +-20 % of the mean at 0.5 Hz reads as 0.2 x mean; several tones in one band
-   read as the root of the sum of their squared amplitudes. A band is read up to
-   Nyquist only (``1 / (2 step_s)``); one wholly above it reads NaN;
+   between bins. The sum runs over the bins from one below ``lo`` to one above ``hi``
+   (never the 0 Hz bin), so that a tone on an edge is read whole (an on-bin tone spans
+   its bin and one each side): edges are as sharp as the window's resolution,
+   ``1 / (N step_s)`` Hz. A swing of +-20 % of the mean at 0.5 Hz reads as 0.2 x mean;
+   several tones in one band read as the root of the sum of their squared amplitudes.
+   A band is read up to Nyquist only (``1 / (2 step_s)``); one wholly above it is NaN;
 4. **dominant frequency**: the bin of largest amplitude at or above ``min_hz`` (at
    least two periods in the window by default), refined by a parabola through the log
    amplitudes of it and its neighbours (Gaussian interpolation; a Hann peak is close to
@@ -26,6 +26,7 @@ A window holding a NaN (a cell with unknown meters) reads NaN throughout.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,10 +78,14 @@ def band_amplitudes(x: FloatArray, step_s: float, bands: tuple[Band, ...]) -> Fl
     """Amplitude per band (same unit as ``x``): shape ``x.shape[:-1] + (len(bands),)``."""
     freqs, power = power_spectrum(x, step_s)
     nyquist = 0.5 / step_s
-    reach = 1.0 / (x.shape[-1] * step_s)  # one bin beyond each edge: a tone on it, whole
+    bin_hz = 1.0 / (x.shape[-1] * step_s)
+    k = np.arange(len(freqs))
     out = np.empty((*x.shape[:-1], len(bands)))
     for i, band in enumerate(bands):
-        inside = (freqs >= band.lo_hz - reach) & (freqs <= band.hi_hz + reach)
+        # bins of the band, and one beyond each edge (a tone on an edge is read whole)
+        lo = math.ceil(band.lo_hz / bin_hz - 1e-9) - 1
+        hi = math.floor(band.hi_hz / bin_hz + 1e-9) + 1
+        inside = (k >= max(1, lo)) & (k <= hi)
         if band.lo_hz > nyquist or not inside.any():
             out[..., i] = np.nan
             continue
