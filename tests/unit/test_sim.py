@@ -77,7 +77,7 @@ def test_one_message_per_site_kind_and_tick_unless_split():
     fleet = small_fleet(3)
     tick = messages(fleet, 1)[0]
     assert Counter((m.topic, m.key) for m in tick) == Counter(
-        {(topic, s.site.encode()): 1 for topic in MODELS for s in fleet.sites}
+        {(topic, s.site.encode()): 1 for topic in TOPICS.values() for s in fleet.sites}
     )
     split = messages(fleet, 1, gpu_every=1)[0]
     small = SimSource(

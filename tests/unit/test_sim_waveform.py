@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.core.decode import MessageDecoder
 from pipeline.events import PowerWave
-from pipeline.sources.base import TOPICS
+from pipeline.kafka.topics import POWER_WAVE
 from pipeline.sources.sim.hardware import ACCELERATORS, CHECKPOINT_DURATION_S, CHECKPOINT_PERIOD_S
 from pipeline.sources.sim.wave_site import SiteWaves, WaveOptions, WaveSiteSpec, WaveSource
 from pipeline.sources.sim.waveform import (
@@ -127,7 +127,7 @@ def test_messages_are_rack_batched_power_waves_the_decoder_accepts() -> None:
         tick = source.tick(index)
         assert tick.due_s == index + 1
         for message in tick.messages:
-            assert message.topic == TOPICS["power_wave"] == "telemetry.power_wave"
+            assert message.topic == POWER_WAVE == "telemetry.power_wave"
             assert len(message.value) <= 200_000
             assert "events" in orjson.loads(message.value)
             decoded = decoder.decode(message.value, message.key, now)

@@ -26,8 +26,8 @@ from pipeline.core.wave.spectrum import Band, band_amplitudes, dominant
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Bands of the interconnection limits the issue names: sub-synchronous swings felt by
-#: generator shafts, and the flicker range.
+#: Example bands of interconnection limits: the grid's electromechanical modes (0.1-2 Hz),
+#: and voltage flicker and turbine-generator torsional modes (3-30 Hz).
 DEFAULT_BANDS = (Band(0.1, 2.0), Band(3.0, 30.0))
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.kafka.topics import POWER_WAVE
 from pipeline.sources.base import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -145,6 +146,8 @@ class WaveSource:
         messages: list[OutMessage] = []
         for spec, waves in self.sites:
             events = wave_events(spec.site, spec.racks, first_ms, o.interval_ms, waves.power(t_s))
-            messages += encode_batches("power_wave", spec.site, events, o.batch_size, o.max_bytes)
+            messages += encode_batches(
+                "power_wave", spec.site, events, o.batch_size, o.max_bytes, POWER_WAVE
+            )
         # sent once the tick's last sample is due
         return Tick(due_s=(index + 1) * n * o.interval_ms / 1000, messages=messages)
