@@ -62,12 +62,12 @@ def parse_line(number: int, line: str) -> Any:
 
 
 def messages(
-    topic: str, key: bytes, values: list[Any], batch_size: int, max_bytes: int = 1_048_576
+    topic: str, key: bytes, values: list[Any], batch_size: int, max_bytes: int | None = None
 ) -> list[Any]:
     """The messages of ``values``: batches of at most ``batch_size`` events and
-    ``max_bytes`` bytes (the worker's MEGAWATCH_MAX_MESSAGE_BYTES: one power_wave event
-    can be 10 kB, so a count alone would not keep a batch under it); an event larger
-    than that goes alone, for the worker to dead-letter with its reason."""
+    ``max_bytes`` bytes when given (the worker's MEGAWATCH_MAX_MESSAGE_BYTES: one
+    power_wave event can be 10 kB, so a count alone would not keep a batch under it); an
+    event larger than that goes alone, for the worker to dead-letter with its reason."""
     from pipeline.sources.base import OutMessage
 
     if not topic.startswith(TELEMETRY_PREFIX):
@@ -83,7 +83,8 @@ def messages(
             continue
         grows = len(orjson.dumps(value)) + 1
         last = batches[-1]
-        if last and (len(last) >= batch_size or size + grows > max_bytes):
+        too_big = max_bytes is not None and size + grows > max_bytes
+        if last and (len(last) >= batch_size or too_big):
             batches.append([])
             size = _BATCH_OVERHEAD
         batches[-1].append(value)
