@@ -66,6 +66,11 @@ MAX_RACK_POWER_W = 2_000_000.0
 MAX_GPU_POWER_W = 5_000.0
 MAX_COUNTER = 2**64 - 1
 MAX_CAP_MW = 10_000.0
+#: Samples of one power_wave event, and its sample interval bounds (ms): 10 ms is what
+#: fast meters and buffered NVML give, 1 s is the slowest that still shows a ramp.
+MAX_WAVE_SAMPLES = 1000
+MIN_WAVE_INTERVAL_MS = 10
+MAX_WAVE_INTERVAL_MS = 1000
 
 Watts = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Counter = Annotated[int, Field(ge=0, le=MAX_COUNTER)]
@@ -103,6 +108,25 @@ class RackPower(Event):
     ts: Timestamp
     power_w: Annotated[Watts, Field(le=MAX_RACK_POWER_W)]
     pdu: Id | None = None
+    source: Id | None = None
+
+
+class PowerWave(Event):
+    """Power of one rack, PDU or meter sampled at a fixed interval (topic telemetry.power_wave).
+
+    Sample ``i`` is the reading at ``ts + i * interval_ms`` and stands for the power until
+    the next one; ``ts`` (the first sample's time) follows the rules of every other kind.
+    Each sample is bounded like a rack's power.
+    """
+
+    site: Id
+    rack: Id = Field(description="a rack, PDU or meter id; mapped to power domains like racks")
+    ts: Timestamp
+    interval_ms: Annotated[int, Field(ge=MIN_WAVE_INTERVAL_MS, le=MAX_WAVE_INTERVAL_MS)]
+    power_w: Annotated[
+        list[Annotated[Watts, Field(le=MAX_RACK_POWER_W)]],
+        Field(min_length=1, max_length=MAX_WAVE_SAMPLES),
+    ]
     source: Id | None = None
 
 
@@ -283,6 +307,7 @@ class DeadLetter(BaseModel):
 #: Kind name -> model; the kind name is also the schema file name.
 KINDS: dict[str, type[BaseModel]] = {
     "rack_power": RackPower,
+    "power_wave": PowerWave,
     "gpu": GpuSample,
     "link": LinkCounters,
     "site_spec": SiteSpec,

@@ -24,6 +24,7 @@ from pipeline.errors import BrokerError, SourceError
 
 TELEMETRY_PREFIX = "telemetry."
 WAIT_S = 0.2  # a pause in the input this long sends what has come so far
+_BATCH_OVERHEAD = len(b'{"events":[]}')
 
 
 def _lines_in_bursts(stream: IO[str]) -> Iterator[list[tuple[int, str]]]:
@@ -60,22 +61,35 @@ def parse_line(number: int, line: str) -> Any:
     return value
 
 
-def messages(topic: str, key: bytes, values: list[Any], batch_size: int) -> list[Any]:
+def messages(
+    topic: str, key: bytes, values: list[Any], batch_size: int, max_bytes: int | None = None
+) -> list[Any]:
+    """The messages of ``values``: batches of at most ``batch_size`` events and
+    ``max_bytes`` bytes when given (the worker's MEGAWATCH_MAX_MESSAGE_BYTES: one
+    power_wave event can be 10 kB, so a count alone would not keep a batch under it); an
+    event larger than that goes alone, for the worker to dead-letter with its reason."""
     from pipeline.sources.base import OutMessage
 
     if not topic.startswith(TELEMETRY_PREFIX):
         return [OutMessage(topic, key, orjson.dumps(v)) for v in values]
     out: list[Any] = []
-    pending: list[Any] = []
-    for value in [*values, None]:
-        if value is None or "events" in value or len(pending) >= batch_size:
-            if pending:
-                out.append(OutMessage(topic, key, orjson.dumps({"events": pending})))
-            pending = []
-        if value is not None and "events" in value:
+    batches: list[list[Any]] = [[]]
+    size = _BATCH_OVERHEAD
+    for value in values:
+        if "events" in value:  # already a batch: sent as it is, in its place
+            out += [OutMessage(topic, key, orjson.dumps({"events": b})) for b in batches if b]
             out.append(OutMessage(topic, key, orjson.dumps(value)))
-        elif value is not None:
-            pending.append(value)
+            batches, size = [[]], _BATCH_OVERHEAD
+            continue
+        grows = len(orjson.dumps(value)) + 1
+        last = batches[-1]
+        too_big = max_bytes is not None and size + grows > max_bytes
+        if last and (len(last) >= batch_size or too_big):
+            batches.append([])
+            size = _BATCH_OVERHEAD
+        batches[-1].append(value)
+        size += grows
+    out += [OutMessage(topic, key, orjson.dumps({"events": b})) for b in batches if b]
     return out
 
 
@@ -96,6 +110,8 @@ def publish(topic: str, key: str, batch_size: int) -> None:
     Example (the embedded broker of `megawatch broker` or `megawatch demo`):
       echo '{"site": "atl-2", "rack": "r12", "ts": 1764400000000, "power_w": 118250.5}' \\
         | megawatch publish telemetry.rack_power --key atl-2
+      echo '{"site":"atl-2","rack":"r12","ts":1764400000000,"interval_ms":50,"power_w":[9e4]}' \\
+        | megawatch publish telemetry.power_wave --key atl-2
     """
     from pipeline.kafka.endpoint import resolve_kafka
     from pipeline.sources.agent import kafka_publisher
@@ -115,7 +131,7 @@ def publish(topic: str, key: str, batch_size: int) -> None:
                 except SourceError as exc:
                     error = exc
                     break
-            batch = messages(topic, key.encode(), values, batch_size)
+            batch = messages(topic, key.encode(), values, batch_size, settings.max_message_bytes)
             publisher.publish(batch)
             events, sent = events + len(values), sent + len(batch)
             if error is not None:

@@ -25,4 +25,5 @@ __all__ = [
     "rules",
     "site",
     "typed_json",
+    "wave",
 ]

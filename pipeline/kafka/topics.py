@@ -19,11 +19,15 @@ from pipeline.settings import Settings
 logger = logging.getLogger(__name__)
 
 RACK_POWER = "telemetry.rack_power"
+POWER_WAVE = "telemetry.power_wave"
 GPU = "telemetry.gpu"
 LINK = "telemetry.link"
 DEADLETTER = "telemetry.deadletter"
 SITES = "control.sites"
 ALERTS = "alerts"
+
+#: Topics keyed by site that must have one partition count (co-partitioning).
+COPARTITIONED = (RACK_POWER, POWER_WAVE, GPU, LINK, DEADLETTER)
 
 #: control.sites is read whole by every worker (a Faust GlobalTable): one partition.
 SITES_PARTITIONS = 1
@@ -38,6 +42,7 @@ class TopicSpec:
 
 CONTRACT_TOPICS = (
     TopicSpec(RACK_POWER),
+    TopicSpec(POWER_WAVE),
     TopicSpec(GPU),
     TopicSpec(LINK),
     TopicSpec(DEADLETTER),
@@ -71,10 +76,14 @@ def ensure_topics(settings: Settings, endpoint: KafkaEndpoint) -> TopicLayout:
         raise BrokerError(f"cannot reach Kafka at {endpoint.bootstrap}: {exc}") from exc
     try:
         existing = set(admin.list_topics())
+        # A telemetry topic added by a newer version takes the count of those already
+        # there, or the co-partitioning check below would refuse the upgrade.
+        have = [name for name in COPARTITIONED if name in existing]
+        count = _copartitioned_count(admin, have) if have else settings.kafka_partitions
         wanted = [
             NewTopic(
                 spec.name,
-                num_partitions=spec.partitions or settings.kafka_partitions,
+                num_partitions=spec.partitions or count,
                 replication_factor=settings.kafka_replication,
                 topic_configs=topic_configs(spec, settings.kafka_replication),
             )
@@ -84,7 +93,7 @@ def ensure_topics(settings: Settings, endpoint: KafkaEndpoint) -> TopicLayout:
         if wanted:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
                 admin.create_topics(wanted)
-        partitions = _copartitioned_count(admin)
+        partitions = _copartitioned_count(admin, list(COPARTITIONED))
         if partitions != settings.kafka_partitions:
             logger.warning(
                 "telemetry topics have %d partitions (MEGAWATCH_KAFKA_PARTITIONS=%d): using %d",
@@ -108,8 +117,7 @@ def topic_configs(spec: TopicSpec, replication: int) -> dict[str, str]:
     return configs
 
 
-def _copartitioned_count(admin: object) -> int:
-    names = [RACK_POWER, GPU, LINK, DEADLETTER]
+def _copartitioned_count(admin: object, names: list[str]) -> int:
     described = admin.describe_topics(names)  # type: ignore[attr-defined]
     counts = {item["name"]: len(item["partitions"]) for item in described}
     if len(set(counts.values())) > 1:

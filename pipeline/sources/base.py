@@ -68,8 +68,10 @@ def encode_batches(
     events: Sequence[dict[str, Any]],
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    topic: str | None = None,
 ) -> list[OutMessage]:
-    """Messages of at most ``batch_size`` events and ``max_bytes`` bytes, keyed by site.
+    """Messages of at most ``batch_size`` events and ``max_bytes`` bytes, keyed by site,
+    on ``topic`` (default: the kind's, from :data:`TOPICS`).
 
     A chunk over ``max_bytes`` is halved until it fits, so huge ticks still go out; a
     single event over the limit is sent alone and left to the broker to refuse (counted
@@ -77,7 +79,7 @@ def encode_batches(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
-    topic, key = TOPICS[kind], site.encode()
+    topic, key = topic or TOPICS[kind], site.encode()
     out: list[OutMessage] = []
     pending = [events[i : i + batch_size] for i in range(0, len(events), batch_size)]
     pending.reverse()

@@ -18,4 +18,6 @@ __all__ = [
     "scenarios",
     "simulator",
     "site_model",
+    "wave_site",
+    "waveform",
 ]
