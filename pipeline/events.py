@@ -32,6 +32,15 @@ ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 
 #: Site, rack, host, GPU and link ids: 1-64 characters of ``[A-Za-z0-9._:-]``.
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+#: The site of a telemetry event: the message key, or its part before ``/`` for a
+#: message keyed ``SITE/SHARD`` (pipeline.core.site_key).
+SiteId = Annotated[
+    Id,
+    Field(
+        description="the whole site: the message key, or the key's part before '/' "
+        "for a site spread over partitions (key SITE/SHARD)"
+    ),
+]
 
 
 def _epoch_ms(value: datetime) -> int:
@@ -103,7 +112,7 @@ class Event(BaseModel):
 class RackPower(Event):
     """Power drawn by one rack, from its PDUs or the facility meter (topic telemetry.rack_power)."""
 
-    site: Id
+    site: SiteId
     rack: Id
     ts: Timestamp
     power_w: Annotated[Watts, Field(le=MAX_RACK_POWER_W)]
@@ -119,7 +128,7 @@ class PowerWave(Event):
     Each sample is bounded like a rack's power.
     """
 
-    site: Id
+    site: SiteId
     rack: Id = Field(description="a rack, PDU or meter id; mapped to power domains like racks")
     ts: Timestamp
     interval_ms: Annotated[int, Field(ge=MIN_WAVE_INTERVAL_MS, le=MAX_WAVE_INTERVAL_MS)]
@@ -133,7 +142,7 @@ class PowerWave(Event):
 class GpuSample(Event):
     """One accelerator of one host, any vendor (topic telemetry.gpu)."""
 
-    site: Id
+    site: SiteId
     rack: Id
     host: Id
     gpu: Id
@@ -151,7 +160,7 @@ class LinkCounters(Event):
     """Cumulative packet counters of one link, as NICs, switches and gNMI report them
     (topic telemetry.link). A counter that goes down is a reset, never loss."""
 
-    site: Id
+    site: SiteId
     link: Id
     link_class: LinkClass
     ts: Timestamp
@@ -212,6 +221,11 @@ class SiteSpec(BaseModel):
     )
     oversubscribe: bool = Field(
         False, description="allow the top domains' caps to sum above the site's cap"
+    )
+    shards_expected: Annotated[int, Field(ge=1, le=10_000)] | None = Field(
+        None,
+        description="a site keyed SITE/SHARD over several partitions: the shards it has; "
+        "one never heard from counts as missing racks (coverage, telemetry_missing)",
     )
 
     @classmethod
@@ -292,7 +306,7 @@ class DeadLetter(BaseModel):
     reason_code: str | None = Field(
         None,
         description="stable category for counting: not_json, invalid, too_old, too_new, "
-        "too_large, no_key, key_mismatch, ...",
+        "too_large, no_key, bad_key, key_mismatch, ...",
     )
     raw_size: Annotated[int, Field(ge=0)] | None = Field(
         None,

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from pipeline.core.partial import PARTIAL_INTERVAL_MS
 from pipeline.core.rules.fields import setting_fields
 from pipeline.core.rules.registry import Number, Param, registry
 from pipeline.errors import ConfigError
@@ -113,6 +114,9 @@ class Settings(_RuleSettings):
 
     # --- stream processing (the rules' own parameters are declared by the rules) --------
     eval_interval_s: float = Field(1.0, gt=0, le=60)  # staleness, series rows, forecasts
+    # a shard whose site stage is on another worker: at most one partial per this many ms
+    # after its messages (plus one per tick)
+    partial_interval_ms: int = Field(PARTIAL_INTERVAL_MS, ge=1, le=10_000)
     # ClickHouse insert batch, at most: 100k rows cost 7-17 % less CPU per reading than
     # 20k (fewer inserts, parts and merges); at live rates the flush interval rules
     sink_max_rows: int = Field(100_000, ge=1_000)

@@ -1,11 +1,13 @@
 """The pure core: plain Python, table-tested, nothing of Faust, Kafka, ClickHouse or HTTP.
 
-Decoding (:mod:`.decode`, with its fast path :mod:`.typed_json` and :mod:`.columnar`),
-the live state of a site (:mod:`.power`, :mod:`.gpu`, :mod:`.links`, :mod:`.domains`,
-:mod:`.forecast`, :mod:`.site`), the alert rules (:mod:`.rules`) and their states
+Decoding (:mod:`.decode`, with its fast path :mod:`.typed_json` and :mod:`.columnar`;
+message keys ``SITE`` or ``SITE/SHARD``: :mod:`.site_key`), the live state of a key
+(:mod:`.power`, :mod:`.gpu`, :mod:`.links`, :mod:`.domains`, :mod:`.site`), a shard's
+sums for its site (:mod:`.partial`), the site stage combining them (:mod:`.site_stage`,
+:mod:`.forecast`), the alert rules (:mod:`.rules`) and their states
 (:mod:`.alert_state`, :mod:`.alert_book`), rule parameters (:mod:`.policy`), what the
-worker does with a message (:mod:`.processor`), the rows it stores (:mod:`.rows`) and
-back-off (:mod:`.retry`).
+worker does with a message (:mod:`.processor`, :mod:`.readings`), the rows it stores
+(:mod:`.rows`) and back-off (:mod:`.retry`).
 """
 
 __all__ = [
@@ -17,13 +19,17 @@ __all__ = [
     "forecast",
     "gpu",
     "links",
+    "partial",
     "policy",
     "power",
     "processor",
+    "readings",
     "retry",
     "rows",
     "rules",
     "site",
+    "site_key",
+    "site_stage",
     "typed_json",
     "wave",
 ]

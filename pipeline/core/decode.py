@@ -8,6 +8,10 @@ the models: the batch validated in one pydantic call straight from the bytes, an
 that fails, event by event, so that the good events of a batch still pass and each bad
 one gets its own one-line reason. Rejections therefore always come from pydantic.
 
+The message key is ``SITE`` or ``SITE/SHARD`` (:mod:`pipeline.core.site_key`): every event
+must be of the key's site (the part before ``/``), else ``key_mismatch``; a malformed shard
+rejects the message (``bad_key``), before any event is read.
+
 Pure: no Kafka, no I/O. The caller supplies topic/partition/offset when it turns a
 :class:`Reject` into a dead-letter record.
 """
@@ -24,6 +28,7 @@ import orjson
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from pipeline.core.columnar import ColumnarDecoder, EventColumns, Unsure
+from pipeline.core.site_key import shard_problem, site_of
 from pipeline.events import ms_to_datetime
 
 E = TypeVar("E", bound=BaseModel)
@@ -191,9 +196,9 @@ class MessageDecoder(Generic[E]):
         return self._check_context(list(columns), positions, raw, key, now, doc)
 
     def _context(self, key: bytes | None, now: datetime) -> tuple[str | None, int, int, int]:
-        """The site the key asks for (None: any), now and the plausible event-time window,
-        in epoch ms."""
-        want_site = key.decode("utf-8", errors="replace") if key and self.keyed_by_site else None
+        """The site the key asks for (None: any; of a ``SITE/SHARD`` key, its part before
+        the ``/``), now and the plausible event-time window, in epoch ms."""
+        want_site = site_of(_key_text(key)) if key and self.keyed_by_site else None
         now_ms = int(now.timestamp() * 1000)
         lo, hi = now_ms - self.limits.max_age // _MS, now_ms + self.limits.max_skew // _MS
         return want_site, now_ms, lo, hi
@@ -225,6 +230,10 @@ class MessageDecoder(Generic[E]):
             # Without a key the message lands on an arbitrary partition, so the site's
             # streams would not meet in one worker and its totals would silently be partial.
             return "no_key", "message has no key: key every message by its site id (kcat -K)"
+        if key and self.keyed_by_site:
+            problem = shard_problem(_key_text(key))
+            if problem is not None:
+                return "bad_key", problem
         return None
 
     def _decode_slowly(self, raw: bytes, key: bytes | None, now: datetime) -> Decoded[E]:
@@ -281,13 +290,7 @@ class MessageDecoder(Generic[E]):
             if ts is not None and not lo <= ts <= hi:
                 problem = time_problem(ts, now_ms, self.limits)
             elif want_site is not None and site != want_site:
-                problem = (
-                    "key_mismatch",
-                    (
-                        f"site {site!r} does not match the message key {want_site!r}: "
-                        "key every message by its site id"
-                    ),
-                )
+                problem = ("key_mismatch", _mismatch(site, want_site, key))
             if problem is None:
                 keep.append(event)
                 kept_at.append(position)
@@ -299,6 +302,19 @@ class MessageDecoder(Generic[E]):
                 item_raw = orjson.dumps(doc["events"][position])
                 rejects.append(Reject(*problem, item_raw, position))
         return Decoded(keep, rejects, kept_at)
+
+
+def _key_text(key: bytes | None) -> str:
+    return key.decode("utf-8", errors="replace") if key else ""
+
+
+def _mismatch(site: object, want_site: str, key: bytes | None) -> str:
+    text = _key_text(key)
+    sharded = f" (site {want_site!r})" if text != want_site else ""
+    return (
+        f"site {site!r} does not match the message key {text!r}{sharded}: key every "
+        "message by its site id, or SITE/SHARD"
+    )
 
 
 def _item_bytes(item: Any) -> bytes:

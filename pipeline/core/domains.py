@@ -150,7 +150,7 @@ class DomainTree:
     """A site's checked domain tree, in an order where every child precedes its parent
     (so sums roll up in one pass), and the rack -> leaf cache."""
 
-    __slots__ = ("_exact", "_leaf_of", "_patterns", "domains", "source")
+    __slots__ = ("_exact", "_leaf_of", "_patterns", "domains", "leaf_index", "source")
 
     def __init__(self, site: str, spec_domains: tuple[PowerDomain, ...], warn_ratio: float):
         self.source = spec_domains  # the spec's tuple: a new spec means a new tree
@@ -172,6 +172,8 @@ class DomainTree:
             )
             for d in order
         )
+        #: leaf name -> its index: how a site stage places the leaves of a shard's partial
+        self.leaf_index = {d.name: index[d.name] for d in order if not d.children}
         # Exact names in one dict, globs tried in declaration order (first leaf wins).
         self._patterns: list[tuple[str, int]] = []
         self._exact: dict[str, int] = {}

@@ -64,7 +64,7 @@ class CapLimits:
 @dataclass(frozen=True, slots=True)
 class SitePolicy:
     """One site's rule parameters (``values``: the worker's, with the spec's own over
-    them) and its cap, power tree and expected racks, from its spec."""
+    them) and its cap, power tree, expected racks and shards, from its spec."""
 
     site: str
     values: Mapping[str, Any]
@@ -73,6 +73,7 @@ class SitePolicy:
     region: str = ""
     racks_expected: int = 0
     domains: tuple[PowerDomain, ...] | None = None
+    shards_expected: int = 0  # a site spread over shards (SITE/SHARD keys): how many
     # the staleness windows in ms: every message and tick classifies racks by them
     stale_after_ms: int = field(init=False)
     stale_hold_ms: int = field(init=False)
@@ -106,6 +107,7 @@ class SitePolicy:
             spec.region or "",
             spec.racks_expected or 0,
             spec.domains or None,
+            spec.shards_expected or 0,
         )
 
     def __getitem__(self, param: Param[Number]) -> Number:

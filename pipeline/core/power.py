@@ -13,7 +13,7 @@ power domain (:mod:`pipeline.core.domains`), so rules and texts can say what is 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pipeline.core.domains import DomainTree
@@ -33,6 +33,11 @@ class Draw:
     unknown: int  # silent racks past the hold: power unknown
     expected: int = 0  # racks the spec says exist (0: not declared)
     silent_since_ms: int | None = None  # the oldest last reading of a silent rack
+    # a sharded site (pipeline.core.site_stage): shards the spec expects and never seen,
+    # and shards whose partial is late (held at its last value, then unknown)
+    shards_missing: int = 0
+    shards_expected: int = 0
+    late_shards: tuple[str, ...] = ()
 
     @property
     def total_w(self) -> float:
@@ -64,9 +69,19 @@ class Draw:
         return self.silent == 0 and self.racks >= self.expected
 
 
+#: What a snapshot sums per slot, before any roll-up:
+#: (reported_w, estimated_w, fresh, held, unknown, silent_since_ms or -1).
+Sums = tuple[float, float, int, int, int, int]
+NO_SUMS: Sums = (0.0, 0.0, 0, 0, 0, -1)
+
+
 @dataclass(frozen=True, slots=True)
 class PowerSnapshot:
-    """The site's power as seen at ``at_ms``; ``domains`` follows the tree's order."""
+    """The site's power as seen at ``at_ms``; ``domains`` follows the tree's order.
+
+    ``slots`` are the sums before the roll-up: with a tree, one per domain of the tree
+    (non-leaves empty) and a last one for the racks of no leaf; without, one. A shard
+    sends them to its site stage (:class:`pipeline.core.partial.Partial`)."""
 
     at_ms: int
     draw: Draw
@@ -74,6 +89,7 @@ class PowerSnapshot:
     newest_ms: int | None
     domains: tuple[Draw, ...] = ()
     forgettable: int = 0  # racks silent past forget_after_ms
+    slots: tuple[Sums, ...] = ()
 
     @property
     def total_w(self) -> float:
@@ -175,12 +191,14 @@ class SitePower:
             silent_since if silent_since >= 0 else None,
         )
         forgettable = self._forgettable(now_ms, windows) if unknown else 0
+        fresh = len(self._latest) - held - unknown
         return PowerSnapshot(
             now_ms,
             draw,
             tuple(sorted(stale)),
             newest if newest >= 0 else None,
             forgettable=forgettable,
+            slots=((reported, estimated, fresh, held, unknown, silent_since),),
         )
 
     def _snapshot_tree(self, now_ms: int, windows: Windows, tree: DomainTree) -> PowerSnapshot:
@@ -219,26 +237,20 @@ class SitePower:
                 acc[3] = ts
             if len(stale) < MAX_STALE_NAMED:
                 stale.append(rack)
-        sums = [
-            [reported[i], silent[i][0], fresh[i], silent[i][1], silent[i][2], silent[i][3]]
+        slots: tuple[Sums, ...] = tuple(
+            (reported[i], silent[i][0], fresh[i], silent[i][1], silent[i][2], silent[i][3])  # type: ignore[misc]
             for i in range(n + 1)
-        ]
-        site = [0.0, 0.0, 0, 0, 0, -1]
-        for i in range(n + 1):
-            if i == n or tree.domains[i].leaf:
-                _add_into(site, sums[i])
-        for i, domain in enumerate(tree.domains):  # children come before their parents
-            if domain.parent is not None:
-                _add_into(sums[domain.parent], sums[i])
-        draws = tuple(_draw(sums[i], tree.domains[i].racks_expected) for i in range(n))
-        forgettable = self._forgettable(now_ms, windows) if site[4] else 0
+        )
+        site, draws = roll_up(tree, slots, windows.racks_expected)
+        forgettable = self._forgettable(now_ms, windows) if site.unknown else 0
         return PowerSnapshot(
             now_ms,
-            _draw(site, windows.racks_expected),
+            site,
             tuple(sorted(stale)),
             newest if newest >= 0 else None,
             draws,
             forgettable,
+            slots,
         )
 
     def _forgettable(self, now_ms: int, windows: Windows) -> int:
@@ -256,14 +268,34 @@ class SitePower:
         return len(gone)
 
 
-def _add_into(parent: list[float | int], child: list[float | int]) -> None:
+def roll_up(
+    tree: DomainTree, slots: Sequence[Sums], site_expected: int
+) -> tuple[Draw, tuple[Draw, ...]]:
+    """The site's draw and each domain's from per-slot sums (``slots[i]``: the racks of
+    leaf ``i`` of ``tree``; the last: racks of no leaf): leaves add up to their parents,
+    and leaves plus the racks of no leaf to the site."""
+    n = len(tree.domains)
+    sums = [list(slot) for slot in slots]
+    site: list[float | int] = list(NO_SUMS)
+    for i in range(n + 1):
+        if i == n or tree.domains[i].leaf:
+            add_sums(site, sums[i])
+    for i, domain in enumerate(tree.domains):  # children come before their parents
+        if domain.parent is not None:
+            add_sums(sums[domain.parent], sums[i])
+    draws = tuple(draw_of(sums[i], tree.domains[i].racks_expected) for i in range(n))
+    return draw_of(site, site_expected), draws
+
+
+def add_sums(parent: list[float | int], child: Sequence[float | int]) -> None:
+    """Add ``child``'s sums into ``parent`` (the oldest silent_since wins)."""
     for k in range(5):
         parent[k] += child[k]
     if child[5] >= 0 and (parent[5] < 0 or child[5] < parent[5]):
         parent[5] = child[5]
 
 
-def _draw(a: list[float | int], expected: int) -> Draw:
+def draw_of(a: Sequence[float | int], expected: int) -> Draw:
     """[reported, estimated, fresh, held, unknown, silent_since] -> Draw."""
     since = int(a[5])
     racks = int(a[2]) + int(a[3]) + int(a[4])

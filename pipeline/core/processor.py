@@ -1,13 +1,31 @@
 """The worker's live state and what it does with each decoded message.
 
-:class:`Processor` is the whole stream-processing logic without Faust: it keeps one
-:class:`SiteMonitor` per site of the partitions this worker owns, turns decoded events
-into rows for ClickHouse (as columns: one list per column, the shape column-oriented
-inserts want) and evaluates the rules, returning the alerts to publish. The Faust agents
-in :mod:`pipeline.worker.handlers` only feed it and ship what it returns.
+:class:`Processor` is the whole stream-processing logic without Faust, in two stages:
 
-Per reading it does one dict update and a few list appends; everything per site
-(snapshots, rules) runs once per message or once per tick, not per reading.
+* the *shard stage*: one :class:`SiteMonitor` per message key of the partitions this
+  worker owns (``SITE``, or ``SITE/SHARD`` for a site spread over partitions:
+  :mod:`pipeline.core.site_key`). It turns decoded events into rows for ClickHouse (as
+  columns: one list per column, the shape column-oriented inserts want), evaluates the
+  rules local to racks and links, and sums its racks into partials;
+* the *site stage*: one :class:`SiteStage` per site whose own partition (the partition
+  of its plain key, on the partials topic) this worker owns. It combines the newest
+  partial of every shard and evaluates the site's and its domains' power rules.
+
+A partial goes to its site stage in-process when this worker owns that stage, which is
+always the case for a plain ``SITE`` key (same key, same partition number on
+co-partitioned topics: they move together), so an unsharded site costs no hop. For a
+shard whose site stage is elsewhere, the partial is returned in :attr:`Outcome.partials`
+for the worker to publish on the partials topic, coalesced: after a message that moved
+the shard's sums, at most one per ``partial_interval_ms`` per shard, plus one per tick
+(with the sums per power-domain leaf) as a heartbeat.
+
+Alert states live in one :class:`AlertBook` per durable key: the message key for the
+shard stage's alerts, the site for the site stage's (the same book for a plain key). The
+worker saves each under its key, in the partition that key hashes to: the partition this
+worker processes it from.
+
+Per reading it does one dict update and a few list appends; everything per key or site
+(sums, rules) runs once per message or once per tick, not per reading.
 """
 
 from __future__ import annotations
@@ -15,21 +33,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import compress, islice, pairwise
-from operator import ne
 from typing import Any
 
-from pipeline.core.columnar import column as field_column
-from pipeline.core.gpu import board_power_w
+from pipeline.core.alert_book import AlertBook
+from pipeline.core.partial import PARTIAL_INTERVAL_MS, Partial
 from pipeline.core.policy import RuleConfig, SitePolicy
-from pipeline.core.rows import (
-    DOMAIN_POWER_COLUMNS,
-    GPU_COLUMNS,
-    SITE_POWER_COLUMNS,
-    Columns,
-)
+from pipeline.core.readings import gpu_columns, link_columns, rack_power_columns
+from pipeline.core.rows import DOMAIN_POWER_COLUMNS, SITE_POWER_COLUMNS, Columns
 from pipeline.core.site import SiteMonitor
-from pipeline.events import Alert, GpuSample, LinkClass, LinkCounters, RackPower, SiteSpec
+from pipeline.core.site_key import SiteKey
+from pipeline.core.site_stage import SiteStage
+from pipeline.events import Alert, GpuSample, LinkCounters, RackPower, SiteSpec
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +56,7 @@ class Outcome:
     alerts: list[Alert] = field(default_factory=list)
     domain_columns: Columns | None = None  # tick: rows of domain_power
     forgotten: int = 0  # tick: racks forgotten after forget_after of silence
+    partials: list[Partial] = field(default_factory=list)  # for site stages elsewhere
 
 
 class Processor:
@@ -50,22 +65,38 @@ class Processor:
         config: RuleConfig,
         spec_of: Callable[[str], SiteSpec | None],
         durable_of: Callable[[str], dict[str, Any] | None],
+        stage_partition: Callable[[str], int | None] | None = None,
+        partial_interval_ms: int = PARTIAL_INTERVAL_MS,
     ) -> None:
         self.config = config
         self.spec_of = spec_of  # site -> its spec from control.sites, or None
-        self.durable_of = durable_of  # site -> its durable alert states, or None
-        self.monitors: dict[str, SiteMonitor] = {}
-        self.partition_of: dict[str, int] = {}
+        self.durable_of = durable_of  # durable key -> its durable alert states, or None
+        #: site -> the partition of its site stage when this worker owns it, else None;
+        #: without one, every site stage is here (one worker owning everything)
+        self.stage_partition = stage_partition or (lambda site: 0)
+        self.partial_interval_ms = partial_interval_ms
+        self.monitors: dict[str, SiteMonitor] = {}  # message key -> its live state
+        self.stages: dict[str, SiteStage] = {}  # site -> its site stage, owned here
+        self.books: dict[str, AlertBook] = {}  # durable key -> alert states
+        self.partition_of: dict[str, int] = {}  # key or site -> its partition
+        #: keys whose sums moved since their last partial went over Kafka
+        self._dirty: set[str] = set()
         self.unspecced_logged: set[str] = set()
         self._policies: dict[str, tuple[SiteSpec | None, SitePolicy]] = {}
 
-    # --- state per site --------------------------------------------------------------
-    def monitor(self, site: str, partition: int, now_ms: int) -> SiteMonitor:
-        monitor = self.monitors.get(site)
+    # --- state per key and per site ----------------------------------------------------
+    def monitor(self, key: str, partition: int, now_ms: int) -> SiteMonitor:
+        monitor = self.monitors.get(key)
         if monitor is None:
-            monitor = SiteMonitor(site, self.config, now_ms, self.durable_of(site))
-            self.monitors[site] = monitor
-            self.partition_of[site] = partition
+            parts = SiteKey.of(key)
+            site = parts.site
+            book = self._book(key, site, partition)
+            stage = None if parts.shard else self.stage(site, partition, now_ms)
+            monitor = SiteMonitor(
+                site, self.config, now_ms, None, shard=parts.shard, book=book, stage=stage
+            )
+            self.monitors[key] = monitor
+            self.partition_of[key] = partition
             if self.spec_of(site) is None and site not in self.unspecced_logged:
                 self.unspecced_logged.add(site)
                 logger.warning(
@@ -74,6 +105,22 @@ class Processor:
                     site,
                 )
         return monitor
+
+    def stage(self, site: str, partition: int, now_ms: int) -> SiteStage:
+        """The site stage of ``site`` (on ``partition``, the partition of its plain key),
+        created warming up the first time."""
+        stage = self.stages.get(site)
+        if stage is None:
+            book = self._book(site, site, partition)
+            stage = self.stages[site] = SiteStage(site, self.config, now_ms, book)
+            self.partition_of[site] = partition
+        return stage
+
+    def _book(self, key: str, site: str, partition: int) -> AlertBook:
+        book = self.books.get(key)
+        if book is None:
+            book = self.books[key] = AlertBook(site, self.durable_of(key))
+        return book
 
     def policy(self, site: str) -> SitePolicy:
         """The site's policy, rebuilt only when its spec changes (a new parsed object)."""
@@ -86,174 +133,179 @@ class Processor:
         return policy
 
     def revoke(self, partitions: set[int]) -> list[str]:
-        """Forget the sites of revoked partitions; they warm up again if they come back."""
-        gone = [site for site, p in self.partition_of.items() if p in partitions]
-        for site in gone:
-            del self.monitors[site]
-            del self.partition_of[site]
-            self._policies.pop(site, None)
+        """Forget the keys and site stages of revoked partitions; they warm up again if
+        they come back. Returns the names forgotten."""
+        gone = [name for name, p in self.partition_of.items() if p in partitions]
+        for name in gone:
+            del self.partition_of[name]
+            self.monitors.pop(name, None)
+            self.stages.pop(name, None)
+            self.books.pop(name, None)
+            self._dirty.discard(name)
+        live = {m.site for m in self.monitors.values()} | set(self.stages)
+        for site in [s for s in self._policies if s not in live]:
+            del self._policies[site]
         return gone
 
     # --- messages ----------------------------------------------------------------------
     def rack_power(
-        self, events: Sequence[RackPower], partition: int, offset: int, now_ms: int
+        self,
+        events: Sequence[RackPower],
+        partition: int,
+        offset: int,
+        now_ms: int,
+        key: str | None = None,
     ) -> Outcome:
-        ts = field_column(events, "ts")
-        site = events[0].site  # the decoder guarantees one site per message (the key)
-        monitor = self.monitor(site, partition, now_ms)
-        racks = field_column(events, "rack")
-        watts = field_column(events, "power_w")
-        monitor.power.update_many(racks, ts, watts)
-        _, _, alerts = monitor.evaluate_power(now_ms, self.policy(site), with_domains=False)
-        n = len(events)
-        columns: Columns = [
-            [site] * n,
-            racks,
-            ts,
-            watts,
-            _or_empty(field_column(events, "pdu")),
-            _or_empty(field_column(events, "source")),
-            [partition] * n,
-            [offset] * n,
-        ]
-        return Outcome(columns, alerts)
+        """``key``: the message key (None: the events' site, a plain key)."""
+        site = events[0].site  # the decoder guarantees one site per message (the key's)
+        monitor = self.monitor(key or site, partition, now_ms)
+        columns = rack_power_columns(events, partition, offset)
+        racks, ts, watts = columns[1], columns[2], columns[3]
+        moved = monitor.power.update_many(racks, ts, watts)
+        outcome = self._after_power(monitor, now_ms, moved > 0)
+        outcome.columns = columns
+        return outcome
 
-    def gpu(self, events: Sequence[GpuSample], partition: int, offset: int, now_ms: int) -> Outcome:
-        site = events[0].site
-        monitor = self.monitor(site, partition, now_ms)
-        got = {name: field_column(events, name) for name in _GPU_FIELDS}
-        _aggregate_gpus(monitor, got)
-        n = len(events)
-        columns: Columns = [
-            [site] * n,
-            got["rack"],
-            got["host"],
-            got["gpu"],
-            got["ts"],
-            got["util_pct"],
-            got["power_w"],
-            _or_empty(got["vendor"]),
-            _or_empty(got["model"]),
-            got["mem_used_pct"],
-            got["temp_c"],
-            got["power_limit_w"],
-            [partition] * n,
-            [offset] * n,
+    def _after_power(self, monitor: SiteMonitor, now_ms: int, moved: bool) -> Outcome:
+        """After a rack power message: the site's power rules right away when its site
+        stage is here; else the shard's partial, unless one went less than
+        ``partial_interval_ms`` ago (then :meth:`due_partials` sends it)."""
+        policy = self.policy(monitor.site)
+        stage = self._local_stage(monitor, now_ms)
+        if stage is not None:
+            stage.receive(monitor.partial(now_ms, policy, with_leaves=False))
+            return Outcome(alerts=stage.evaluate_site(now_ms, policy))
+        if moved:
+            self._dirty.add(monitor.key)
+        sent = monitor.sent_ms
+        due = sent is None or now_ms - sent >= self.partial_interval_ms
+        if due and monitor.key in self._dirty:
+            return Outcome(partials=[self._send(monitor, now_ms, policy, with_leaves=False)])
+        return Outcome()
+
+    def _local_stage(self, monitor: SiteMonitor, now_ms: int) -> SiteStage | None:
+        """The site stage of the monitor's site when this worker owns it, else None."""
+        if monitor.stage is not None:
+            return monitor.stage  # a plain key: its stage is always here
+        partition = self.stage_partition(monitor.site)
+        return None if partition is None else self.stage(monitor.site, partition, now_ms)
+
+    def _send(
+        self, monitor: SiteMonitor, now_ms: int, policy: SitePolicy, with_leaves: bool
+    ) -> Partial:
+        monitor.sent_ms = now_ms
+        self._dirty.discard(monitor.key)
+        return monitor.partial(now_ms, policy, with_leaves)
+
+    def due_partials(self, now_ms: int) -> list[Partial]:
+        """Partials held back by the interval whose time has come (a timer asks often)."""
+        interval = self.partial_interval_ms
+        due = [
+            m
+            for m in map(self.monitors.get, list(self._dirty))
+            if m is not None and (m.sent_ms is None or now_ms - m.sent_ms >= interval)
         ]
-        return Outcome(columns)
+        return [self._send(m, now_ms, self.policy(m.site), with_leaves=False) for m in due]
+
+    def receive_partial(self, partial: Partial, partition: int, now_ms: int) -> Outcome | None:
+        """A partial from the partials topic, for the site stage on ``partition``: held if
+        it is its shard's newest, then the site's power rules; None when it changed
+        nothing (a replayed or older partial)."""
+        stage = self.stage(partial.site, partition, now_ms)
+        if not stage.receive(partial):
+            return None
+        return Outcome(alerts=stage.evaluate_site(now_ms, self.policy(partial.site)))
+
+    def gpu(
+        self,
+        events: Sequence[GpuSample],
+        partition: int,
+        offset: int,
+        now_ms: int,
+        key: str | None = None,
+    ) -> Outcome:
+        monitor = self.monitor(key or events[0].site, partition, now_ms)
+        return Outcome(gpu_columns(monitor, events, partition, offset))
 
     def link(
-        self, events: Sequence[LinkCounters], partition: int, offset: int, now_ms: int
+        self,
+        events: Sequence[LinkCounters],
+        partition: int,
+        offset: int,
+        now_ms: int,
+        key: str | None = None,
     ) -> Outcome:
         site = events[0].site
-        monitor = self.monitor(site, partition, now_ms)
-        links, classes = field_column(events, "link"), field_column(events, "link_class")
-        peers = field_column(events, "peer_site")
-        counters = [field_column(events, name) for name in _LINK_COUNTERS]
-        # One map over the columns, then a transpose: no per-sample Python loop body.
-        deltas = map(monitor.observe_link, links, classes, peers, *counters[:4])
-        d_tx, d_rx, d_dropped, baseline, reset, _late, loss = map(list, zip(*deltas, strict=True))
-        n = len(events)
-        columns: Columns = [
-            [site] * n,
-            links,
-            list(map(_LINK_CLASS_TEXT.__getitem__, classes)),
-            _or_empty(peers),
-            *counters,
-            d_tx,
-            d_rx,
-            d_dropped,
-            list(map(int, baseline)),
-            list(map(int, reset)),
-            loss,
-            [partition] * n,
-            [offset] * n,
-        ]
-        policy = self.policy(site)
-        alerts = monitor.evaluate_links(sorted(set(links)), now_ms, policy)
+        monitor = self.monitor(key or site, partition, now_ms)
+        columns = link_columns(monitor, events, partition, offset)
+        alerts = monitor.evaluate_links(sorted(set(columns[1])), now_ms, self.policy(site))
         return Outcome(columns, alerts)
 
     # --- the periodic tick ---------------------------------------------------------------
-    def tick_sites(self, now_ms: int, sites: Sequence[str]) -> Outcome:
-        """The tick of ``sites``: staleness, coverage, the per-site and per-domain series
-        rows, and the rules of every scope that runs on the tick (power, link, GPU);
-        forgets racks silent past forget_after. The worker ticks a site at a time, so
-        that readings are processed between sites (a campus tick is tens of ms)."""
+    def tick_keys(self, now_ms: int, keys: Sequence[str]) -> Outcome:
+        """The shard stage's tick of ``keys``: each key's partial with its leaves (to its
+        site stage here, else returned to be sent), the link and GPU rules, forgetting
+        racks silent past forget_after."""
+        out = Outcome()
+        for key in keys:
+            monitor = self.monitors.get(key)
+            if monitor is None:
+                continue  # its partition moved away meanwhile
+            policy = self.policy(monitor.site)
+            stage = self._local_stage(monitor, now_ms)
+            if stage is not None:
+                stage.receive(monitor.partial(now_ms, policy))
+            else:
+                out.partials.append(self._send(monitor, now_ms, policy, with_leaves=True))
+            out.alerts += monitor.evaluate_gpus(now_ms, policy)
+            out.alerts += monitor.evaluate_link_silence(now_ms, policy)
+            if monitor.sweep_due(now_ms):
+                gone, resolved = monitor.forget(now_ms, policy)
+                out.alerts += resolved
+                if gone:
+                    out.forgotten += gone
+                    logger.info(
+                        "%s: forgot %d racks silent for over %.0f h",
+                        key,
+                        gone,
+                        policy.forget_after_ms / 3_600_000,
+                    )
+        return out
+
+    def tick_stages(self, now_ms: int, sites: Sequence[str]) -> Outcome:
+        """The site stage's tick of ``sites``: staleness and coverage, the per-site and
+        per-domain series rows, and the power rules of the site and every domain."""
         columns: Columns = [[] for _ in SITE_POWER_COLUMNS]
         domain_columns: Columns = [[] for _ in DOMAIN_POWER_COLUMNS]
         alerts: list[Alert] = []
-        forgotten = 0
         for site in sites:
-            monitor = self.monitors.get(site)
-            if monitor is None:
+            stage = self.stages.get(site)
+            if stage is None:
                 continue  # its partition moved away meanwhile
             policy = self.policy(site)
-            row, domain_rows, fired = monitor.evaluate_power(now_ms, policy)
+            row, domain_rows, fired = stage.evaluate(now_ms, policy)
             alerts += fired
-            alerts += monitor.evaluate_gpus(now_ms, policy)
-            alerts += monitor.evaluate_link_silence(now_ms, policy)
             for column, value in zip(columns, row.values(), strict=True):
                 column.append(value)
             for domain_row in domain_rows:
                 for column, value in zip(domain_columns, domain_row.values(), strict=True):
                     column.append(value)
-            if monitor.sweep_due(now_ms):
-                gone, resolved = monitor.forget(now_ms, policy)
-                alerts += resolved
-                if gone:
-                    forgotten += gone
-                    logger.info(
-                        "site %s: forgot %d racks silent for over %.0f h",
-                        site,
-                        gone,
-                        policy.forget_after_ms / 3_600_000,
-                    )
-        return Outcome(columns, alerts, domain_columns, forgotten)
+            gone = stage.forget(now_ms, policy)
+            if gone:
+                logger.info("site %s: forgot shards silent past forget_after: %s", site, gone)
+        return Outcome(columns, alerts, domain_columns)
+
+    def tick_sites(self, now_ms: int, names: Sequence[str]) -> Outcome:
+        """The whole tick of ``names`` (keys and sites): first every key's (so that a
+        site stage here combines this tick's partials), then every site stage's."""
+        names = list(dict.fromkeys(names))  # a plain site's key is its site: once each
+        shards = self.tick_keys(now_ms, [n for n in names if n in self.monitors])
+        stages = self.tick_stages(now_ms, [n for n in names if n in self.stages])
+        stages.alerts = shards.alerts + stages.alerts
+        stages.partials = shards.partials
+        stages.forgotten = shards.forgotten
+        return stages
 
     def dirty_alert_states(self) -> dict[str, dict[str, Any]]:
-        """Durable alert states of sites whose alerts changed since the last call."""
-        return {
-            site: monitor.alerts.durable()
-            for site, monitor in self.monitors.items()
-            if monitor.alerts.dirty
-        }
-
-
-#: the event fields of a GPU row: its columns between the site and the Kafka position
-_GPU_FIELDS = GPU_COLUMNS[1:-2]
-_LINK_COUNTERS = ("ts", "tx_packets", "rx_packets", "dropped_packets", "error_packets")
-_LINK_CLASS_TEXT = {member: member.value for member in LinkClass}
-
-
-def _or_empty(values: list[str | None]) -> list[str]:
-    """An optional id column as stored: null as the empty string."""
-    return [v or "" for v in values] if None in values else values  # type: ignore[return-value]
-
-
-def _aggregate_gpus(monitor: SiteMonitor, got: dict[str, list[Any]]) -> None:
-    """Feed a message's GPU samples to their racks, one ``add`` per run of samples of the
-    same rack and instant (agents send a host's or rack's GPUs of a tick together).
-
-    Column-wise: the runs are found by comparing neighbouring (rack, ts) keys, and each
-    run's sums and maximum are taken over slices, so Python does per-run work, not
-    per-sample work (the per-sample loop cost ~1 us a reading)."""
-    racks, stamps = got["rack"], got["ts"]
-    util, power = got["util_pct"], got["power_w"]
-    reported = got["power_limit_w"]
-    # no limit reported: the model's board power, else unknown; reported ones are > 0
-    limits = list(map(board_power_w, got["model"], reported)) if None in reported else reported
-    keys = list(zip(racks, stamps, strict=True))
-    cuts = [0, *compress(range(1, len(keys)), map(ne, keys, islice(keys, 1, None))), len(keys)]
-    for a, b in pairwise(cuts):
-        known = limits[a:b]
-        if None in known:
-            known = [w for w in known if w]
-        monitor.rack_gpus(racks[a]).add(
-            stamps[a],
-            b - a,
-            sum(util[a:b], 0.0),
-            max(0.0, *util[a:b]),
-            sum(power[a:b], 0.0),
-            sum(known, 0.0),
-            b - a - len(known),
-        )
+        """Durable alert states of keys whose alerts changed since the last call."""
+        return {key: book.durable() for key, book in self.books.items() if book.dirty}

@@ -1,14 +1,22 @@
-"""Everything a worker knows live about one site; the rules (:mod:`pipeline.core.rules`)
-are evaluated on it.
+"""Everything a worker knows live about the racks, GPUs and links of one message key; the
+rules (:mod:`pipeline.core.rules`) are evaluated on it.
 
-A :class:`SiteMonitor` holds the soft state of a site (latest power per rack, link
-counters, GPU samples, the power trend of the site and of each power domain) and its
-:class:`AlertBook`, and runs the rules of the registry by scope
-(:mod:`pipeline.core.rules.scopes`): it knows what each scope reads, not which rules
-there are. It is created when a worker first sees the site after a
-(re)assignment and is *warming up* for one staleness window: until every rack has had
-the chance to report, a total would be partial, so no cap, forecast, idle or telemetry
-alert fires or resolves. Racks and links silent for ``forget_after`` are forgotten.
+A :class:`SiteMonitor` holds the soft state of one key (``SITE``, or one shard
+``SITE/SHARD`` of a site spread over partitions: :mod:`pipeline.core.site_key`): latest
+power per rack, link counters, GPU samples, and the :class:`AlertBook` of that key. It
+runs the rules of the registry by scope (:mod:`pipeline.core.rules.scopes`) that are
+local to its racks and links (link loss and silence, idle GPUs), and sums its racks'
+power into a :class:`pipeline.core.partial.Partial` for the site stage
+(:class:`pipeline.core.site_stage.SiteStage`), which runs the site's and its domains'
+power rules. For a plain ``SITE`` key the site stage lives beside it, in the same worker
+(same key, same partition), and shares its alert book; :meth:`SiteMonitor.evaluate_power`
+is that one-shard case in one call.
+
+A monitor is created when a worker first sees the key after a (re)assignment and is
+*warming up* for one staleness window: until every rack has had the chance to report, its
+sums may miss racks, so its partials say so and the site stage holds its rules (no cap,
+forecast, idle or telemetry alert fires or resolves). Racks and links silent for
+``forget_after`` are forgotten.
 """
 
 from __future__ import annotations
@@ -19,146 +27,124 @@ from typing import Any
 
 from pipeline.core.alert_book import AlertBook
 from pipeline.core.domains import DomainTree
-from pipeline.core.forecast import PowerTrend
 from pipeline.core.gpu import RackGpus
 from pipeline.core.links import LinkDelta, LinkState
-from pipeline.core.policy import CapLimits, RuleConfig, SitePolicy
-from pipeline.core.power import Draw, PowerSnapshot, SitePower, Windows
+from pipeline.core.partial import Partial, is_empty
+from pipeline.core.policy import RuleConfig, SitePolicy
+from pipeline.core.power import PowerSnapshot, SitePower, Sums, Windows
 from pipeline.core.rows import DomainRow, SeriesRow
-from pipeline.core.rules.common import FORECAST_WINDOW, LOSS_WINDOW, STALE_AFTER
+from pipeline.core.rules.common import LOSS_WINDOW, STALE_AFTER
 from pipeline.core.rules.registry import registry
 from pipeline.core.rules.scopes import (
     LINK_SAMPLES,
     LINK_TICK,
-    POWER,
     RACK_GPUS,
     GpuRacks,
     Links,
-    PowerSubject,
 )
+from pipeline.core.site_stage import SiteStage
 from pipeline.events import Alert, LinkClass
 
 
 class SiteMonitor:
     def __init__(
-        self, site: str, config: RuleConfig, created_ms: int, durable: dict[str, Any] | None
+        self,
+        site: str,
+        config: RuleConfig,
+        created_ms: int,
+        durable: dict[str, Any] | None,
+        *,
+        shard: str = "",
+        book: AlertBook | None = None,
+        stage: SiteStage | None = None,
     ) -> None:
         self.site = site
+        self.shard = shard
         self.config = config
         self.created_ms = created_ms
+        self.epoch = created_ms  # of its partials: a later owner's win over this one's
         rules = registry()
         # One list per scope, built once: a message runs these, nothing else.
-        self.power_rules = rules.rules_of(POWER)
         self.link_rules = rules.rules_of(LINK_SAMPLES)
         self.link_tick_rules = rules.rules_of(LINK_TICK)
         self.gpu_rules = rules.rules_of(RACK_GPUS)
-        self.trend_window_ms = config.ms(FORECAST_WINDOW)
         self.power = SitePower(site)
-        self.trend = PowerTrend(self.trend_window_ms)
         self.links: dict[str, tuple[LinkState, LinkClass, str | None]] = {}
         self.gpus: dict[str, RackGpus] = {}
-        self.alerts = AlertBook(site, durable)
+        self.alerts = book if book is not None else AlertBook(site, durable)
+        #: the site stage of a plain SITE key (same key, same worker); None for a shard
+        self.stage = stage
         self.last: PowerSnapshot | None = None
         self.tree: DomainTree | None = None
-        self.last_domains: tuple[Draw, ...] = ()  # of the last evaluation with domains
-        self.domain_trends: dict[str, PowerTrend] = {}
         self.swept_ms = created_ms
+        self.seq = 0  # partials made in this epoch
+        #: when its last partial went over Kafka (a site stage on another worker)
+        self.sent_ms: int | None = None
+
+    @property
+    def key(self) -> str:
+        """The message key this monitor is the state of."""
+        return f"{self.site}/{self.shard}" if self.shard else self.site
 
     def warming(self, now_ms: int, policy: SitePolicy) -> bool:
         return now_ms - self.created_ms < policy.stale_after_ms
 
-    # --- power: the cap, forecast and telemetry rules ------------------------------------
+    # --- power: the partial for the site stage ------------------------------------------
     def domain_tree(self, policy: SitePolicy) -> DomainTree | None:
-        """The site's domain tree, rebuilt only when the spec's domains change."""
+        """The site's domain tree (which leaf each rack is in), rebuilt only when the
+        spec's domains change."""
         source = policy.domains
         if source is None or policy.warn_ratio is None:
             self.tree = None  # no spec, no domains
         elif self.tree is None or self.tree.source is not source:
             # Checked here as well: a spec published by other means than `sites apply`.
             self.tree = DomainTree.of_domains(self.site, source, policy.warn_ratio)
-            self.domain_trends = {}
         return self.tree
 
-    def evaluate_power(
-        self, now_ms: int, policy: SitePolicy, with_domains: bool = True
-    ) -> tuple[SeriesRow, list[DomainRow], list[Alert]]:
-        """The series rows and the power rules' alerts. Per message only the site's rules
-        run (``with_domains=False``: the snapshot's loop stays one addition per fresh
-        rack); the tick evaluates the domains too, so their latency is one interval."""
-        tree = self.domain_tree(policy) if with_domains else None
-        windows = Windows(
-            policy.stale_after_ms,
-            policy.stale_hold_ms,
-            policy.forget_after_ms,
-            policy.racks_expected,
-        )
-        snap = self.power.snapshot(now_ms, windows, tree)
-        self.last = snap
-        if tree is not None:
-            self.last_domains = snap.domains
-        warming = self.warming(now_ms, policy)
+    def partial(self, now_ms: int, policy: SitePolicy, with_leaves: bool = True) -> Partial:
+        """This key's power as sums for the site stage. Per message only the totals
+        (``with_leaves=False``: the snapshot's loop stays one addition per fresh rack);
+        the tick sends the sums per leaf domain too."""
+        tree = self.domain_tree(policy) if with_leaves else None
+        windows = Windows(policy.stale_after_ms, policy.stale_hold_ms, policy.forget_after_ms)
+        snap = self.last = self.power.snapshot(now_ms, windows, tree)
         draw = snap.draw
-        row = SeriesRow(
-            site=self.site,
-            ts_ms=now_ms,
-            total_w=draw.total_w,
-            cap_w=policy.cap_w,
-            warn_w=policy.warn_w,
-            headroom_w=None if policy.cap_w is None else policy.cap_w - draw.total_w,
-            racks=draw.racks,
-            stale_racks=draw.silent,
-            warming=warming,
-            region=policy.region,
-            reported_w=draw.reported_w,
-            estimated_w=draw.estimated_w,
-            coverage=_coverage(draw),
-            unknown_racks=draw.unknown,
+        since = draw.silent_since_ms
+        total: Sums = (
+            draw.reported_w,
+            draw.estimated_w,
+            draw.fresh,
+            draw.held,
+            draw.unknown,
+            -1 if since is None else since,
         )
-        domain_rows = self._domain_rows(now_ms, snap, warming) if tree is not None else []
-        if warming:
-            return row, domain_rows, []
-        alerts = self._power_rules(now_ms, draw, policy.limits, policy, self.trend)
-        if tree is not None:
-            for domain, d_draw in zip(tree.domains, snap.domains, strict=True):
-                name = domain.limits.domain or ""
-                trend = self.domain_trends.get(name)
-                if trend is None:
-                    trend = self.domain_trends[name] = PowerTrend(self.trend_window_ms)
-                alerts += self._power_rules(now_ms, d_draw, domain.limits, policy, trend)
-        return row, domain_rows, alerts
+        leaves: tuple[tuple[str, Sums], ...] | None = None
+        if with_leaves:
+            leaves = _leaves(tree, snap.slots) if tree is not None else ()
+        self.seq += 1
+        return Partial(
+            self.site,
+            self.shard,
+            self.epoch,
+            self.seq,
+            now_ms,
+            self.warming(now_ms, policy),
+            snap.newest_ms,
+            total,
+            leaves,
+            snap.stale_names,
+        )
 
-    def _power_rules(
-        self, now_ms: int, draw: Draw, limits: CapLimits, policy: SitePolicy, trend: PowerTrend
-    ) -> list[Alert]:
-        """The power rules (cap, forecast, telemetry, ...) of the site or of one domain."""
-        trend.add(now_ms, draw.total_w)
-        subject = PowerSubject(draw, limits, trend)
-        alerts: list[Alert] = []
-        for evaluate in self.power_rules:
-            alerts += evaluate(self.alerts, subject, now_ms, policy)
-        return alerts
-
-    def _domain_rows(self, now_ms: int, snap: PowerSnapshot, warming: bool) -> list[DomainRow]:
-        if self.tree is None:
-            return []
-        return [
-            DomainRow(
-                site=self.site,
-                domain=domain.limits.domain or "",
-                ts_ms=now_ms,
-                total_w=d.total_w,
-                reported_w=d.reported_w,
-                estimated_w=d.estimated_w,
-                cap_w=domain.limits.cap_w,
-                warn_w=domain.limits.warn_w,
-                coverage=_coverage(d),
-                racks=d.racks,
-                stale_racks=d.silent,
-                unknown_racks=d.unknown,
-                warming=warming,
-            )
-            for domain, d in zip(self.tree.domains, snap.domains, strict=True)
-        ]
+    def evaluate_power(
+        self, now_ms: int, policy: SitePolicy
+    ) -> tuple[SeriesRow, list[DomainRow], list[Alert]]:
+        """The one-shard case in one call, as the tick runs it: this key's partial,
+        combined by its own site stage; the series rows and the power rules' alerts."""
+        stage = self.stage
+        if stage is None:
+            stage = self.stage = SiteStage(self.site, self.config, self.created_ms, self.alerts)
+        stage.receive(self.partial(now_ms, policy))
+        return stage.evaluate(now_ms, policy)
 
     # --- forgetting -------------------------------------------------------------------
     def forget(self, now_ms: int, policy: SitePolicy) -> tuple[int, list[Alert]]:
@@ -254,9 +240,18 @@ class SiteMonitor:
         return out
 
 
-def _coverage(draw: Draw) -> float:
-    coverage = draw.coverage
-    return 1.0 if coverage is None else coverage
+def _leaves(tree: DomainTree, slots: tuple[Sums, ...]) -> tuple[tuple[str, Sums], ...]:
+    """The slots of a snapshot with a tree, by leaf name (``""``: racks of no leaf);
+    leaves without a rack of this key left out."""
+    domains = tree.domains
+    out = [
+        (domains[i].limits.domain or "", slots[i])
+        for i in range(len(domains))
+        if domains[i].leaf and not is_empty(slots[i])
+    ]
+    if not is_empty(slots[-1]):
+        out.append(("", slots[-1]))
+    return tuple(out)
 
 
 def _link_silent(state: LinkState, now_ms: int, policy: SitePolicy) -> bool:

@@ -1,9 +1,13 @@
 """Topic names of the wire contract, and their creation at start.
 
-Every telemetry topic is keyed by site and has the same partition count, so that one
-worker owns all streams of a site (co-partitioning). Faust creates only its internal
-topics (changelogs), so megawatch creates the contract's topics itself, idempotently,
-before the worker subscribes.
+Every telemetry topic is keyed by site (or by shard, ``SITE/SHARD``) and has the same
+partition count, so that one worker owns all streams of a key (co-partitioning). The
+workers' own partials topic is keyed by site and co-partitioned too: the site stage of a
+site lives on the partition its plain key hashes to, the same partition number as the
+site's plain-keyed telemetry, so an unsharded site's stage is always on the worker that
+owns its racks (Faust assigns a partition number of co-partitioned topics to one worker).
+Faust creates only its internal topics (changelogs), so megawatch creates these topics
+itself, idempotently, before the worker subscribes.
 """
 
 from __future__ import annotations
@@ -25,9 +29,12 @@ LINK = "telemetry.link"
 DEADLETTER = "telemetry.deadletter"
 SITES = "control.sites"
 ALERTS = "alerts"
+#: Shard partials for the site stages (pipeline.core.partial), keyed by site: the
+#: workers' own topic, not the contract's.
+PARTIALS = "megawatch.partials"
 
 #: Topics keyed by site that must have one partition count (co-partitioning).
-COPARTITIONED = (RACK_POWER, POWER_WAVE, GPU, LINK, DEADLETTER)
+COPARTITIONED = (RACK_POWER, POWER_WAVE, GPU, LINK, DEADLETTER, PARTIALS)
 
 #: control.sites is read whole by every worker (a Faust GlobalTable): one partition.
 SITES_PARTITIONS = 1
@@ -48,6 +55,7 @@ CONTRACT_TOPICS = (
     TopicSpec(DEADLETTER),
     TopicSpec(SITES, compacted=True, partitions=SITES_PARTITIONS),
     TopicSpec(ALERTS),
+    TopicSpec(PARTIALS),
 )
 
 
@@ -106,6 +114,14 @@ def ensure_topics(settings: Settings, endpoint: KafkaEndpoint) -> TopicLayout:
         raise BrokerError(f"cannot create topics on {endpoint.bootstrap}: {exc}") from exc
     finally:
         admin.close()
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition a key lands on: Kafka's default partitioner (murmur2), which the
+    agents' producers, Faust's and the alert-state table's all use."""
+    from kafka.partitioner.default import murmur2
+
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def topic_configs(spec: TopicSpec, replication: int) -> dict[str, str]:

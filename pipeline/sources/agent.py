@@ -123,6 +123,7 @@ def sim_source(options: SimSourceOptions, context: BuildContext) -> SimSource | 
         fleet, sites = single_site_fleet(sites[0], options.profile), []
     if sites:
         fleet = fleet.only(sites)
+    fleet = fleet.scaled(options.scale)
     if options.print_fleet:
         return Printout(fleet.to_yaml())
     return simulated_fleet(

@@ -17,8 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from pipeline.core.site_key import shard_problem
 from pipeline.errors import ConfigError
-from pipeline.sources.base import DEFAULT_BATCH_SIZE
+from pipeline.sources.base import DEFAULT_BATCH_SIZE, ShardedSource
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -68,12 +69,31 @@ BATCH_SIZE = Param(
 )
 
 
+def _shard(value: str) -> str:
+    if shard_problem(f"site/{value}"):
+        raise ValueError(
+            f"{value!r} is not a shard: 1-64 characters of [A-Za-z0-9._:-] (a hall, a row)"
+        )
+    return value
+
+
+#: Taken by every kind: key every message SITE/SHARD (pipeline.core.site_key).
+SHARD = Param(
+    "--shard",
+    "shard",
+    "Key messages SITE/SHARD (a hall, a row, a feed leaf): one agent per shard spreads a "
+    "site too big for one worker over partitions (docs/scaling.md).",
+    parse=_shard,
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class SourceOptions:
     """The typed options of one kind; subclasses add theirs (field = :attr:`Param.field`)."""
 
     sites: tuple[str, ...] = ()
     batch_size: int = DEFAULT_BATCH_SIZE
+    shard: str | None = None
 
     @property
     def site(self) -> str:
@@ -121,7 +141,7 @@ class SourceKind(Generic[OptionsT]):
 
     @property
     def all_params(self) -> tuple[Param, ...]:
-        return (*self.params, BATCH_SIZE)
+        return (*self.params, BATCH_SIZE, SHARD)
 
     def default(self, param: Param) -> Any:
         """The default of ``param``'s field as the options class declares it; MISSING:
@@ -149,4 +169,6 @@ class SourceKind(Generic[OptionsT]):
         module, _, attr = self.builder.partition(":")
         builder = getattr(importlib.import_module(module), attr)
         built: Source | Printout = builder(options, BuildContext(self.name, settings))
+        if options.shard and not isinstance(built, Printout):
+            return ShardedSource(built, options.shard)
         return built

@@ -56,6 +56,7 @@ class SimSourceOptions(TickedOptions):
     effects_at_s: float = 10.0
     wan_link: str | None = None
     print_fleet: bool = False
+    scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.fleet is not None and self.n_sites is not None:
@@ -99,6 +100,14 @@ SIM_PARAMS = (
         low=0,
     ),
     Param("--wan-link", "wan_link", "the WAN link wan-loss degrades, as SITE:PEER."),
+    Param(
+        "--scale",
+        "scale",
+        "the fleet at this fraction of its racks and caps (a 1 GW campus at 0.05: 50 MW).",
+        type=float,
+        low=0.0001,
+        high=1,
+    ),
     Param(
         "--print-fleet",
         "print_fleet",
@@ -200,6 +209,7 @@ SOURCE_KINDS: dict[str, SourceKind[Any]] = {
             examples=(
                 "--sites 12 --scenario cap-breach --scenario wan-loss",
                 "--fleet examples/fleet.yaml --print-fleet",
+                "--fleet examples/campus-1gw.yaml --scale 0.05",
             ),
         ),
         SourceKind(

@@ -1,8 +1,9 @@
 """The Faust worker: ``create_app`` (:mod:`.app`) wires the handlers (decode, core,
-publish: :mod:`.handlers`), the ClickHouse sink (:mod:`.sink`), the two tables
-(:mod:`.tables`), the offset ledger and ordered acks (:mod:`.ledger`,
-:mod:`.positions`), the services beside the agents (:mod:`.services`) and the HTTP
-endpoint (:mod:`.web`, :mod:`.live_state`, :mod:`.metrics`)."""
+publish: :mod:`.handlers`), shard partials between workers (:mod:`.partials`), the
+ClickHouse sink (:mod:`.sink`), the two tables (:mod:`.tables`), the offset ledger and
+ordered acks (:mod:`.ledger`, :mod:`.positions`), the services beside the agents
+(:mod:`.services`) and the HTTP endpoint (:mod:`.web`, :mod:`.live_state`,
+:mod:`.metrics`)."""
 
 __all__ = [
     "ack_order",
@@ -15,6 +16,7 @@ __all__ = [
     "live_state",
     "metrics",
     "parameters",
+    "partials",
     "persist",
     "positions",
     "resources",

@@ -5,6 +5,11 @@ group, partition assignment, the changelog-backed table of durable alert states 
 the GlobalTable of site specs from the compacted ``control.sites`` topic. Hot state
 lives in :class:`pipeline.core.processor.Processor`, history goes to ClickHouse through
 :class:`pipeline.worker.sink.ClickHouseSink`.
+
+Two stages, both Faust agents: the telemetry agents are the shard stage (per message key,
+``SITE`` or ``SITE/SHARD``); ``megawatch.site_stage`` reads the partials topic, keyed by
+site, for the site stages this worker owns. A partial for a site stage this worker owns
+never leaves the process (:class:`SiteStages` says which it owns).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pipeline.events import GpuSample, LinkCounters, RackPower
 from pipeline.kafka.endpoint import KafkaEndpoint, faust_options, resolve_kafka
 from pipeline.kafka.faust_fixes import DRAIN_ATTR, MegawatchTableManager
 from pipeline.kafka.tansu import MegawatchApp
-from pipeline.kafka.topics import ALERTS, DEADLETTER, GPU, LINK, RACK_POWER
+from pipeline.kafka.topics import ALERTS, DEADLETTER, GPU, LINK, PARTIALS, RACK_POWER, key_partition
 from pipeline.settings import Settings
 from pipeline.sites import SpecCache
 from pipeline.worker.handlers import TELEMETRY, Handlers, Publishers
@@ -58,15 +63,16 @@ def create_app(
     app = _faust_app(settings, endpoint)
     topics = {
         name: app.topic(name, partitions=settings.kafka_partitions, **RAW)
-        for name in (RACK_POWER, GPU, LINK, DEADLETTER, ALERTS)
+        for name in (RACK_POWER, GPU, LINK, DEADLETTER, ALERTS, PARTIALS)
     }
-    handlers = _handlers(app, settings, topics, resources)
+    stages = SiteStages(settings.kafka_partitions)
+    handlers = _handlers(app, settings, topics, resources, stages)
     # Faust's wait for acks (rebalance, stop) keeps the sink flushing: acks need a flush
     setattr(app, DRAIN_ATTR, handlers.sink.flush)
     handlers.positions.ledger.log_end = lambda topic, partition: _log_end(app, topic, partition)
     _register_agents(app, topics, handlers)
     _register_timers(app, settings, handlers)
-    _register_rebalance(app, handlers)
+    _register_rebalance(app, handlers, stages)
     register_services(app, settings, endpoint, resources)
     register_views(app, handlers, resources)
     return app
@@ -105,24 +111,45 @@ def _log_end(app: faust.App, topic: str, partition: int) -> int | None:
     return int(end) if end is not None else None
 
 
+class SiteStages:
+    """Which site stages this worker owns: those whose site key hashes to a partition of
+    the partials topic assigned to it (kept by the rebalance hooks)."""
+
+    def __init__(self, partitions: int) -> None:
+        self.partitions = partitions
+        self.owned: set[int] = set()
+
+    def partition_of(self, site: str) -> int | None:
+        """The partition of ``site``'s stage when this worker owns it, else None."""
+        partition = key_partition(site.encode(), self.partitions)
+        return partition if partition in self.owned else None
+
+
 def _handlers(
-    app: faust.App, settings: Settings, topics: dict[str, Any], resources: WorkerResources
+    app: faust.App,
+    settings: Settings,
+    topics: dict[str, Any],
+    resources: WorkerResources,
+    stages: SiteStages,
 ) -> Handlers:
     """The handlers, wired to the two tables, the topics they publish to and the sink."""
     sites_table = spec_table(app)
     alert_states = alert_state_table(app, settings.kafka_partitions)
     specs = SpecCache(lambda site: sites_table.get(site.encode()))
 
-    def durable_of(site: str) -> dict[str, Any] | None:
-        value = alert_states.get(site.encode())
+    def durable_of(key: str) -> dict[str, Any] | None:
+        value = alert_states.get(key.encode())
         return value if isinstance(value, dict) else None
 
-    def save_alert_states(site: str, durable: dict[str, Any]) -> None:
-        alert_states[site.encode()] = durable
+    def save_alert_states(key: str, durable: dict[str, Any]) -> None:
+        alert_states[key.encode()] = durable
 
     async def send(topic: str, key: bytes | None, value: bytes) -> None:
         fut = await topics[topic].send(key=key, value=value)
         await fut  # delivered: acks and durable writes may follow
+
+    async def queue(topic: str, key: bytes, value: bytes) -> None:
+        await topics[topic].send(key=key, value=value)  # in the producer's buffer
 
     metrics = resources.metrics
     sink = ClickHouseSink(
@@ -146,9 +173,18 @@ def _handlers(
         LINK: MessageDecoder(LinkCounters, limits),
     }
     publishers = Publishers(
-        lambda k, v: send(ALERTS, k, v), lambda k, v: send(DEADLETTER, k, v), save_alert_states
+        lambda k, v: send(ALERTS, k, v),
+        lambda k, v: send(DEADLETTER, k, v),
+        save_alert_states,
+        lambda k, v: queue(PARTIALS, k, v),
     )
-    processor = Processor(rule_config(settings), specs.get, durable_of)
+    processor = Processor(
+        rule_config(settings),
+        specs.get,
+        durable_of,
+        stages.partition_of,
+        settings.partial_interval_ms,
+    )
     return Handlers(processor, sink, decoders, publishers, metrics)
 
 
@@ -179,6 +215,13 @@ def _register_agents(app: faust.App, topics: dict[str, Any], handlers: Handlers)
 
         app.agent(topics[name], name=f"megawatch.store.{name}")(stored)
 
+    async def site_stage(stream: Any) -> None:
+        # Partials are soft state, superseded every tick: acked as they are read.
+        async for event in stream.events():
+            await handlers.partials.receive(event.message.partition, event.value)
+
+    app.agent(topics[PARTIALS], name="megawatch.site_stage")(site_stage)
+
 
 def _register_timers(app: faust.App, settings: Settings, handlers: Handlers) -> None:
     sink = handlers.sink
@@ -187,6 +230,10 @@ def _register_timers(app: faust.App, settings: Settings, handlers: Handlers) -> 
     @app.timer(settings.eval_interval_s, name="megawatch.tick")  # type: ignore[untyped-decorator]
     async def tick() -> None:
         await handlers.tick()
+
+    @app.timer(settings.partial_interval_ms / 2000, name="megawatch.partials")  # type: ignore[untyped-decorator]
+    async def partials() -> None:
+        await handlers.partials.flush()
 
     @app.timer(settings.sink_flush_interval_s / 4, name="megawatch.flush")  # type: ignore[untyped-decorator]
     async def flush() -> None:
@@ -205,21 +252,24 @@ def _register_timers(app: faust.App, settings: Settings, handlers: Handlers) -> 
             await sink.flush()
 
 
-def _register_rebalance(app: faust.App, handlers: Handlers) -> None:
+def _register_rebalance(app: faust.App, handlers: Handlers, stages: SiteStages) -> None:
     async def on_assigned(app: Any, assigned: set[Any], **kwargs: Any) -> None:
         # Rebalances are eager (everything revoked, then assigned): keep the live state
         # of partitions we still own, forget the others (they warm up elsewhere).
-        owned = {tp.partition for tp in assigned if tp.topic in TELEMETRY}
+        owned = {tp.partition for tp in assigned if tp.topic in (*TELEMETRY, PARTIALS)}
+        stages.owned = {tp.partition for tp in assigned if tp.topic == PARTIALS}
         known = set(handlers.processor.partition_of.values())
         gone = handlers.processor.revoke(known - owned)
         if gone:
-            logger.info("forgot %d sites of partitions now owned elsewhere", len(gone))
+            logger.info("forgot %d keys and sites of partitions now owned elsewhere", len(gone))
         for topic in (*TELEMETRY, ALERTS, DEADLETTER):
             handlers.positions.keep_partitions(
                 topic, {tp.partition for tp in assigned if tp.topic == topic}
             )
 
     async def on_revoked(app: Any, revoked: set[Any], **kwargs: Any) -> None:
+        # Until the new assignment, partials go over Kafka to whoever gets the stages.
+        stages.owned = set()
         await handlers.sink.flush()
 
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]

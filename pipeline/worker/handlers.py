@@ -35,6 +35,7 @@ from pipeline.events import Alert
 from pipeline.kafka.topics import ALERTS, GPU, LINK, RACK_POWER
 from pipeline.worker.dead_letters import MAX_KEY_BYTES, dead_letter_record
 from pipeline.worker.metrics import Metrics
+from pipeline.worker.partials import PartialRelay
 from pipeline.worker.persist import until_done
 from pipeline.worker.positions import Positions
 from pipeline.worker.sink import ClickHouseSink
@@ -46,7 +47,8 @@ from pipeline.worker.topic_rows import (
 
 logger = logging.getLogger(__name__)
 
-ProcessMethod = Callable[[Any, int, int, int], Outcome]  # (events, partition, offset, now)
+#: (events, partition, offset, now, key)
+ProcessMethod = Callable[[Any, int, int, int, str], Outcome]
 
 #: topic -> (ClickHouse table, its columns, the Processor method for its events)
 TELEMETRY: dict[str, tuple[str, tuple[str, ...], Callable[[Processor], ProcessMethod]]] = {
@@ -66,7 +68,9 @@ class Publishers:
 
     send_alert: Callable[[bytes, bytes], Any]  # awaitable: delivered when it returns
     send_dead_letter: Callable[[bytes | None, bytes], Any]
-    save_alert_states: Callable[[str, dict[str, Any]], None]
+    save_alert_states: Callable[[str, dict[str, Any]], None]  # (durable key, states)
+    #: awaitable: queued for the partials topic (not waited for: the next one follows)
+    send_partial: Callable[[bytes, bytes], Any] | None = None
 
 
 class Handlers:
@@ -85,6 +89,10 @@ class Handlers:
         self.metrics = metrics
         #: what was seen, stored and acked per partition (redeliveries, ledger, acks)
         self.positions = Positions(sink, metrics)
+        #: shard partials to and from site stages on other workers
+        self.partials = PartialRelay(
+            processor, publishers.send_partial, metrics, self.publish_alerts
+        )
 
     # --- telemetry ------------------------------------------------------------------
     async def telemetry(
@@ -107,14 +115,21 @@ class Handlers:
         table, columns, process = TELEMETRY[topic]
         self.metrics.messages.labels(topic).inc()
         decoded = self._decode(topic, partition, offset, key, value)
-        outcome, failed = self._process(process(self.processor), decoded, partition, offset)
+        text = key.decode("utf-8", errors="replace") if key else ""
+        method = process(self.processor)
+
+        def run(events: Any, p: int, o: int, now: int) -> Outcome:
+            return method(events, p, o, now, text)
+
+        outcome, failed = self._process(run, decoded, partition, offset)
         for reject in (*decoded.rejects, *failed):
             await self._dead_letter(topic, partition, offset, key, reject)
         if outcome is None:
             done()
             return
         readings = len(outcome.columns[0]) if outcome.columns else 0
-        self.metrics.on_readings(topic, partition, readings)
+        self.metrics.on_readings(topic, partition, readings, text)
+        await self.partials.publish(outcome.partials)
         await self.publish_alerts(outcome.alerts)
         if await self.positions.ledger.already_stored(table, topic, partition, offset):
             self.metrics.replayed.labels(topic).inc()
@@ -141,7 +156,11 @@ class Handlers:
             return Decoded([], [_internal_error(exc, value or b"", None)])
 
     def _process(
-        self, process: ProcessMethod, decoded: Decoded[Any], partition: int, offset: int
+        self,
+        process: Callable[[Any, int, int, int], Outcome],
+        decoded: Decoded[Any],
+        partition: int,
+        offset: int,
     ) -> tuple[Outcome | None, list[Reject]]:
         """The outcome of the message's events, and the events that broke processing.
 
@@ -198,36 +217,45 @@ class Handlers:
                 partial(self.publish.send_alert, key, value),
             )
         if alerts:
-            for site, durable in self.processor.dirty_alert_states().items():
+            for name, durable in self.processor.dirty_alert_states().items():
                 await until_done(
-                    f"the alert states of {site}",
-                    partial(_now, self.publish.save_alert_states, site, durable),
+                    f"the alert states of {name}",
+                    partial(_now, self.publish.save_alert_states, name, durable),
                 )
 
     async def tick(self) -> None:
-        """Once per evaluation interval: staleness and coverage, site and domain series
-        rows, forecast, idle and telemetry rules, forgetting long-silent racks."""
+        """Once per evaluation interval: every key's partial with its leaves, idle and
+        link rules, forgetting long-silent racks; then every site stage's staleness and
+        coverage, site and domain series rows, cap, forecast and telemetry rules."""
         now = now_ms()
-        for site in list(self.processor.monitors):
-            outcome = self.processor.tick_sites(now, [site])
-            await self.publish_alerts(outcome.alerts)
-            if outcome.columns and outcome.columns[0]:
-                await self.sink.add("site_power", SITE_POWER_COLUMNS, outcome.columns)
-            if outcome.domain_columns and outcome.domain_columns[0]:
-                await self.sink.add("domain_power", DOMAIN_POWER_COLUMNS, outcome.domain_columns)
-            if outcome.forgotten:
-                self.metrics.racks_forgotten.inc(outcome.forgotten)
+        processor = self.processor
+        for key in list(processor.monitors):
+            await self._tick_outcome(processor.tick_keys(now, [key]))
             # A campus tick takes tens of ms: readings (and their alerts) go on between
-            # sites instead of waiting for all of it (alert latency, issue 13).
+            # keys and sites instead of waiting for all of it (alert latency, issue 13).
             await asyncio.sleep(0)
-        monitors = self.processor.monitors.values()
-        self.metrics.sites.set(len(self.processor.monitors))
+        for site in list(processor.stages):
+            await self._tick_outcome(processor.tick_stages(now, [site]))
+            await asyncio.sleep(0)
+        stages = processor.stages.values()
+        self.metrics.sites.set(len(processor.stages))
+        self.metrics.keys.set(len(processor.monitors))
         self.metrics.sites_warming.set(
-            sum(1 for m in monitors if m.warming(now, self.processor.policy(m.site)))
+            sum(1 for s in stages if s.warming(now, processor.policy(s.site)))
         )
         self.metrics.sites_unspecced.set(
-            sum(1 for m in monitors if self.processor.spec_of(m.site) is None)
+            sum(1 for s in stages if processor.spec_of(s.site) is None)
         )
+
+    async def _tick_outcome(self, outcome: Outcome) -> None:
+        await self.partials.publish(outcome.partials)
+        await self.publish_alerts(outcome.alerts)
+        if outcome.columns and outcome.columns[0]:
+            await self.sink.add("site_power", SITE_POWER_COLUMNS, outcome.columns)
+        if outcome.domain_columns and outcome.domain_columns[0]:
+            await self.sink.add("domain_power", DOMAIN_POWER_COLUMNS, outcome.domain_columns)
+        if outcome.forgotten:
+            self.metrics.racks_forgotten.inc(outcome.forgotten)
 
     # --- the topics the worker stores as they are -------------------------------------------
     async def stored_topic(
@@ -287,6 +315,7 @@ def _merged(a: Outcome, b: Outcome) -> Outcome:
     for target, values in zip(a.columns, b.columns, strict=True):
         target.extend(values)
     a.alerts.extend(b.alerts)
+    a.partials.extend(b.partials)
     return a
 
 

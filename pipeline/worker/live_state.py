@@ -1,10 +1,16 @@
-"""The live view of every site a worker owns, as of the last evaluation: what
+"""The live view of every site a worker evaluates, as of the last evaluation: what
 ``GET /api/state`` returns (the demo's live view reads it).
 
 Power is given as known: ``total_w`` = ``reported_w`` (fresh racks) + ``estimated_w``
 (silent racks at their last known power); ``unknown_racks`` are silent past the hold;
 ``coverage`` is the share of racks reporting (null with none known). ``domains`` lists
-the site's power domains (children before parents), each with its own figures."""
+the site's power domains (children before parents), each with its own figures.
+
+A site is listed by the worker that owns its site stage; ``shards`` are the shards its
+figures combine (for a plain site, one: ``""``), each with the age of its newest partial.
+GPU and link figures are those of the site's keys this worker keeps (all of them for a
+plain site). ``keys`` lists every message key (``SITE`` or ``SITE/SHARD``) whose racks
+this worker keeps, wherever its site stage is."""
 
 from __future__ import annotations
 
@@ -14,16 +20,18 @@ from typing import Any
 from pipeline.core.power import Draw
 from pipeline.core.processor import Processor
 from pipeline.core.site import SiteMonitor
+from pipeline.core.site_stage import SiteStage
 
 
 def live_state(processor: Processor) -> dict[str, Any]:
     """Per-site live figures, as of the last evaluation."""
     now = int(time.time() * 1000)
     sites = []
-    for site, monitor in sorted(processor.monitors.items()):
+    for site, stage in sorted(processor.stages.items()):
         policy = processor.policy(site)
-        snap = monitor.last
-        gpus = [g.stats(now, policy.stale_after_ms) for g in monitor.gpus.values()]
+        draw = stage.last
+        monitors = [m for m in processor.monitors.values() if m.site == site]
+        gpus = [g.stats(now, policy.stale_after_ms) for m in monitors for g in m.gpus.values()]
         busy = [s for s in gpus if s.samples]
         util = (
             sum(s.mean_util_pct * s.samples for s in busy) / sum(s.samples for s in busy)
@@ -32,7 +40,8 @@ def live_state(processor: Processor) -> dict[str, Any]:
         )
         losses = [
             (state.loss(), link)
-            for link, (state, _, _) in monitor.links.items()
+            for m in monitors
+            for link, (state, _, _) in m.links.items()
             if state.loss() is not None
         ]
         worst = max(losses, default=None)
@@ -40,23 +49,41 @@ def live_state(processor: Processor) -> dict[str, Any]:
             {
                 "site": site,
                 "region": policy.region,
-                "total_w": snap.total_w if snap else None,
+                "total_w": draw.total_w if draw else None,
                 "cap_w": policy.cap_w,
                 "warn_w": policy.warn_w,
-                "racks": snap.racks if snap else 0,
-                "stale_racks": snap.stale_racks if snap else 0,
-                "stale_names": list(snap.stale_names) if snap else [],
-                "warming": monitor.warming(now, policy),
+                "racks": draw.racks if draw else 0,
+                "stale_racks": draw.silent if draw else 0,
+                "stale_names": stage.stale_names(),
+                "warming": stage.warming(now, policy),
                 "gpu_util_pct": util,
                 "worst_link": worst[1] if worst else None,
                 "worst_loss": worst[0] if worst else None,
-                "firing": monitor.alerts.firing_rules(),
-                **_coverage(snap.draw if snap else None),
-                "silent_links": monitor.silent_links(now, policy),
-                "domains": _domains(monitor),
+                "firing": _firing(stage, monitors),
+                **_coverage(draw),
+                "silent_links": sorted(
+                    link for m in monitors for link in m.silent_links(now, policy)
+                ),
+                "domains": _domains(stage),
+                "shards": [
+                    {
+                        "shard": shard,
+                        "age_ms": now - partial.at_ms,
+                        "racks": partial.racks,
+                        "warming": partial.warming,
+                    }
+                    for shard, partial in sorted(stage.partials.items())
+                ],
             }
         )
-    return {"at_ms": now, "sites": sites}
+    return {"at_ms": now, "sites": sites, "keys": sorted(processor.monitors)}
+
+
+def _firing(stage: SiteStage, monitors: list[SiteMonitor]) -> list[dict[str, str]]:
+    """What fires at the site: its stage's alerts, and those of its keys here (a plain
+    site's key shares its stage's alert book: listed once)."""
+    books = {id(stage.alerts): stage.alerts} | {id(m.alerts): m.alerts for m in monitors}
+    return [entry for book in books.values() for entry in book.firing_rules()]
 
 
 def _coverage(draw: Draw | None) -> dict[str, Any]:
@@ -69,12 +96,12 @@ def _coverage(draw: Draw | None) -> dict[str, Any]:
     }
 
 
-def _domains(monitor: SiteMonitor) -> list[dict[str, Any]]:
-    draws, tree = monitor.last_domains, monitor.tree
+def _domains(stage: SiteStage) -> list[dict[str, Any]]:
+    draws, tree = stage.last_domains, stage.tree
     if tree is None or len(draws) != len(tree.domains):
         return []
     firing: dict[str, list[str]] = {}
-    for key in monitor.alerts.firing_keys():
+    for key in stage.alerts.firing_keys():
         if key.domain:
             firing.setdefault(key.domain, []).append(key.rule)
     out = []

@@ -20,6 +20,8 @@ from pipeline.worker.skew import SkewWatch
 LagReader = Callable[[], Mapping[tuple[str, int], int]]
 #: the notifier's stats(): {"receivers": {name: {"backlog": n, "delivered": n, ...}}}
 DeliveryReader = Callable[[], Mapping[str, Any]]
+#: partition -> [(message key, readings)], its heaviest keys in the last skew window
+HeaviestReader = Callable[[], Mapping[int, list[tuple[str, int]]]]
 
 
 class LiveCollector(Collector):
@@ -28,8 +30,26 @@ class LiveCollector(Collector):
     def __init__(self) -> None:
         self.lag: LagReader | None = None
         self.deliveries: DeliveryReader | None = None
+        self.heaviest: HeaviestReader | None = None
 
     def collect(self) -> Iterator[Metric]:
+        yield from self._lag()
+        yield from self._deliveries()
+        yield self._heaviest()
+
+    def _heaviest(self) -> Metric:
+        keys = GaugeMetricFamily(
+            "megawatch_partition_key_readings",
+            "Readings of the heaviest message keys (sites, or shards SITE/SHARD) of each "
+            "partition over the last skew window (a minute): who makes a partition heavy",
+            labels=["partition", "key"],
+        )
+        for partition, top in sorted((self.heaviest() if self.heaviest else {}).items()):
+            for key, readings in top:
+                keys.add_metric([str(partition), key], readings)
+        return keys
+
+    def _lag(self) -> Iterator[Metric]:
         lag = GaugeMetricFamily(
             "megawatch_consumer_lag",
             "Messages behind the end of the partition, per assigned partition",
@@ -38,6 +58,8 @@ class LiveCollector(Collector):
         for (topic, partition), behind in sorted((self.lag() if self.lag else {}).items()):
             lag.add_metric([topic, str(partition)], behind)
         yield lag
+
+    def _deliveries(self) -> Iterator[Metric]:
         done = CounterMetricFamily(
             "megawatch_deliveries",
             "Delivery attempts by receiver and outcome",
@@ -139,7 +161,21 @@ class Metrics:
             ["topic", "partition"],
             registry=r,
         )
-        self.sites = Gauge("megawatch_sites", "Sites tracked live by this worker", registry=r)
+        self.sites = Gauge(
+            "megawatch_sites", "Site stages owned by this worker (sites evaluated)", registry=r
+        )
+        self.keys = Gauge(
+            "megawatch_keys",
+            "Message keys (sites, or shards SITE/SHARD) whose racks this worker keeps",
+            registry=r,
+        )
+        self.partials = Counter(
+            "megawatch_partials",
+            "Shard partials for site stages on other workers: sent; received and applied, "
+            "ignored (replayed or older), unreadable",
+            ["outcome"],
+            registry=r,
+        )
         self.sites_warming = Gauge(
             "megawatch_sites_warming", "Sites warming up after a (re)assignment", registry=r
         )
@@ -152,13 +188,15 @@ class Metrics:
             "megawatch_sites_without_spec", "Sites with telemetry but no spec", registry=r
         )
         self.live = LiveCollector()
+        self.live.heaviest = lambda: self.skew.heaviest
         r.register(self.live)
 
-    def on_readings(self, topic: str, partition: int, readings: int) -> None:
-        """Count a message's valid readings; once a minute, warn of a skewed load."""
+    def on_readings(self, topic: str, partition: int, readings: int, key: str = "") -> None:
+        """Count a message's valid readings (``key``: its message key); once a minute,
+        warn of a skewed load."""
         self.readings.labels(topic).inc(readings)
         self.partition_readings.labels(str(partition)).inc(readings)
-        self.skew.add(partition, readings)
+        self.skew.add(partition, readings, key)
         self.skew.check(self.owned_partitions)
 
     def owned_partitions(self) -> int:

@@ -5,7 +5,9 @@ hashes to), so a worker whose readings come mostly from one of the several parti
 owns cannot be helped by adding workers: that partition goes to one of them, whole. The
 detector is pure (counts in, a verdict out); :class:`SkewWatch` keeps a window of counts
 and rate-limits the warning so a lasting skew logs one line per ``warn_every_s``, not one
-per message. docs/scaling.md says what to do about it.
+per message. The window also counts readings per message key, so that the warning and
+the ``megawatch_partition_key_readings`` metric name the sites or shards (``SITE/SHARD``)
+that make a partition heavy. docs/scaling.md says what to do about it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 logger = logging.getLogger(__name__)
 
@@ -23,11 +25,18 @@ SHARE = 0.5
 MIN_READINGS = 1_000
 
 
+#: keys named per partition (the heaviest first)
+KEYS_NAMED = 3
+
+
 @dataclass(frozen=True)
 class Skew:
     partition: int
     share: float  # of this worker's readings in the window, 0..1
     owned: int  # partitions the worker owned
+    #: the partition's heaviest message keys (sites, or shards SITE/SHARD) and their share
+    #: of its readings: what to re-key or split
+    keys: tuple[tuple[str, float], ...] = field(default=(), compare=False)
 
 
 def concentrated(
@@ -63,11 +72,18 @@ class SkewWatch:
         self.warn_every_s = warn_every_s
         self.clock = clock
         self._counts: dict[int, int] = {}
+        self._keys: dict[int, dict[str, int]] = {}  # partition -> key -> readings
+        #: partition -> its heaviest keys and their readings, in the last window over
+        self.heaviest: dict[int, list[tuple[str, int]]] = {}
         self._window_start = clock()
         self._last_warned: float | None = None
 
-    def add(self, partition: int, readings: int) -> None:
+    def add(self, partition: int, readings: int, key: str = "") -> None:
         self._counts[partition] = self._counts.get(partition, 0) + readings
+        keys = self._keys.get(partition)
+        if keys is None:
+            keys = self._keys[partition] = {}
+        keys[key] = keys.get(key, 0) + readings
 
     def check(self, owned: Callable[[], int]) -> Skew | None:
         """At the end of each window: the window's verdict (logged at most once per
@@ -77,17 +93,27 @@ class SkewWatch:
         if now - self._window_start < self.window_s:
             return None
         skew = concentrated(self._counts, owned())
-        self._counts = {}
+        self.heaviest = {
+            p: sorted(keys.items(), key=lambda kv: (-kv[1], kv[0]))[:KEYS_NAMED]
+            for p, keys in self._keys.items()
+        }
+        if skew is not None:
+            total = self._counts[skew.partition]
+            named = tuple((k, n / total) for k, n in self.heaviest.get(skew.partition, ()))
+            skew = replace(skew, keys=named)
+        self._counts, self._keys = {}, {}
         self._window_start = now
         if skew is not None and self._may_warn(now):
+            keys = ", ".join(f"{key or '?'} {share * 100:.0f}%" for key, share in skew.keys)
             logger.warning(
                 "load skew: partition %d carried %.0f%% of this worker's readings in the "
-                "last %.0f s while it owns %d partitions; more workers will not help "
-                "(see docs/scaling.md: site keys, partition count)",
+                "last %.0f s while it owns %d partitions (its keys: %s); more workers will "
+                "not help (see docs/scaling.md: site keys, shards, partition count)",
                 skew.partition,
                 skew.share * 100,
                 self.window_s,
                 skew.owned,
+                keys or "none named",
             )
         return skew
 

@@ -1,8 +1,10 @@
 """The worker's two Faust tables: site specs (global) and durable alert states.
 
-Both are keyed by site bytes. Faust derives a table's serializers from its key and value
-types (bytes -> raw, anything else -> JSON), which is why the types are set here rather
-than a schema.
+Site specs are keyed by site; alert states by the key of their alert book: the message
+key for a shard's rack and link alerts (``SITE/SHARD``), the site for the alerts of its
+site stage (a plain ``SITE`` key's book holds both). Faust derives a table's serializers
+from its key and value types (bytes -> raw, anything else -> JSON), which is why the
+types are set here rather than a schema.
 """
 
 from __future__ import annotations
@@ -54,10 +56,12 @@ def spec_table(app: faust.App) -> Any:
 
 
 def alert_state_table(app: faust.App, partitions: int) -> Any:
-    """Durable alert states, one small JSON dict per site, written on fire and resolve.
+    """Durable alert states, one small JSON dict per key, written on fire and resolve.
 
     Written with the producer's partitioner (``use_partitioner``: from timers too), so
-    the changelog partition of a site is the partition of its telemetry: same key, same
-    murmur2, same partition count; a worker recovers exactly the sites it owns.
+    the changelog partition of a key is the partition of its messages: same key, same
+    murmur2, same partition count. A shard's states land on its telemetry partition, a
+    site stage's on the partition of the site's plain key (its partials topic partition),
+    whichever message or tick wrote them: a worker recovers exactly the keys it owns.
     """
     return app.Table("alert_states", use_partitioner=True, key_type=bytes, partitions=partitions)

@@ -10,7 +10,6 @@ resolve once, and the sites that moved warm up on their new owner.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from kafka.partitioner.default import murmur2
-from worker_harness import FAST_RULES, now_ms, producer, read_topic, send_batch, wait_for
+from worker_harness import WorkerFleet, now_ms, producer, read_topic, send_batch, wait_for
 
 from pipeline.broker.process import EmbeddedBroker
 from pipeline.demo.worker_process import WorkerProcess
@@ -96,42 +95,14 @@ def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
         yield running
 
 
-class Fleet:
-    """Workers that share the data dir (broker discovery) and the store."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        self.started: list[WorkerProcess] = []
-        data = tmp_path / "data"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MEGAWATCH_")}
-        env.update(FAST_RULES)
-        env.update(
-            {
-                "MEGAWATCH_KAFKA_PARTITIONS": str(PARTITIONS),
-                "MEGAWATCH_DATA_DIR": str(data),
-                "MEGAWATCH_CLICKHOUSE_DSN": f"chdb://{data / 'clickhouse'}",
-            }
-        )
-        self.env = env
-
-    def start(self, name: str) -> WorkerProcess:
-        worker = WorkerProcess(dict(self.env), self.tmp_path / f"{name}.log", cwd=self.tmp_path)
-        self.started.append(worker)
-        return worker.start(timeout=120)
-
-    def running(self) -> list[WorkerProcess]:
-        return [w for w in self.started if w.proc is not None and w.proc.poll() is None]
-
-
 @pytest.fixture
-def fleet(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[Fleet]:
+def fleet(broker: EmbeddedBroker, tmp_path: Path) -> Iterator[WorkerFleet]:
     """Every worker started is stopped at the end, whatever happened."""
-    running = Fleet(tmp_path)
+    running = WorkerFleet(tmp_path, PARTITIONS)
     try:
         yield running
     finally:
-        for worker in running.started:
-            worker.stop()
+        running.stop_all()
 
 
 def owned_sites(worker: WorkerProcess) -> set[str]:
@@ -148,13 +119,9 @@ def publish_specs(bootstrap: str) -> None:
     prod.close()
 
 
-def test_three_workers_kill_and_join(broker: EmbeddedBroker, fleet: Fleet) -> None:
+def test_three_workers_kill_and_join(broker: EmbeddedBroker, fleet: WorkerFleet) -> None:
     assert len(SITES) == PARTITIONS * SITES_PER_PARTITION
-    starters = [threading.Thread(target=fleet.start, args=(f"w{i}",)) for i in range(3)]
-    for thread in starters:
-        thread.start()
-    for thread in starters:
-        thread.join()
+    fleet.start_all(f"w{i}" for i in range(3))
     assert len(fleet.running()) == 3, [w.last_error() for w in fleet.started]
     publish_specs(broker.bootstrap)
     time.sleep(1.0)  # the specs reach every worker's GlobalTable

@@ -103,3 +103,46 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.5) -
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+class WorkerFleet:
+    """Several ``megawatch worker`` processes sharing one data dir (broker discovery) and
+    one embedded store (through its store server), with the fast rule windows."""
+
+    def __init__(self, tmp_path: Path, partitions: int, extra_env: dict[str, str] | None = None):
+        self.tmp_path = tmp_path
+        self.started: list[ManagedWorker] = []
+        data = tmp_path / "data"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MEGAWATCH_")}
+        env.update(FAST_RULES)
+        env.update(
+            {
+                "MEGAWATCH_KAFKA_PARTITIONS": str(partitions),
+                "MEGAWATCH_DATA_DIR": str(data),
+                "MEGAWATCH_CLICKHOUSE_DSN": f"chdb://{data / 'clickhouse'}",
+            }
+        )
+        env.update(extra_env or {})
+        self.env = env
+
+    def start(self, name: str) -> ManagedWorker:
+        worker = ManagedWorker(dict(self.env), self.tmp_path / f"{name}.log", cwd=self.tmp_path)
+        self.started.append(worker)
+        return worker.start(timeout=120)
+
+    def start_all(self, names: Iterable[str]) -> None:
+        """Start workers side by side (each waits for its partitions)."""
+        import threading
+
+        starters = [threading.Thread(target=self.start, args=(name,)) for name in names]
+        for thread in starters:
+            thread.start()
+        for thread in starters:
+            thread.join()
+
+    def running(self) -> list[ManagedWorker]:
+        return [w for w in self.started if w.proc is not None and w.proc.poll() is None]
+
+    def stop_all(self) -> None:
+        for worker in self.started:
+            worker.stop()

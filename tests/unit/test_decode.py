@@ -149,3 +149,33 @@ def test_an_event_nested_too_deep_to_re_encode_rejects_only_itself() -> None:
     decoded = MessageDecoder(RackPower).decode(raw, b"s1", now)
     assert len(decoded.events) == 1
     assert [(r.code, r.index) for r in decoded.rejects] == [("invalid", 1)]
+
+
+def test_a_shard_key_takes_events_of_its_site(decoder: MessageDecoder[RackPower]) -> None:
+    """SITE/SHARD: the events' site is the key's part before the slash."""
+    events = [rack(0), rack(1)]
+    events[1]["site"] = "ord-1"
+    out = decoder.decode(orjson.dumps({"events": events}), b"atl-2/hall-3", NOW)
+    assert [e.rack for e in out.events] == ["r0"]
+    [reject] = out.rejects
+    assert reject.code == "key_mismatch"
+    assert reject.reason == (
+        "site 'ord-1' does not match the message key 'atl-2/hall-3' (site 'atl-2'): "
+        "key every message by its site id, or SITE/SHARD"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "what"),
+    [
+        (b"atl-2/", "the shard after 'atl-2'/ is empty"),
+        (b"atl-2/a/b", "the shard after 'atl-2'/ contains another '/'"),
+        (b"atl-2/hall 3", "the shard after 'atl-2'/ is not an id"),
+    ],
+)
+def test_a_malformed_shard_rejects_the_message(
+    decoder: MessageDecoder[RackPower], key: bytes, what: str
+) -> None:
+    out = decoder.decode(orjson.dumps({"events": [rack(0)]}), key, NOW)
+    assert out.events == [] and [r.code for r in out.rejects] == ["bad_key"]
+    assert what in out.rejects[0].reason and "SITE/SHARD" in out.rejects[0].reason

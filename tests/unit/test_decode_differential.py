@@ -6,7 +6,8 @@ instant: the fault suite's fuzz corpus, and seeded generated messages covering e
 field of every kind (optional fields absent and null, boundary values and one step
 past them, ints where floats go, both ``ts`` forms, unicode and odd ids, batches and
 single events). Every accepted event must match field by field, value and type; every
-rejected one must carry the same code, reason, bytes and index.
+rejected one must carry the same code, reason, bytes and index. Keys are the site, shards
+of it (``SITE/SHARD``) and malformed or foreign ones.
 """
 
 from __future__ import annotations
@@ -181,11 +182,25 @@ def gen_messages(
     rng = random.Random(seed)
     for _ in range(n):
         site = SITE if not odd or rng.random() > 0.05 else gen_id(rng)
-        key = SITE.encode()
+        key = gen_key(rng, odd)
         events = [gen_event(kind, rng, site, odd) for _ in range(rng.randint(1, 12))]
         doc = events[0] if rng.random() < 0.3 else {"events": events, "agent": "sim"}
         # the standard library writes integers past 64 bits too; escaped or raw UTF-8
         yield key, json.dumps(doc, ensure_ascii=rng.random() < 0.5).encode()
+
+
+#: keys: the site, a shard of it (SITE/SHARD), and keys a producer gets wrong
+SHARD_KEYS = [f"{SITE}/hall-1", f"{SITE}/h:2.b", f"{SITE}/{'x' * 64}"]
+ODD_KEYS = [f"{SITE}/", f"{SITE}/a/b", f"{SITE}/é", f"{SITE}/{'x' * 65}", "other/hall-1", "/x"]
+
+
+def gen_key(rng: random.Random, odd: bool = True) -> bytes:
+    roll = rng.random()
+    if roll < 0.5:
+        return SITE.encode()
+    if roll < 0.9 or not odd:
+        return rng.choice(SHARD_KEYS).encode()
+    return rng.choice(ODD_KEYS).encode()
 
 
 KINDS = [RackPower, GpuSample, LinkCounters]
@@ -253,9 +268,10 @@ def test_processor_gives_the_same_rows_and_alerts_from_columns(kind: type[BaseMo
         for offset, (key, value) in enumerate(gen_messages(kind, seed=21, n=300, odd=False)):
             decoded = decoder.decode(value, key, NOW)
             if decoded.events:
-                out = process(decoded.events, 0, offset, NOW_MS)
+                out = process(decoded.events, 0, offset, NOW_MS, key.decode())
                 outcomes.append((typed(out.columns), [a.model_dump() for a in out.alerts]))
-        tick = processor.tick_sites(NOW_MS + 1000, list(processor.monitors))
+        assert len(processor.monitors) == 1 + len(SHARD_KEYS)  # the site and its shards
+        tick = processor.tick_sites(NOW_MS + 1000, [*processor.monitors, *processor.stages])
         runs.append((outcomes, typed(tick.columns), [a.model_dump() for a in tick.alerts]))
     assert runs[0] == runs[1]
     assert len(runs[0][0]) > 200 and runs[0][1] and runs[0][1][0]  # rows and a site series

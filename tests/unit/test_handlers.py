@@ -118,7 +118,7 @@ def test_bad_input_is_dead_lettered_and_acked(h: Harness) -> None:
 def test_a_crash_inside_processing_is_dead_lettered_not_fatal(
     h: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*args: Any) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setattr(h.processor, "rack_power", broken)  # inject the fault
@@ -173,10 +173,10 @@ def test_a_processing_bug_in_one_event_rejects_that_event_only(
 ) -> None:
     real = h.processor.rack_power
 
-    def breaks_on_r2(events: Any, *args: Any) -> Any:
+    def breaks_on_r2(events: Any, *args: Any, **kwargs: Any) -> Any:
         if any(e.rack == "r2" for e in events):
             raise ZeroDivisionError("division by zero")
-        return real(events, *args)
+        return real(events, *args, **kwargs)
 
     monkeypatch.setattr(h.processor, "rack_power", breaks_on_r2)  # inject the fault
     h.message(0, batch(0.5))
@@ -310,7 +310,8 @@ def test_an_alert_that_fails_to_send_is_retried_before_the_message_is_acked(
 
     h.handlers.publish.send_alert = flaky
     h.message(0, batch(0.5))  # under the cap: warming up, no alert yet
-    h.processor.monitors["atl-2"].created_ms -= 60_000  # warmed up
+    h.processor.monitors["atl-2"].created_ms -= 60_000  # warmed up: the key
+    h.processor.stages["atl-2"].created_ms -= 60_000  # and its site stage
     h.message(1, batch(1.5))  # over the 1 MW cap, `for` is 0: fires
     h.flush()
     assert failures == [] and [a["rule"] for a in sent] == ["cap_warning", "cap_critical"]
@@ -318,19 +319,25 @@ def test_an_alert_that_fails_to_send_is_retried_before_the_message_is_acked(
 
 
 def test_a_tick_lets_messages_through_between_sites(h: Harness) -> None:
-    """A campus tick takes tens of ms: it goes site by site and yields in between, so a
-    message that arrives meanwhile is processed (and alerted on) before the rest."""
+    """A campus tick takes tens of ms: it goes key by key, then site stage by site stage,
+    and yields in between, so a message that arrives meanwhile is processed (and alerted
+    on) before the rest."""
     h.message(0, batch(0.5))
     other = batch(0.5).replace(b'"atl-2"', b'"atl-3"')
     h.message(1, other, key=b"atl-3")
     order: list[str] = []
-    ticked = h.processor.tick_sites
+    keys, stages = h.processor.tick_keys, h.processor.tick_stages
 
-    def tick_sites(now_ms: int, sites: Sequence[str]) -> Any:
-        order.extend(sites)
-        return ticked(now_ms, sites)
+    def tick_keys(now_ms: int, names: Sequence[str]) -> Any:
+        order.extend(f"key {name}" for name in names)
+        return keys(now_ms, names)
 
-    h.processor.tick_sites = tick_sites  # type: ignore[method-assign]
+    def tick_stages(now_ms: int, names: Sequence[str]) -> Any:
+        order.extend(f"stage {name}" for name in names)
+        return stages(now_ms, names)
+
+    h.processor.tick_keys = tick_keys  # type: ignore[method-assign]
+    h.processor.tick_stages = tick_stages  # type: ignore[method-assign]
 
     async def scenario() -> None:
         async def meanwhile() -> None:
@@ -341,4 +348,4 @@ def test_a_tick_lets_messages_through_between_sites(h: Harness) -> None:
         await task
 
     asyncio.run(scenario())
-    assert order == ["atl-2", "message", "atl-3"]
+    assert order == ["key atl-2", "message", "key atl-3", "stage atl-2", "stage atl-3"]

@@ -18,6 +18,7 @@ from pipeline.core.rules.coverage import evaluate_coverage
 from pipeline.core.rules.registry import Param, Registry, Rule, registry
 from pipeline.core.rules.scopes import LINK_SAMPLES, LINK_TICK, POWER, RACK_GPUS
 from pipeline.core.site import SiteMonitor
+from pipeline.core.site_stage import SiteStage
 from pipeline.errors import ConfigError
 from pipeline.events import SiteSpec
 from pipeline.settings import Settings, load_settings
@@ -162,17 +163,20 @@ def test_unknown_rule_parameter_is_refused() -> None:
         RuleConfig(cap_for=1)
 
 
-def test_the_monitor_runs_the_rules_of_each_scope() -> None:
+def test_the_monitor_and_site_stage_run_the_rules_of_each_scope() -> None:
+    """The power rules run at the site stage (site and domains, from every shard's sums),
+    the link and GPU rules with the racks and links, on the key's monitor."""
     monitor = SiteMonitor("a", RuleConfig(), 0, None)
+    stage = SiteStage("a", RuleConfig(), 0, monitor.alerts)
     rules = registry()
-    assert monitor.power_rules == rules.rules_of(POWER)
+    assert stage.power_rules == rules.rules_of(POWER)
     # in module order: the cap before its forecast, then telemetry
-    order = [monitor.power_rules.index(f) for f in (evaluate_cap, evaluate_forecast)]
-    assert order == sorted(order) and evaluate_coverage in monitor.power_rules
+    order = [stage.power_rules.index(f) for f in (evaluate_cap, evaluate_forecast)]
+    assert order == sorted(order) and evaluate_coverage in stage.power_rules
     assert monitor.link_rules == rules.rules_of(LINK_SAMPLES)
     assert monitor.link_tick_rules == rules.rules_of(LINK_TICK)
     assert monitor.gpu_rules == rules.rules_of(RACK_GPUS)
-    every = {*monitor.power_rules, *monitor.link_rules, *monitor.link_tick_rules}
+    every = {*stage.power_rules, *monitor.link_rules, *monitor.link_tick_rules}
     assert every | set(monitor.gpu_rules) == {rule.evaluate for rule in rules.rules}
 
 

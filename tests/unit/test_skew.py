@@ -86,3 +86,37 @@ def test_metrics_count_per_partition_and_judge_with_the_assignment(
     value = metrics.registry.get_sample_value
     assert value("megawatch_partition_readings_total", {"partition": "2"}) == 8_000
     assert value("megawatch_readings_total", {"topic": "telemetry.rack_power"}) == 8_000
+
+
+def test_the_warning_and_the_metric_name_the_heaviest_keys(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A partition made heavy by a site's shards: the warning and
+    megawatch_partition_key_readings name them (what to re-key or split)."""
+    from pipeline.worker.metrics import Metrics
+
+    now = [0.0]
+    metrics = Metrics()
+    metrics.skew = SkewWatch(window_s=60, clock=lambda: now[0])
+    metrics.live.lag = lambda: {("telemetry.rack_power", p): 0 for p in range(3)}
+    caplog.set_level(logging.WARNING, logger="pipeline.worker.skew")
+    for key, n in (("gw-1/hall-2", 6_000), ("gw-1/hall-7", 2_000), ("edge-3", 1_000)):
+        metrics.on_readings("telemetry.rack_power", 1, n, key)
+    metrics.on_readings("telemetry.rack_power", 2, 1_000, "edge-9")
+    now[0] = 60
+    metrics.on_readings("telemetry.rack_power", 2, 1, "edge-9")
+    message = caplog.records[0].getMessage()
+    assert "partition 1 carried 90% " in message
+    assert "(its keys: gw-1/hall-2 67%, gw-1/hall-7 22%, edge-3 11%)" in message
+    got = {
+        (sample.labels["partition"], sample.labels["key"]): sample.value
+        for family in metrics.registry.collect()
+        for sample in family.samples
+        if sample.name == "megawatch_partition_key_readings"
+    }
+    assert got == {
+        ("1", "gw-1/hall-2"): 6_000,
+        ("1", "gw-1/hall-7"): 2_000,
+        ("1", "edge-3"): 1_000,
+        ("2", "edge-9"): 1_001,
+    }

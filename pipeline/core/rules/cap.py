@@ -119,6 +119,19 @@ def draw_text(draw: Draw, now_ms: int) -> str:
     never = max(0, draw.expected - draw.racks)
     if never:
         text += f"; {never} of {draw.expected} expected racks never reported"
+    return text + shards_text(draw)
+
+
+def shards_text(draw: Draw) -> str:
+    """What a sharded site's text adds: shards never heard from, shards whose partial is
+    late (their racks held at the last values, then unknown); empty otherwise."""
+    text = ""
+    if draw.shards_missing:
+        text += f"; {draw.shards_missing} of {draw.shards_expected} expected shards never reported"
+    late = [name or "(keyed by site)" for name in draw.late_shards]
+    if late:
+        names = ", ".join(late[:5]) + (f" and {len(late) - 5} more" if len(late) > 5 else "")
+        text += f"; shard {names} late" if len(late) == 1 else f"; shards {names} late"
     return text
 
 

@@ -19,7 +19,7 @@ from pipeline.core.alert_book import AlertBook, AlertKey, Facts
 from pipeline.core.alert_state import Timing
 from pipeline.core.policy import SitePolicy
 from pipeline.core.power import Draw
-from pipeline.core.rules.cap import CAP_RESOLVE_FOR, format_age, format_mw
+from pipeline.core.rules.cap import CAP_RESOLVE_FOR, format_age, format_mw, shards_text
 from pipeline.core.rules.common import MIN_COVERAGE
 from pipeline.core.rules.registry import Param, Rule
 from pipeline.core.rules.scopes import LINK_TICK, POWER, Links, PowerSubject
@@ -91,7 +91,7 @@ def coverage_facts(
         text += f"; {format_mw(draw.estimated_w)} estimated at last known power"
     if draw.unknown:
         text += f"; power of {draw.unknown} racks unknown"
-    return Facts(round(coverage, 4), min_coverage, text)
+    return Facts(round(coverage, 4), min_coverage, text + shards_text(draw))
 
 
 def evaluate_link_silence(

@@ -26,7 +26,8 @@ from pipeline.errors import ConfigError
 from pipeline.events import Id, SiteSpec
 from pipeline.sources.sim.hardware import PLATFORMS, Platform
 
-MAX_RACKS_PER_SITE = 2000
+#: A 1 GW campus is ~7,600 racks (examples/campus-1gw.yaml).
+MAX_RACKS_PER_SITE = 10_000
 
 
 class SiteSim(BaseModel):
@@ -49,6 +50,16 @@ class SiteSim(BaseModel):
     )
     fabric_pps: Annotated[float, Field(gt=0, le=1e9)] = 2.0e6  # per rack uplink, full load
     wan_pps: Annotated[float, Field(gt=0, le=1e9)] = 4.0e6  # per WAN link, full load
+    halls: Annotated[int, Field(ge=1, le=256)] = Field(
+        1,
+        description="racks split evenly into this many halls (racks hNN-rNNNN); with more "
+        "than one, messages are keyed by hall: SITE/hall-NN (a site spread over partitions)",
+    )
+    rows_per_hall: Annotated[int, Field(ge=1, le=64)] = Field(
+        1,
+        description="with more than one, messages are keyed by row instead: "
+        "SITE/hall-NN.row-N (more shards than partitions spread more evenly)",
+    )
 
     @model_validator(mode="after")
     def _check_racks(self) -> SiteSim:
@@ -59,7 +70,22 @@ class SiteSim(BaseModel):
             raise ValueError("a site needs at least one rack")
         if self.reserve_racks >= self.rack_count:
             raise ValueError("reserve_racks must be fewer than the racks of the site")
+        if self.halls * self.rows_per_hall > self.rack_count:
+            raise ValueError("halls x rows_per_hall must be at most the racks of the site")
         return self
+
+    def scaled(self, factor: float) -> SiteSim:
+        """The same site with ``factor`` of its racks (at least one per platform)."""
+        racks = {name: max(1, round(n * factor)) for name, n in self.racks.items() if n}
+        total = sum(racks.values())
+        return self.model_copy(
+            update={
+                "racks": racks,
+                "reserve_racks": min(round(self.reserve_racks * factor), total - 1),
+                "halls": min(self.halls, total),
+                "rows_per_hall": max(1, min(self.rows_per_hall, total // min(self.halls, total))),
+            }
+        )
 
     @property
     def rack_count(self) -> int:
@@ -126,6 +152,18 @@ class Fleet(BaseModel):
             wan=[(a, b) for a, b in self.wan if a in names or b in names],
         )
 
+    def scaled(self, factor: float) -> Fleet:
+        """The fleet at ``factor`` of its size (``--scale``): racks, caps and expected
+        racks of every site and power domain; a fraction of a 1 GW campus keeps its
+        proportions (halls, feeds, racks per hall)."""
+        if factor == 1:
+            return self
+        return Fleet(
+            sites=[_scaled_spec(spec, factor) for spec in self.sites],
+            simulation={k: v.scaled(factor) for k, v in self.simulation.items()},
+            wan=self.wan,
+        )
+
     def to_yaml(self) -> str:
         doc: dict[str, Any] = {
             "sites": [spec.model_dump(mode="json", exclude_none=True) for spec in self.sites],
@@ -133,6 +171,18 @@ class Fleet(BaseModel):
             "wan": [list(pair) for pair in self.wan],
         }
         return yaml.safe_dump(doc, sort_keys=False, width=100)
+
+
+def _scaled_spec(spec: SiteSpec, factor: float) -> SiteSpec:
+    doc = spec.model_dump(mode="json", exclude_none=True)
+    doc["cap_mw"] = spec.cap_mw * factor
+    if spec.racks_expected:
+        doc["racks_expected"] = max(1, round(spec.racks_expected * factor))
+    for domain in doc.get("domains", ()):
+        domain["cap_mw"] *= factor
+        if domain.get("racks_expected"):
+            domain["racks_expected"] = max(1, round(domain["racks_expected"] * factor))
+    return SiteSpec.model_validate(doc)
 
 
 def _read_yaml(path: Path) -> Any:

@@ -1,8 +1,11 @@
 """The static layout of a simulated site as flat numpy arrays (racks, nodes, GPUs).
 
-Ids: racks ``r001``.., hosts ``r001-n01``.. (unique within the site), GPUs ``0``..``7`` per
-host as nvidia-smi and rocm-smi number them. Reserve racks are drawn from the site's own
-random stream, so the same seed gives the same layout.
+Ids: racks ``r001``.. (``h01-r0001``.. in a site of several halls), hosts ``r001-n01``..
+(unique within the site), GPUs ``0``..``7`` per host as nvidia-smi and rocm-smi number
+them. Reserve racks are drawn from the site's own random stream, so the same seed gives
+the same layout. A site of several halls splits its racks evenly, in order, into halls
+``hall-01``..: each hall is a shard (messages keyed ``SITE/hall-NN``), or with
+``rows_per_hall`` each row of a hall (``SITE/hall-NN.row-N``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,16 @@ class SiteLayout:
     def __init__(self, sim: SiteSim, rng: np.random.Generator) -> None:
         platforms = sim.platforms()
         self.n_racks = len(platforms)
-        self.rack_ids = [f"r{i + 1:03d}" for i in range(self.n_racks)]
+        #: the shard (hall, or row of a hall) of every rack; empty for a site keyed by site
+        self.rack_shard: list[str] = []
+        if sim.halls > 1 or sim.rows_per_hall > 1:
+            halls = [i * sim.halls // self.n_racks + 1 for i in range(self.n_racks)]
+            self.rack_ids = [f"h{h:02d}-r{i + 1:04d}" for i, h in enumerate(halls)]
+            self.rack_shard = [f"hall-{h:02d}" for h in halls]
+            if sim.rows_per_hall > 1:
+                self.rack_shard = _rows(halls, sim.rows_per_hall)
+        else:
+            self.rack_ids = [f"r{i + 1:03d}" for i in range(self.n_racks)]
         reserve = np.zeros(self.n_racks, dtype=bool)
         if sim.reserve_racks:
             reserve[rng.choice(self.n_racks, sim.reserve_racks, replace=False)] = True
@@ -84,3 +96,17 @@ class SiteLayout:
             rack_job[block] = j
         self.rack_job = rack_job
         self.gpu_job = rack_job[self.gpu_rack]
+
+
+def _rows(halls: list[int], rows: int) -> list[str]:
+    """The row shard of every rack: each hall's racks split evenly, in order, into rows."""
+    out: list[str] = []
+    start = 0
+    while start < len(halls):
+        end = start
+        while end < len(halls) and halls[end] == halls[start]:
+            end += 1
+        size = end - start
+        out += [f"hall-{halls[start]:02d}.row-{j * rows // size + 1}" for j in range(size)]
+        start = end
+    return out

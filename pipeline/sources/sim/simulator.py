@@ -66,6 +66,25 @@ class SiteSimulator:
         self.chaos = ChaosInjector(plan.bad_prob, np.random.default_rng(streams[3]))
         self.silent_until = np.zeros(lay.n_racks)
         self.max_w = float(lay.rack_max_w.sum())
+        #: a site of several halls keys by hall (or row): the shard of each rack and
+        #: link (WAN links report from the first); empty for a site keyed by site
+        self.shard_of: dict[str, str] = dict(zip(lay.rack_ids, lay.rack_shard, strict=False))
+        self.shard_of |= {f"fab-{r}": shard for r, shard in self.shard_of.items()}
+        self.first_shard = lay.rack_shard[0] if lay.rack_shard else ""
+
+    def by_shard(
+        self, kind: str, events: list[dict[str, Any]]
+    ) -> list[tuple[str | None, list[dict[str, Any]]]]:
+        """``events`` split by shard, in order: (shard, events); one group keyed by site
+        (shard None) for a site of one hall."""
+        if not self.shard_of:
+            return [(None, events)]
+        field, first = ("link", self.first_shard) if kind == "link" else ("rack", "")
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for event in events:
+            shard = self.shard_of.get(event[field], first)
+            groups.setdefault(shard, []).append(event)
+        return list(groups.items())
 
     def _silent(self, t_s: float, dt_s: float) -> np.ndarray:
         n = len(self.silent_until)
@@ -139,7 +158,7 @@ class FleetSimulator:
 
 
 class SimSource:
-    """The simulator as an agent source: one message per site, kind and tick."""
+    """The simulator as an agent source: one message per site (or hall), kind and tick."""
 
     def __init__(
         self,
@@ -164,9 +183,9 @@ class SimSource:
         messages: list[OutMessage] = []
         for site, r in zip(self.simulator.sites, readings, strict=True):
             for kind, events in (("rack_power", r.rack_power), ("gpu", r.gpu), ("link", r.link)):
-                if events:
+                for shard, group in site.by_shard(kind, events) if events else ():
                     messages += encode_batches(
-                        kind, r.site, events, self.batch_size, self.max_bytes
+                        kind, r.site, group, self.batch_size, self.max_bytes, shard=shard
                     )
             messages += site.chaos.messages(r, ts_ms)
         return t_s, messages

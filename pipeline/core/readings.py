@@ -1,0 +1,131 @@
+"""A message's readings as the columns of its table, and what they do to live state.
+
+The processor (:mod:`pipeline.core.processor`) stores every valid reading and feeds it
+to the live state of its key (:class:`pipeline.core.site.SiteMonitor`). Both happen
+here, column-wise: rows are built as columns (one list per column, the shape
+column-oriented inserts want, in the orders of :mod:`pipeline.core.rows`), and GPU
+samples and link counters reach their racks and links through one call per run of
+samples or one ``map`` over the columns, never a Python loop body per reading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import compress, islice, pairwise
+from operator import ne
+from typing import Any
+
+from pipeline.core.columnar import column as field_column
+from pipeline.core.gpu import board_power_w
+from pipeline.core.rows import GPU_COLUMNS, Columns
+from pipeline.core.site import SiteMonitor
+from pipeline.events import GpuSample, LinkClass, LinkCounters, RackPower
+
+#: the event fields of a GPU row: its columns between the site and the Kafka position
+_GPU_FIELDS = GPU_COLUMNS[1:-2]
+_LINK_COUNTERS = ("ts", "tx_packets", "rx_packets", "dropped_packets", "error_packets")
+_LINK_CLASS_TEXT = {member: member.value for member in LinkClass}
+
+
+def rack_power_columns(events: Sequence[RackPower], partition: int, offset: int) -> Columns:
+    """The rows of table rack_power (columns 1-3: rack, ts, power_w: what live state
+    takes)."""
+    n = len(events)
+    return [
+        [events[0].site] * n,
+        field_column(events, "rack"),
+        field_column(events, "ts"),
+        field_column(events, "power_w"),
+        _or_empty(field_column(events, "pdu")),
+        _or_empty(field_column(events, "source")),
+        [partition] * n,
+        [offset] * n,
+    ]
+
+
+def gpu_columns(
+    monitor: SiteMonitor, events: Sequence[GpuSample], partition: int, offset: int
+) -> Columns:
+    """The rows of table gpu_samples; the samples fed to their racks' GPU state."""
+    got = {name: field_column(events, name) for name in _GPU_FIELDS}
+    _aggregate_gpus(monitor, got)
+    n = len(events)
+    return [
+        [events[0].site] * n,
+        got["rack"],
+        got["host"],
+        got["gpu"],
+        got["ts"],
+        got["util_pct"],
+        got["power_w"],
+        _or_empty(got["vendor"]),
+        _or_empty(got["model"]),
+        got["mem_used_pct"],
+        got["temp_c"],
+        got["power_limit_w"],
+        [partition] * n,
+        [offset] * n,
+    ]
+
+
+def link_columns(
+    monitor: SiteMonitor, events: Sequence[LinkCounters], partition: int, offset: int
+) -> Columns:
+    """The rows of table link_samples (column 1: the links), with each sample's deltas
+    and loss from its link's state, which it moves forward."""
+    links, classes = field_column(events, "link"), field_column(events, "link_class")
+    peers = field_column(events, "peer_site")
+    counters = [field_column(events, name) for name in _LINK_COUNTERS]
+    # One map over the columns, then a transpose: no per-sample Python loop body.
+    deltas = map(monitor.observe_link, links, classes, peers, *counters[:4])
+    d_tx, d_rx, d_dropped, baseline, reset, _late, loss = map(list, zip(*deltas, strict=True))
+    n = len(events)
+    return [
+        [events[0].site] * n,
+        links,
+        list(map(_LINK_CLASS_TEXT.__getitem__, classes)),
+        _or_empty(peers),
+        *counters,
+        d_tx,
+        d_rx,
+        d_dropped,
+        list(map(int, baseline)),
+        list(map(int, reset)),
+        loss,
+        [partition] * n,
+        [offset] * n,
+    ]
+
+
+def _or_empty(values: list[str | None]) -> list[str]:
+    """An optional id column as stored: null as the empty string."""
+    return [v or "" for v in values] if None in values else values  # type: ignore[return-value]
+
+
+def _aggregate_gpus(monitor: SiteMonitor, got: dict[str, list[Any]]) -> None:
+    """Feed a message's GPU samples to their racks, one ``add`` per run of samples of the
+    same rack and instant (agents send a host's or rack's GPUs of a tick together).
+
+    Column-wise: the runs are found by comparing neighbouring (rack, ts) keys, and each
+    run's sums and maximum are taken over slices, so Python does per-run work, not
+    per-sample work (the per-sample loop cost ~1 us a reading)."""
+    racks, stamps = got["rack"], got["ts"]
+    util, power = got["util_pct"], got["power_w"]
+    reported = got["power_limit_w"]
+    # no limit reported: the model's board power, else unknown; reported ones are > 0
+    limits = list(map(board_power_w, got["model"], reported)) if None in reported else reported
+    keys = list(zip(racks, stamps, strict=True))
+    cuts = [0, *compress(range(1, len(keys)), map(ne, keys, islice(keys, 1, None))), len(keys)]
+    for a, b in pairwise(cuts):
+        known = limits[a:b]
+        if None in known:
+            known = [w for w in known if w]
+        monitor.rack_gpus(racks[a]).add(
+            stamps[a],
+            b - a,
+            sum(util[a:b], 0.0),
+            max(0.0, *util[a:b]),
+            sum(power[a:b], 0.0),
+            sum(known, 0.0),
+            b - a - len(known),
+        )
