@@ -21,6 +21,7 @@ from typing import Any
 
 from pipeline.core.columnar import column as field_column
 from pipeline.core.gpu import board_power_w
+from pipeline.core.link_health import HEALTH_FIELDS, HealthRow
 from pipeline.core.policy import RuleConfig, SitePolicy
 from pipeline.core.rows import (
     DOMAIN_POWER_COLUMNS,
@@ -153,6 +154,7 @@ class Processor:
         # One map over the columns, then a transpose: no per-sample Python loop body.
         deltas = map(monitor.observe_link, links, classes, peers, *counters[:4])
         d_tx, d_rx, d_dropped, baseline, reset, _late, loss = map(list, zip(*deltas, strict=True))
+        reported, derived, health = _link_health(monitor, events, links, counters[0])
         n = len(events)
         columns: Columns = [
             [site] * n,
@@ -166,11 +168,13 @@ class Processor:
             list(map(int, baseline)),
             list(map(int, reset)),
             loss,
+            *reported,
+            *derived,
             [partition] * n,
             [offset] * n,
         ]
         policy = self.policy(site)
-        alerts = monitor.evaluate_links(sorted(set(links)), now_ms, policy)
+        alerts = monitor.evaluate_links(sorted(set(links)), now_ms, policy, sorted(health))
         return Outcome(columns, alerts)
 
     # --- the periodic tick ---------------------------------------------------------------
@@ -223,6 +227,57 @@ class Processor:
 _GPU_FIELDS = GPU_COLUMNS[1:-2]
 _LINK_COUNTERS = ("ts", "tx_packets", "rx_packets", "dropped_packets", "error_packets")
 _LINK_CLASS_TEXT = {member: member.value for member in LinkClass}
+
+
+#: what a sample without link-health fields stores in the derived columns
+_NO_HEALTH = HealthRow(0, 0, 0, 0, 0, {}, {}, None, None)
+#: a map or array field -> what its store column holds where a sample has none (one
+#: object per field, shared by its rows: the columns are only read)
+_EMPTY: dict[str, Any] = {
+    name: [] if name.endswith("_dbm") else {}
+    for name in (
+        *("rx_pause_frames", "tx_pause_frames", "rx_pause_us", "tx_pause_us"),
+        *("rx_power_dbm", "tx_power_dbm"),
+    )
+}
+
+
+def _link_health(
+    monitor: SiteMonitor, events: Sequence[LinkCounters], links: list[str], stamps: list[int]
+) -> tuple[Columns, Columns, set[str]]:
+    """The link-health columns as stored (maps and arrays empty, flags 0/1, where a
+    sample has none), the derived ones, and the links whose samples carried any.
+
+    Most messages carry none: that is told by one ``count`` per field, in C, and costs
+    no per-sample Python."""
+    reported = [field_column(events, name) for name in HEALTH_FIELDS]
+    n = len(links)
+    if all(column.count(None) == n for column in reported):
+        stored = list(map(_stored, HEALTH_FIELDS, reported))
+        return stored, [[value] * n for value in _NO_HEALTH], set()
+    rows: list[HealthRow] = []
+    health: set[str] = set()
+    for link, ts, sample in zip(links, stamps, zip(*reported, strict=True), strict=True):
+        if sample.count(None) == len(sample):
+            rows.append(_NO_HEALTH)
+            continue
+        rows.append(monitor.observe_health(link, ts, sample))
+        health.add(link)
+    stored = list(map(_stored, HEALTH_FIELDS, reported))
+    return stored, list(map(list, zip(*rows, strict=True))), health
+
+
+def _stored(name: str, values: list[Any]) -> list[Any]:
+    """A link-health column as its store column takes it: a map or array is never
+    null (empty instead), a flag is 0/1."""
+    if name == "carrier_up":
+        if values.count(None) == len(values):
+            return values
+        return [None if v is None else int(v) for v in values]
+    empty = _EMPTY.get(name)
+    if empty is None or values.count(None) == 0:
+        return values
+    return [empty if v is None else v for v in values]
 
 
 def _or_empty(values: list[str | None]) -> list[str]:

@@ -29,6 +29,9 @@ JSON_TYPES: dict[str, Any] = {
     "counter": int,
     "text": str,
     "enum": str,
+    "flag": bool,
+    "per_priority": dict[str, int],
+    "lanes": list[float],
 }
 
 

@@ -13,10 +13,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.core.rows import DOMAIN_POWER_COLUMNS, SITE_POWER_COLUMNS
+from pipeline.core.policy import RuleConfig
+from pipeline.core.processor import Processor
+from pipeline.core.rows import DOMAIN_POWER_COLUMNS, LINK_COLUMNS, SITE_POWER_COLUMNS
+from pipeline.events import LinkCounters
 from pipeline.store import Store, named_queries, named_query
 
 pytestmark = pytest.mark.integration
@@ -757,3 +761,83 @@ def test_domain_headroom(store: Store) -> None:
     assert first["peak_pct_of_cap"] == 106.2 and first["pct_above_cap"] == 100.0
     assert heads.iloc[1]["min_coverage"] == 0.5
     assert list(heads["minutes_above_cap"]) == [1, 0]
+
+
+# --- link health (migration 009) ------------------------------------------------------
+def link_health_events() -> list[LinkCounters]:
+    """Samples every 10 s from 10:00: ams-1/ib-7 with a bit of everything (an
+    uncorrectable codeword, a reset of its corrected count, a flap, a pause share of
+    20 % on priority 3, a weakest lane falling), ams-1/ib-8 with the device's own BER
+    only, ams-1/ib-9 with no link-health field at all."""
+    base = int(T.timestamp() * 1000)
+    out = []
+    for i in range(10):
+        ts = base + i * 10_000
+        packets = {"tx_packets": 1000 * i, "rx_packets": 1000 * i, "dropped_packets": 0}
+        out.append(
+            LinkCounters(
+                site="ams-1",
+                link="ib-7",
+                link_class="fabric",
+                ts=ts,
+                **packets,
+                rx_bits=10**12 * i,
+                symbol_errors=5 * i,
+                fec_uncorrectable_codewords=0 if i < 6 else 1,
+                fec_corrected_codewords=300 * i if i < 4 else 10 * (i - 4),  # reset at 4
+                carrier_transitions=8 if i < 5 else 10,
+                carrier_up=i != 5,
+                rx_pause_us={3: 2_000_000 * i, 0: 0},
+                rx_power_dbm=[-2.0, -6.0 - 0.01 * i],
+                rx_power_low_warn_dbm=-10.5,
+            )
+        )
+        out.append(
+            LinkCounters(
+                site="ams-1",
+                link="ib-8",
+                link_class="fabric",
+                ts=ts,
+                **packets,
+                effective_ber=1e-12 if i % 2 else 3e-12,
+            )
+        )
+        out.append(LinkCounters(site="ams-1", link="ib-9", link_class="fabric", ts=ts, **packets))
+    return out
+
+
+def insert_link_health(store: Store) -> list[LinkCounters]:
+    """The samples through the worker's own processor (its deltas), into link_samples."""
+    events = link_health_events()
+    processor = Processor(RuleConfig(), lambda site: None, lambda site: None)
+    for offset, event in enumerate(events):
+        out = processor.link([event], 0, offset, event.ts)
+        assert out.columns is not None
+        store.insert_columns("link_samples", LINK_COLUMNS, out.columns)
+    return events
+
+
+def test_link_health(store: Store) -> None:
+    events = insert_link_health(store)
+    frame = named_query(store, "link_health", **WINDOW)
+    assert list(frame["link"]) == ["ib-7", "ib-8"]  # uncorrectable first; ib-9 has none
+    ib7 = frame.iloc[0]
+    mine = [e for e in events if e.link == "ib-7"]
+    # worked out from the raw counters: 9 increments of 1e12 bits and 5 errors each
+    assert ib7["bits_counted"] == 9 * 10**12 and ib7["post_fec_errors"] == 45
+    assert ib7["ber"] == pytest.approx(45 / 9e12)
+    # corrected: 300 x 3 before the reset at sample 4 (a baseline), 10 x 5 after it
+    assert (ib7["fec_corrected"], ib7["fec_uncorrectable"]) == (950, 1)
+    assert (ib7["transitions"], ib7["down_samples"]) == (2, 1)
+    # 2 s of pause per 10 s sample after the first, over the 90 s the samples cover
+    assert ib7["worst_pause_pct"] == pytest.approx(100 * 9 * 2_000_000 / 90_000_000)
+    days = np.array([e.ts for e in mine]) / 86_400_000
+    weakest = np.array([min(e.rx_power_dbm or ()) for e in mine], dtype=np.float32)
+    assert ib7["rx_power_min_dbm"] == round(float(weakest.min()), 2) == -6.09
+    slope = np.polyfit(days - days[0], weakest.astype(float), 1)[0]  # -86.4 dB a day
+    assert ib7["rx_power_trend_db_day"] == pytest.approx(slope, abs=0.01)
+    assert ib7["rx_low_warn_dbm"] == -10.5
+    ib8 = frame.iloc[1]
+    assert ib8["ber"] == pytest.approx(2e-12) and ib8["bits_counted"] == 0  # the device's own
+    only_wan = named_query(store, "link_health", link_class="wan", **WINDOW)
+    assert only_wan.empty

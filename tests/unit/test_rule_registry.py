@@ -16,7 +16,7 @@ from pipeline.core.rules.cap_forecast import evaluate_forecast
 from pipeline.core.rules.common import MIN_COVERAGE
 from pipeline.core.rules.coverage import evaluate_coverage
 from pipeline.core.rules.registry import Param, Registry, Rule, registry
-from pipeline.core.rules.scopes import LINK_SAMPLES, LINK_TICK, POWER, RACK_GPUS
+from pipeline.core.rules.scopes import LINK_HEALTH, LINK_SAMPLES, LINK_TICK, POWER, RACK_GPUS
 from pipeline.core.site import SiteMonitor
 from pipeline.errors import ConfigError
 from pipeline.events import SiteSpec
@@ -171,8 +171,10 @@ def test_the_monitor_runs_the_rules_of_each_scope() -> None:
     assert order == sorted(order) and evaluate_coverage in monitor.power_rules
     assert monitor.link_rules == rules.rules_of(LINK_SAMPLES)
     assert monitor.link_tick_rules == rules.rules_of(LINK_TICK)
+    assert monitor.link_health_rules == rules.rules_of(LINK_HEALTH)
     assert monitor.gpu_rules == rules.rules_of(RACK_GPUS)
     every = {*monitor.power_rules, *monitor.link_rules, *monitor.link_tick_rules}
+    every |= set(monitor.link_health_rules)
     assert every | set(monitor.gpu_rules) == {rule.evaluate for rule in rules.rules}
 
 
