@@ -42,6 +42,8 @@ def flags() -> Check:
     """An optional boolean: JSON ``true``/``false`` or null."""
 
     def check(values: list[Any]) -> list[Any]:
+        if values.count(None) == len(values):  # not sent: the common case, in C
+            return values
         for value in set(map(type, values)):
             if value is not bool and value is not type(None):
                 raise Unsure
@@ -55,6 +57,8 @@ def per_priority() -> Check:
     dict of int -> int (the model's key type)."""
 
     def check(values: list[Any]) -> list[Any]:
+        if values.count(None) == len(values):  # not sent: the common case, in C
+            return values
         return [None if v is None else _priorities(v) for v in values]
 
     return tagged(check, "per_priority", check)
@@ -77,6 +81,8 @@ def lanes() -> Check:
     floats (ints converted, as pydantic does)."""
 
     def check(values: list[Any]) -> list[Any]:
+        if values.count(None) == len(values):  # not sent: the common case, in C
+            return values
         return [None if v is None else _lanes(v) for v in values]
 
     return tagged(check, "lanes", check)

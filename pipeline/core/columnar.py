@@ -135,6 +135,8 @@ def _min_max(values: list[Any]) -> tuple[Any, Any]:
     try:
         return min(values), max(values)
     except TypeError:
+        if values.count(None) == len(values):  # an optional field nobody sent: in C
+            return None, None
         present = [v for v in values if v is not None]
         return (min(present), max(present)) if present else (None, None)
 
@@ -352,6 +354,25 @@ FIELDS: dict[type[BaseModel], dict[str, str | Check]] = {
 }
 
 
+#: model -> the fields most of its messages are made of (agents' link counters carry no
+#: link-health field): msgspec decodes those with a struct of them alone (TypedDecoder)
+LEAN: dict[type[BaseModel], frozenset[str]] = {
+    LinkCounters: frozenset(
+        (
+            "site",
+            "link",
+            "link_class",
+            "ts",
+            "tx_packets",
+            "rx_packets",
+            "dropped_packets",
+            "peer_site",
+            "error_packets",
+        )
+    ),
+}
+
+
 class ColumnarDecoder(Generic[E]):
     """Turns a parsed message's event dicts into :class:`EventColumns`, or says Unsure."""
 
@@ -369,7 +390,7 @@ class ColumnarDecoder(Generic[E]):
             name: "ids" if how in (_IDS, _OPTIONAL_IDS) else "ts" if how == "ts" else how.kind  # type: ignore[union-attr]
             for name, how in fields.items()
         }
-        self._typed = TypedDecoder(model, kinds, max_events)
+        self._typed = TypedDecoder(model, kinds, max_events, LEAN.get(model, frozenset()))
 
     @classmethod
     def of(cls, model: type[E], max_events: int) -> ColumnarDecoder[E] | None:

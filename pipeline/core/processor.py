@@ -275,9 +275,14 @@ def _stored(name: str, values: list[Any]) -> list[Any]:
             return values
         return [None if v is None else int(v) for v in values]
     empty = _EMPTY.get(name)
-    if empty is None or values.count(None) == 0:
+    if empty is None:
         return values
-    return [empty if v is None else v for v in values]
+    absent = values.count(None)
+    if absent == 0:
+        return values
+    return (
+        [empty] * absent if absent == len(values) else [empty if v is None else v for v in values]
+    )
 
 
 def _or_empty(values: list[str | None]) -> list[str]:
