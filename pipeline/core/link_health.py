@@ -57,6 +57,12 @@ HEALTH_FIELDS = (
     "rx_power_high_alarm_dbm",
 )
 _AT = {name: i for i, name in enumerate(HEALTH_FIELDS)}
+#: the key of a counter of one priority in a link's last values, one tuple object shared
+#: by every link (a tuple per link and priority otherwise: 2 KiB a link)
+_PRIORITY_KEYS = {
+    name: tuple((name, p) for p in PRIORITIES)
+    for name in ("rx_pause_frames", "tx_pause_frames", "rx_pause_us", "tx_pause_us")
+}
 _PFC_WIDTH = 1 + 2 * len(PRIORITIES) + 2  # elapsed ms, rx us x 8, tx us x 8, storms
 
 
@@ -172,12 +178,15 @@ class LinkHealth:
         return value - last
 
     def _per_priority(self, name: str, sample: Sequence[Any]) -> dict[int, int]:
-        counts: Mapping[int, int] | None = sample[_AT[name]]
-        if counts is None:
-            for priority in PRIORITIES:
-                self._last.pop((name, priority), None)
-            return {}
-        return {p: self._step((name, p), counts.get(p)) for p in PRIORITIES if p in counts}
+        counts: Mapping[int, int] = sample[_AT[name]] or {}
+        keys = _PRIORITY_KEYS[name]
+        out: dict[int, int] = {}
+        for p in PRIORITIES:
+            value = counts.get(p)
+            delta = self._step(keys[p], value)  # an absent priority: a baseline when back
+            if value is not None:
+                out[p] = delta
+        return out
 
     def _transitions(self, sample: Sequence[Any]) -> int:
         """Carrier transitions since the last sample: the kernel's or switch's count,

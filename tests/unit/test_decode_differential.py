@@ -330,6 +330,18 @@ def test_link_health_boundaries_are_the_models() -> None:
             assert isinstance(decoded.events, EventColumns), extra
         if extra in refused:
             assert decoded.rejects and decoded.rejects[0].code == "invalid", extra
+    # a dead letter's reason names the field, the lane or priority, and the bound
+    reasons = [
+        fast.decode(orjson.dumps({"events": [base | extra]}), SITE.encode(), NOW).rejects[0].reason
+        for extra in refused[:2] + refused[5:6] + refused[8:9]
+    ]
+    assert reasons == [
+        "events[0].rx_power_dbm.0: Input should be greater than or equal to -40 (got -40.001)",
+        "events[0].rx_power_dbm.0: Input should be less than or equal to 10 (got 10.5)",
+        "events[0].rx_pause_us.8: Input should be less than or equal to 7 (got '8')",
+        "events[0].fec_uncorrectable_codewords: Input should be greater than or equal to 0 "
+        "(got -1)",
+    ]
 
 
 def typed(columns: list[list[Any]] | None) -> list[list[tuple[type, Any]]]:

@@ -147,3 +147,22 @@ def test_no_trend_before_the_samples_span_half_the_window() -> None:
     optics.observe(t0 + 60 * 30_000, [-3.6], Thresholds())
     assert optics.drift() is not None
     assert optics.thresholds == Thresholds(low_warn=-10.0)  # kept when a sample has none
+
+
+def test_a_priority_that_goes_missing_is_a_new_baseline_when_it_comes_back() -> None:
+    health = LinkHealth(WINDOWS)
+    t = 1_796_000_000_000
+    rows = [
+        health.observe(t, sample(rx_pause_us={3: 100, 4: 10})),
+        health.observe(t + 1000, sample(rx_pause_us={3: 300, 4: 15})),
+        health.observe(t + 2000, sample(rx_pause_us={3: 350})),  # priority 4 not sent
+        health.observe(t + 3000, sample(rx_pause_us={3: 400, 4: 900})),  # back: baseline
+        health.observe(t + 4000, sample(rx_pause_us={3: 410, 4: 950})),
+    ]
+    assert [r.d_rx_pause_us for r in rows] == [
+        {3: 0, 4: 0},
+        {3: 200, 4: 5},
+        {3: 50},
+        {3: 50, 4: 0},
+        {3: 10, 4: 50},
+    ]
