@@ -166,9 +166,10 @@ class LinkHealth:
     def _step(self, key: Any, value: int | None) -> int:
         """The counter's increase since its last value; 0 at a baseline: its first
         value, its first after an absence, and a reset (it went down)."""
-        last = self._last.pop(key, None) if value is None else self._last.get(key)
         if value is None:
+            self._last.pop(key, None)
             return 0
+        last = self._last.get(key)
         self._last[key] = value
         if last is None:
             return 0

@@ -169,6 +169,8 @@ class Kind:
         """The required parts that ``parts`` lacks, of the set nearest to complete
         (empty: the event can be made)."""
         have = parts.keys()
+        if self.required <= have:  # the common case: no set made
+            return frozenset()
         return min((need - have for need in (self.required, *self.alternatives)), key=len)
 
 
