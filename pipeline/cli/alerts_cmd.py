@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pipeline.cli.common import format_option, settings_from
+from pipeline.cli.common import echo_frame, format_option, settings_from
 from pipeline.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -216,7 +216,9 @@ def list_alerts(
         "include_test": int(include_test),
         "limit": limit,
     }
-    _print(query(settings_from(), _LIST_SQL, params), fmt, "no alerts")
+    settings = settings_from()
+    _check(settings, "site", site, "--site")
+    echo_frame(query(settings, _LIST_SQL, params), fmt)
 
 
 @alerts.command("deliveries")
@@ -238,16 +240,25 @@ def deliveries(since: str, receiver: str, outcome: str, limit: int, fmt: str) ->
         "outcome": outcome,
         "limit": limit,
     }
-    _print(query(settings_from(), _DELIVERIES_SQL, params), fmt, "no delivery attempts")
+    settings = settings_from()
+    _check(settings, "receiver", receiver, "--receiver")
+    echo_frame(query(settings, _DELIVERIES_SQL, params), fmt)
 
 
-def _print(frame: pd.DataFrame, fmt: str, empty: str) -> None:
-    from pipeline.analytics.render import render_frame
-
-    if frame.empty and fmt == "table":
-        click.echo(empty)
+def _check(settings: Settings, kind: str, value: str, option: str) -> None:
+    """``value`` names a site (receiver) the store holds (or configured receivers)."""
+    if not value:
         return
-    click.echo(render_frame(frame, fmt))
+    from pipeline.analytics.names import check_name, known_names
+    from pipeline.store.named import query_target
+
+    with query_target(settings) as target:
+        known = known_names(target, kind)
+    if kind == "receiver":
+        from pipeline.notify.receivers import receivers_from_settings
+
+        known |= {r.name for r in receivers_from_settings(settings)}
+    check_name(kind, value, known, option)
 
 
 def query(settings: Settings, sql: str, params: dict[str, Any]) -> pd.DataFrame:

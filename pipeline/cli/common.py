@@ -5,11 +5,15 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+from typing import TYPE_CHECKING
 
 import click
 
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def settings_from(ctx: click.Context | None = None) -> Settings:
@@ -32,6 +36,19 @@ format_option = click.option(
     show_default=True,
     help="Output format.",
 )
+
+
+def echo_frame(frame: pd.DataFrame, fmt: str) -> None:
+    """Print a query result; an empty one still shows its columns and says "0 rows"
+    (on stdout for a table, on stderr for csv and json, whose stdout stays parseable:
+    the header line alone, ``[]``)."""
+    from pipeline.analytics.render import render_frame
+
+    text = render_frame(frame, fmt)
+    if text:
+        click.echo(text)
+    if frame.empty:
+        click.echo("0 rows", err=fmt != "table")
 
 
 #: Libraries whose INFO lines (Faust's ~130 start-up lines, every rebalance step) drown
