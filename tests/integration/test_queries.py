@@ -449,17 +449,23 @@ def test_fleet_ledger(data_store: Store) -> None:
     assert set(frame["now_at"]) == {at(2, 45)}
 
 
-def test_fleet_ledger_now_is_the_latest_evaluation(store: Store) -> None:
-    """A site ramping over its cap in its last half minute: now is the latest evaluated
-    power (what its cap alert judged), not the minute's average; its region, the only
-    site in it, peaks exactly where the site does (issue 24)."""
+def ramp_rows() -> list[dict[str, Any]]:
+    """dfw-1 (cap 4.8 MW) ramps from 4.0 to 5.5 MW in its last 30 s, 10:01:30-10:01:59,
+    one row a second; lhr-1 holds 1.0 MW of 2 MW, then reads 1.5 MW at 10:02:30."""
     rows = []
     for second in range(120):  # 10:00:00-10:01:59, one row a second
         mw = 4.0 if second < 90 else 4.0 + (second - 89) * 0.05  # 4.05 ... 5.5 MW
         rows.append(site_power_row("dfw-1", "us-south", at(0, second), mw, 4.8, 4.32))
         rows.append(site_power_row("lhr-1", "eu", at(0, second), 1.0, 2.0, 1.8))
     rows.append(site_power_row("lhr-1", "eu", at(2, 30), 1.5, 2.0, 1.8))  # the latest of lhr-1
-    insert(store, "site_power", rows)
+    return rows
+
+
+def test_fleet_ledger_now_is_the_latest_evaluation(store: Store) -> None:
+    """A site ramping over its cap in its last half minute: now is the latest evaluated
+    power (what its cap alert judged), not the minute's average; its region, the only
+    site in it, peaks exactly where the site does (issue 24)."""
+    insert(store, "site_power", ramp_rows())
     frame = named_query(store, "fleet_ledger", since_s=3600, until=at(3))
     got = {(r.level, r.region, r.site): r for r in frame.itertuples(index=False)}
     dfw = got[("site", "us-south", "dfw-1")]
