@@ -62,7 +62,9 @@ ORDER BY time
 # per-minute averages added up: named so (a coincident peak needs the per-second series,
 # see the fleet_ledger query)
 FLEET_POWER = """
-SELECT $__timeInterval(minute) AS time, sum(avg_w) / 1e6 AS fleet_avg_mw, sum(cap_w) / 1e6 AS caps_mw
+SELECT $__timeInterval(minute) AS time,
+       sum(avg_w) / 1e6 AS fleet_avg_mw,
+       sum(cap_w) / 1e6 AS caps_mw
 FROM (SELECT minute, site, avg_w, cap_w FROM site_power_per_minute WHERE $__timeFilter(minute))
 GROUP BY time
 ORDER BY time

@@ -243,9 +243,7 @@ def get_query(name: str) -> NamedQuery:
     if name not in queries:
         close = difflib.get_close_matches(name, list(queries), n=3, cutoff=0.5)
         hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(queries)}"
-        raise QueryError(
-            f"unknown named query {name!r}: {hint} (see `megawatch query --list`)"
-        )
+        raise QueryError(f"unknown named query {name!r}: {hint} (see `megawatch query --list`)")
     return queries[name]
 
 

@@ -24,9 +24,7 @@ Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
-def run(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> Run:
+def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Run:
     """``megawatch ARGS`` in this process: (exit status, stdout, stderr)."""
     monkeypatch.chdir(tmp_path)  # no stray .env
     for name in [n for n in os.environ if n.startswith("MEGAWATCH_")]:
@@ -136,9 +134,7 @@ def test_an_empty_result_shows_its_header_and_0_rows(loaded: Run) -> None:
         ["sites", "list"],
     ],
 )
-def test_reads_on_a_missing_store_create_nothing(
-    run: Run, tmp_path: Path, args: list[str]
-) -> None:
+def test_reads_on_a_missing_store_create_nothing(run: Run, tmp_path: Path, args: list[str]) -> None:
     data_dir = tmp_path / "never-used"
     code, _, err = run(*args, MEGAWATCH_DATA_DIR=str(data_dir))
     assert code == 1

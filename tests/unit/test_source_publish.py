@@ -50,8 +50,7 @@ def rack(power: object = 1000.0, site: str = "atl-2", **extra: object) -> dict[s
 
 def lines(*values: object) -> list[tuple[int, str]]:
     return [
-        (n, v if isinstance(v, str) else orjson.dumps(v).decode())
-        for n, v in enumerate(values, 1)
+        (n, v if isinstance(v, str) else orjson.dumps(v).decode()) for n, v in enumerate(values, 1)
     ]
 
 
@@ -88,8 +87,7 @@ def test_a_batch_line_keeps_its_good_events() -> None:
     out = check(RACK_POWER, "atl-2", batch)
     assert out.values == [{"events": [rack(), rack(power=2.0)]}] and out.events == 2
     assert [str(r) for r in out.refused] == [
-        "line 1, events[1]: events[1].power_w: Input should be greater than or equal to 0 "
-        "(got -1)"
+        "line 1, events[1]: events[1].power_w: Input should be greater than or equal to 0 (got -1)"
     ]
 
 
