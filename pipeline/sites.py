@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from pipeline.core.decode import describe_validation_error
 from pipeline.core.domains import tree_problems
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, yaml_error
 from pipeline.events import SiteSpec
 
 logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def load_specs(path: Path) -> list[SiteSpec]:
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text (expected a YAML file)") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+        raise yaml_error(path, exc) from None
     items = doc.get("sites") if isinstance(doc, dict) else doc
     if not isinstance(items, list) or not items:
         raise ConfigError(f"{path}: expected a list of site specs, or a 'sites:' list")
