@@ -8,7 +8,9 @@
   alerts; :mod:`.schedule`: the worker's daily digest (``MEGAWATCH_DIGEST_SCHEDULE_UTC``);
 * :mod:`.report`, :mod:`.report_charts`, :mod:`.report_fleet`: the self-contained HTML
   report (plotly); :mod:`.render`: query results as a table, CSV or JSON;
-* :mod:`.site_list`: the sites an operator sees (specs, and sites sending without one).
+* :mod:`.site_list`: the sites an operator sees (specs, and sites sending without one);
+  :mod:`.names`: the sites, regions, links and rules a command is given, checked against
+  what exists.
 
 Named queries themselves are :func:`pipeline.store.named_query`.
 """
@@ -20,6 +22,7 @@ __all__ = [
     "digest_send",
     "findings",
     "findings_pipeline",
+    "names",
     "ranking",
     "render",
     "report",

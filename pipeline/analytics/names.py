@@ -7,7 +7,7 @@ receiver a command is given is looked up first: sites, regions, links, domains a
 receivers in the store (the per-minute rollups, the alerts and deliveries: everything
 the store has ever seen within its retention), rules also in the rule registry
 (:func:`pipeline.core.rules.registry.registry`). An unknown one fails in one line with
-the closest known names (:func:`check_names`).
+the closest known names (:func:`check_name`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from pipeline.errors import ConfigError
-from pipeline.settings import Settings, load_settings
+from pipeline.settings import Settings, load_settings, unknown_variables
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,6 +24,8 @@ def settings_from(ctx: click.Context | None = None) -> Settings:
         root.obj = {}
     if "settings" not in root.obj:
         root.obj["settings"] = load_settings()
+        for warning in unknown_variables():  # once per command: the settings are built once
+            click.echo(f"megawatch: warning: {warning}", err=True)
     settings: Settings = root.obj["settings"]
     return settings
 

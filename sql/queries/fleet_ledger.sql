@@ -1,4 +1,4 @@
--- description: Fleet MW ledger: power now (each site's latest evaluation, with its age), 1-minute average, peak and coincident peak, cap and headroom per site, per region and for the whole fleet
+-- description: Fleet MW ledger: power now (latest evaluation) and its age, 1-min average, peak, coincident peak, cap, headroom
 -- param: since_s UInt32 86400
 -- param: until DateTime64(3,'UTC') now
 --
