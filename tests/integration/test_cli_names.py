@@ -1,5 +1,6 @@
 """Names a command is given are checked against what exists; an empty result still
-shows its header; a read on a missing store creates nothing (issue 24, items 2 and 7).
+shows its header; a read on a missing store creates nothing; `alerts list` shows a
+condition once, its key figure first (issue 24, items 2, 5, 7 and 9).
 
 The commands run in this process (``pipeline.cli.main``) against the session's real
 store server, on the fixed data set of test_queries (sites ams-1, fra-2, ord-1)."""
@@ -9,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_queries import load_fixed_data
+from test_queries import insert, load_fixed_data
 
 from pipeline.cli import main
 from pipeline.store import Store
@@ -142,3 +145,56 @@ def test_reads_on_a_missing_store_create_nothing(run: Run, tmp_path: Path, args:
     if args != ["sites", "list"]:  # specs come from a broker, and none runs there
         assert err.startswith(f"megawatch: there is no store yet at {data_dir / 'clickhouse'}")
     assert not data_dir.exists()
+
+
+def firing(fp: str, rule: str, severity: str, value: float, threshold: float) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "fingerprint": fp * 16,
+        "seq": 1,
+        "rule": rule,
+        "severity": severity,
+        "status": "firing",
+        "site": "ord-1",
+        "link": "",
+        "peer_site": "",
+        "rack": "",
+        "domain": "",
+        "value": value,
+        "threshold": threshold,
+        "starts_at": now,
+        "ends_at": None,
+        "forecast_at": None,
+        "summary": f"site ord-1 draws {value:.2f} MW",
+        "test": 0,
+        "kafka_partition": 0,
+        "kafka_offset": 900 + ord(fp),
+    }
+
+
+def test_alerts_list_shows_a_condition_once_with_its_key_figure_first(
+    loaded: Run, store: Store
+) -> None:
+    """ord-1 is over its cap: cap_warning and cap_critical both fire; the list shows the
+    critical one (issue 24 items 5 and 9), --all both."""
+    insert(
+        store,
+        "alerts",
+        [
+            firing("g", "cap_warning", "warning", 5.3, 4.5),
+            firing("h", "cap_critical", "critical", 5.3, 5.0),
+        ],
+    )
+    code, out, err = loaded("alerts", "list", "--site", "ord-1")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == [
+        "changed_at", "severity", "status", "site", "figure", "summary", "rule", "value",
+        "threshold", "link", "rack", "domain", "starts_at", "ends_at", "seq", "fingerprint",
+    ]  # fmt: skip
+    assert len(lines) == 2 and lines[1].split()[1:5] == ["critical", "firing", "ord-1", "5.30/5.00"]
+    assert lines[1].index("5.30/5.00 MW") < 80
+    assert err == "1 warnings not listed: their critical alert fires (--all lists them)\n"
+    code, out, err = loaded("alerts", "list", "--site", "ord-1", "--all", "--format", "json")
+    assert code == 0 and err == ""
+    assert sorted(row["severity"] for row in json.loads(out)) == ["critical", "warning"]
