@@ -25,8 +25,9 @@ EXAMPLES = (
     Example(
         "Peak draw against the cap, per site",
         f"""
-SELECT site, round(max(total_w) / 1e6, 2) AS peak_mw, round(any(cap_w) / 1e6, 2) AS cap_mw,
-       round(100 * max(total_w) / any(cap_w), 1) AS peak_pct_of_cap
+SELECT site, round(max(total_w) / 1e6, 2) AS peak_mw,
+       round(argMax(cap_w, total_w) / 1e6, 2) AS cap_mw,
+       round(100 * max(total_w / cap_w), 1) AS peak_pct_of_cap
 FROM site_power
 WHERE ts >= {SINCE} AND cap_w IS NOT NULL
 GROUP BY site ORDER BY peak_pct_of_cap DESC LIMIT 5""",
@@ -34,9 +35,11 @@ GROUP BY site ORDER BY peak_pct_of_cap DESC LIMIT 5""",
     Example(
         "Alert episodes, with how long each lasted",
         f"""
-SELECT rule, severity, site, if(link = '', '-', link) AS subject, min(starts_at) AS started,
-       ifNull(toString(dateDiff('second', min(starts_at), maxIf(ends_at, status = 'resolved'))),
-              'still firing') AS lasted_s
+SELECT rule, severity, site, if(link = '', '-', link) AS subject,
+       formatDateTime(min(starts_at), '%T') AS started,
+       ifNull(toString(dateDiff('second', min(starts_at),
+                                maxIf(ends_at, status = 'resolved'))),
+              'firing') AS lasted_s
 FROM alerts FINAL
 WHERE ingested_at >= {SINCE}
 GROUP BY fingerprint, rule, severity, site, subject ORDER BY started""",

@@ -67,5 +67,7 @@ def test_the_broker_suggests_megawatch_publish(capsys: pytest.CaptureFixture[str
 
 def test_the_closing_sql_lines_fit_80_columns() -> None:
     assert len(sql_hint("2026-11-29 15:05:31.123")) <= 80
+    for example in EXAMPLES:
+        assert max(len(line) for line in example.sql.splitlines()) <= 80, example.title
     episodes = next(e for e in EXAMPLES if e.title.startswith("Alert episodes"))
     assert re.search(r"SELECT rule, severity,", episodes.sql)
