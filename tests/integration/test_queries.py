@@ -487,6 +487,31 @@ def test_fleet_ledger_now_is_the_latest_evaluation(store: Store) -> None:
     assert fleet.coincident_peak_mw == 6.5
 
 
+def test_every_peak_column_reads_the_true_peak(store: Store) -> None:
+    """dfw-1 peaks at 5.5 MW in one second (ramp_rows); every named query's column named
+    peak, for dfw-1 or for its region (of which it is the only site), reads exactly that:
+    never a peak of averages under the same name (issue 24)."""
+    insert(store, "site_power", ramp_rows())
+    window = {"since_s": 3600, "until": at(3)}
+    checked = []
+    for name in named_queries():
+        frame = named_query(store, name, **window)
+        peaks = [c for c in frame.columns if "peak" in c and c.endswith("_mw")]
+        if frame.empty or not peaks:
+            continue
+        groups = [frame[frame["site"] == "dfw-1"]] if "site" in frame else []
+        if "level" in frame:  # the region's own row, apart from its site's
+            groups.append(frame[(frame["level"] == "region") & (frame["region"] == "us-south")])
+        for rows in groups:
+            for column in peaks:
+                values = [v for v in rows[column] if pd.notna(v)]
+                if not values and rows is not groups[0]:
+                    continue  # a column a region row leaves empty (a site's own peak)
+                assert values and max(values) == 5.5, (name, column, values)
+                checked.append((name, column))
+    assert {("fleet_ledger", "coincident_peak_mw"), ("site_headroom", "peak_mw")} <= set(checked)
+
+
 def test_site_headroom(data_store: Store) -> None:
     frame = named_query(data_store, "site_headroom", site="ams-1", bucket_s=120, **WINDOW)
     cols = [
