@@ -56,7 +56,7 @@ def worker(quiet: bool) -> None:
             quiet=quiet,
             redirect_stdouts=False,
         )
-        runner.on_setup_root_logger = lambda *_: quiet_libraries(settings.log_level)  # type: ignore[method-assign]
+        runner.on_setup_root_logger = lambda *_: quiet_libraries(settings.log_level)
         tune_for_throughput()  # after setup: what exists now is never collected
         runner.execute_from_commandline()
     finally:
@@ -71,7 +71,7 @@ def plain_worker(base: type[Any]) -> type[Any]:
     spinner (backspaces and the cursor codes ``ESC[?25l``/``ESC[?25h``) only on a
     terminal, and Ctrl-C as one log line instead of ``-INT- -INT- -INT-``."""
 
-    class PlainWorker(base):  # type: ignore[misc,valid-type]
+    class PlainWorker(base):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             if not _is_terminal(self.stdout):

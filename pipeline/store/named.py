@@ -270,7 +270,7 @@ def named_query(target: Store | Settings, name: str, /, **params: Any) -> pd.Dat
 
 
 @contextlib.contextmanager
-def query_target(settings: Settings) -> Iterator[Store | Settings]:
+def query_target(settings: Settings) -> Iterator[Store]:
     """The store, opened once for several named queries (it must exist: a read does not
     create it)."""
     from pipeline.store.client import open_store
