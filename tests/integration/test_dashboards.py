@@ -141,6 +141,9 @@ def test_fleet_table_ranks_sites_by_share_of_cap(results: dict[str, Any]) -> Non
         ("fra-2", 60.0, 4.0),
     ]
     assert every[2]["site"] == "ord-1"
+    # now is the latest evaluation, with its age before the end of the range (10:10), as
+    # the fleet_ledger query says it (issue 24)
+    assert [(r["now_mw"], r["age_s"]) for r in every] == [(4.2, 435.0), (6.0, 435.0), (2.0, 435.0)]
 
 
 def test_site_domains_and_episodes(results: dict[str, Any]) -> None:

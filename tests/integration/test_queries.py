@@ -422,22 +422,98 @@ def test_every_shipped_query_is_tested_here() -> None:
 
 def test_fleet_ledger(data_store: Store) -> None:
     frame = named_query(data_store, "fleet_ledger", **WINDOW)
-    cols = ["level", "region", "site", "now_mw", "peak_mw", "cap_mw", "headroom_mw", "pct_of_cap"]
-    assert records(frame, cols) == [
-        # now = the latest minute's average (10:02); peak = highest sample in the window
-        # (the 9 MW samples at 08:00 and 10:15 lie outside it)
-        ("site", "eu", "ams-1", 4.2, 5.2, 5.0, 0.8, 84.0),
-        ("site", "eu", "fra-2", 6.0, 8.0, 10.0, 4.0, 60.0),
-        # eu: now 4.2 + 6.0; caps 5 + 10; headroom 0.8 + 4.0; 10.2 / 15 = 68 %;
-        # coincident peak: minute sums 4.45+7.0, 5.0+7.5, 4.2+6.0 -> 12.5 at 10:01
-        ("region", "eu", "", 10.2, 12.5, 15.0, 4.8, 68.0),
-        ("site", "us", "ord-1", 2.0, 2.0, None, None, None),  # no cap
-        ("region", "us", "", 2.0, 2.0, None, None, None),
-        # fleet: now 12.2 against 15 MW of caps; capped sites' 10.2 MW / 15 = 68 %;
-        # coincident peak 11.45+1, 12.5+1, 10.2+2 -> 13.5
-        ("fleet", "", "", 12.2, 13.5, 15.0, 4.8, 68.0),
+    cols = [
+        "level",
+        "region",
+        "site",
+        "now_mw",
+        "age_s",
+        "avg_1m_mw",
+        "peak_mw",
+        "coincident_peak_mw",
+        "cap_mw",
+        "headroom_mw",
+        "pct_of_cap",
     ]
-    assert set(frame["last_minute"]) == {at(2)}
+    assert records(frame, cols) == [
+        # now = the latest sample (10:02:45), 435 s before the window's end (10:10);
+        # avg_1m = the samples after 10:01:45; peak = highest sample in the window (the
+        # 9 MW samples at 08:00 and 10:15 lie outside it)
+        ("site", "eu", "ams-1", 4.2, 435.0, 4.2, 5.2, 5.2, 5.0, 0.8, 84.0),
+        ("site", "eu", "fra-2", 6.0, 435.0, 6.0, 8.0, 8.0, 10.0, 4.0, 60.0),
+        # eu: now 4.2 + 6.0; caps 5 + 10; headroom 0.8 + 4.0; 10.2 / 15 = 68 %;
+        # coincident peak: the highest sum within one second, 5.2 + 8.0 at 10:01:15
+        ("region", "eu", "", 10.2, 435.0, 10.2, None, 13.2, 15.0, 4.8, 68.0),
+        ("site", "us", "ord-1", 2.0, 435.0, 2.0, 2.0, 2.0, None, None, None),  # no cap
+        ("region", "us", "", 2.0, 435.0, 2.0, None, 2.0, None, None, None),
+        # fleet: now 12.2 against 15 MW of caps; capped sites' 10.2 MW / 15 = 68 %;
+        # coincident peak 5.2 + 8.0 + 1.0 at 10:01:15
+        ("fleet", "", "", 12.2, 435.0, 12.2, None, 14.2, 15.0, 4.8, 68.0),
+    ]
+    assert set(frame["now_at"]) == {at(2, 45)}
+
+
+def ramp_rows() -> list[dict[str, Any]]:
+    """dfw-1 (cap 4.8 MW) ramps from 4.0 to 5.5 MW in its last 30 s, 10:01:30-10:01:59,
+    one row a second; lhr-1 holds 1.0 MW of 2 MW, then reads 1.5 MW at 10:02:30."""
+    rows = []
+    for second in range(120):  # 10:00:00-10:01:59, one row a second
+        mw = 4.0 if second < 90 else 4.0 + (second - 89) * 0.05  # 4.05 ... 5.5 MW
+        rows.append(site_power_row("dfw-1", "us-south", at(0, second), mw, 4.8, 4.32))
+        rows.append(site_power_row("lhr-1", "eu", at(0, second), 1.0, 2.0, 1.8))
+    rows.append(site_power_row("lhr-1", "eu", at(2, 30), 1.5, 2.0, 1.8))  # the latest of lhr-1
+    return rows
+
+
+def test_fleet_ledger_now_is_the_latest_evaluation(store: Store) -> None:
+    """A site ramping over its cap in its last half minute: now is the latest evaluated
+    power (what its cap alert judged), not the minute's average; its region, the only
+    site in it, peaks exactly where the site does (issue 24)."""
+    insert(store, "site_power", ramp_rows())
+    frame = named_query(store, "fleet_ledger", since_s=3600, until=at(3))
+    got = {(r.level, r.region, r.site): r for r in frame.itertuples(index=False)}
+    dfw = got[("site", "us-south", "dfw-1")]
+    # the latest row, 10:01:59: 4.0 + 30 x 0.05 = 5.5 MW, 1 s before until
+    assert (dfw.now_mw, dfw.age_s, dfw.pct_of_cap) == (5.5, 61.0, 114.6)
+    # the 60 s up to 10:01:59: 30 rows at 4.0, then 4.05 ... 5.5
+    expected_avg = (30 * 4.0 + sum(4.0 + n * 0.05 for n in range(1, 31))) / 60
+    assert dfw.avg_1m_mw == round(expected_avg, 3)
+    region = got[("region", "us-south", "")]
+    assert region.coincident_peak_mw == dfw.peak_mw == dfw.coincident_peak_mw == 5.5
+    assert region.now_mw == 5.5
+    lhr = got[("site", "eu", "lhr-1")]
+    # its last minute: 29 rows at 1.0 (10:01:31-10:01:59) and the 1.5 of 10:02:30
+    assert (lhr.now_mw, lhr.age_s, lhr.avg_1m_mw) == (1.5, 30.0, round((29 + 1.5) / 30, 3))
+    fleet = got[("fleet", "", "")]
+    # the fleet's now adds the latest of each site; its age is the oldest one's
+    assert (fleet.now_mw, fleet.age_s) == (7.0, 61.0)
+    # within one second both sites: 5.5 + 1.0 at 10:01:59
+    assert fleet.coincident_peak_mw == 6.5
+
+
+def test_every_peak_column_reads_the_true_peak(store: Store) -> None:
+    """dfw-1 peaks at 5.5 MW in one second (ramp_rows); every named query's column named
+    peak, for dfw-1 or for its region (of which it is the only site), reads exactly that:
+    never a peak of averages under the same name (issue 24)."""
+    insert(store, "site_power", ramp_rows())
+    window = {"since_s": 3600, "until": at(3)}
+    checked = []
+    for name in named_queries():
+        frame = named_query(store, name, **window)
+        peaks = [c for c in frame.columns if "peak" in c and c.endswith("_mw")]
+        if frame.empty or not peaks:
+            continue
+        groups = [frame[frame["site"] == "dfw-1"]] if "site" in frame else []
+        if "level" in frame:  # the region's own row, apart from its site's
+            groups.append(frame[(frame["level"] == "region") & (frame["region"] == "us-south")])
+        for rows in groups:
+            for column in peaks:
+                values = [v for v in rows[column] if pd.notna(v)]
+                if not values and rows is not groups[0]:
+                    continue  # a column a region row leaves empty (a site's own peak)
+                assert values and max(values) == 5.5, (name, column, values)
+                checked.append((name, column))
+    assert {("fleet_ledger", "coincident_peak_mw"), ("site_headroom", "peak_mw")} <= set(checked)
 
 
 def test_site_headroom(data_store: Store) -> None:

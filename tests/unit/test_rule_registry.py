@@ -87,6 +87,9 @@ def test_each_parameter_is_a_setting_with_its_default(
     assert Settings().rule(param) == param.default
     assert RuleConfig()[param] == param.default
     monkeypatch.setenv(f"MEGAWATCH_{param.name.upper()}", str(inside(param)))
+    for low, high in registry().ordered:  # keep a declared pair in order
+        if low is param and inside(param) > high.default:
+            monkeypatch.setenv(f"MEGAWATCH_{high.name.upper()}", str(inside(param)))
     settings = load_settings()
     assert settings.rule(param) == inside(param)
     assert RuleConfig(**settings.rule_values())[param] == inside(param)
