@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Ctrl-C ends the demo with its summary (exit 0); make itself then reports the
-# interrupt, as it does for any command stopped with Ctrl-C.
+# The demo runs for its default duration (pipeline/demo/options.py). Ctrl-C ends it
+# sooner, with its summary, and make with it, exit 0: while it runs the demo owns the
+# terminal's foreground (pipeline/demo/terminal.py), so make itself is not interrupted.
 demo: install
 	@command -v megawatch >/dev/null 2>&1 || echo "megawatch is in $(BIN): run '. $(BIN)/activate' to have it on PATH"
 	$(BIN)/megawatch demo

@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from bench_output import add_smoke, result_path, smallest, write_json
 from pydantic import SecretStr
 
 from pipeline.broker.process import EmbeddedBroker
@@ -225,12 +226,14 @@ def main() -> None:
     parser.add_argument("--outage", type=float, default=60.0, help="503 seconds of one receiver")
     parser.add_argument("--backoff-max", type=float, default=30.0, help="retry back-off cap")
     parser.add_argument("--join-s", type=float, default=8.0, help="wait for group joins")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/notify.json"))
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=result_path("notify.json"))
+    add_smoke(parser)
+    args = smallest(
+        parser.parse_args(), rate=5.0, seconds=2.0, receivers=1, outage=2.0, backoff_max=1.0
+    )
     with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(Path(tmp)) as broker:
         result = asyncio.run(run(args, broker.bootstrap))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
+    write_json(args.out, result)
     print(json.dumps(result, indent=2))
 
 

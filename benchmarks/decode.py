@@ -22,15 +22,14 @@ Writes benchmarks/results/decode.json.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
+from bench_output import add_smoke, result_path, smallest, write_json
 from pydantic import TypeAdapter
 
 from pipeline.core.decode import MessageDecoder
@@ -38,7 +37,7 @@ from pipeline.core.policy import RuleConfig
 from pipeline.core.processor import Processor
 from pipeline.events import GpuSample, LinkCounters, RackPower, SiteSpec
 
-RESULTS = Path(__file__).resolve().parent / "results" / "decode.json"
+RESULTS = result_path("decode.json")
 
 
 def messages(kind: str, events: int, now_ms: int) -> list[dict[str, Any]]:
@@ -145,7 +144,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=500, help="events per message")
     parser.add_argument("--rounds", type=int, default=200)
-    args = parser.parse_args()
+    add_smoke(parser)
+    args = smallest(parser.parse_args(), events=20, rounds=2)
     report = {
         "benchmark": "decode",
         "at": datetime.now(UTC).isoformat(),
@@ -157,8 +157,7 @@ def main() -> None:
         "events_per_message": args.events,
         "readings_per_s": {kind: measure(kind, args.events, args.rounds) for kind in MODELS},
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2))
+    write_json(RESULTS, report)
     for kind, figures in report["readings_per_s"].items():
         print(
             f"{kind:10} fast {figures['fast']:>10,.0f}/s  "

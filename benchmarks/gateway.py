@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from bench_output import add_smoke, result_path, smallest, write_json
 from cpu_usage import CpuMeter
 from throughput import machine, stamp
 from worker_process import WorkerProcess
@@ -276,12 +277,12 @@ def main() -> None:
     parser.add_argument("--scrapes", type=int, default=100, help="scrapes of every node")
     parser.add_argument("--max-samples", type=int, default=2000, help="samples per request")
     parser.add_argument("--senders", type=int, default=4, help="concurrent requests")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/gateway.json"))
-    args = parser.parse_args()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    parser.add_argument("--out", type=Path, default=result_path("gateway.json"))
+    add_smoke(parser)
+    args = smallest(parser.parse_args(), hosts=2, links=1, scrapes=2, senders=1)
     with tempfile.TemporaryDirectory(prefix="megawatch-gateway-bench-") as tmp:
         result = run(args, Path(tmp))
-    args.out.write_text(json.dumps(result, indent=2, default=str))
+    write_json(args.out, result)
     keys = ("load", "direct", "gateway", "ratio_events_per_s")
     print(json.dumps({k: result[k] for k in keys}, indent=2, default=str)[:4000])
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from bench_output import add_smoke, result_path, smallest, write_json
 from cpu_usage import process_seconds
 
 from pipeline.broker.process import free_port
@@ -108,8 +109,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--body-kib", type=int, default=48)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/gateway_http.json"))
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=result_path("gateway_http.json"))
+    add_smoke(parser)
+    args = smallest(parser.parse_args(), requests=40, connections=2, body_kib=4)
     out: dict[str, Any] = {"args": vars(args)}
     for name, code in SERVERS.items():
         if (
@@ -121,8 +123,7 @@ def main() -> None:
             out[name] = "not installed"
             continue
         out[name] = measure(name, code, args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2, default=str))
+    write_json(args.out, out)
     print(json.dumps(out, indent=2, default=str))
 
 

@@ -29,6 +29,7 @@ from typing import Any
 from unittest import mock
 
 import orjson
+from bench_output import add_smoke, result_path, smallest, write_json
 from campus_telemetry import Campus, generate
 from clickhouse_connect.datatypes.registry import get_from_name
 from clickhouse_connect.driver.insert import InsertContext
@@ -182,8 +183,9 @@ def main() -> None:
     parser.add_argument("--store", action="store_true", help="also insert into a store server")
     parser.add_argument("--store-rows", type=int, default=400_000)
     parser.add_argument("--batch", type=int, default=20_000, help="MEGAWATCH_SINK_MAX_ROWS")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/insert_encode.json"))
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=result_path("insert_encode.json"))
+    add_smoke(parser)
+    args = smallest(parser.parse_args(), rows=2_000, rounds=1, store_rows=4_000, batch=1_000)
     columns = gpu_columns(max(args.rows, args.store_rows if args.store else 0))
     sample = [column[: args.rows] for column in columns]
     with tempfile.TemporaryDirectory(prefix="megawatch-encode-bench-") as work:
@@ -195,8 +197,7 @@ def main() -> None:
         if args.store:
             store_cols = [column[: args.store_rows] for column in columns]
             result["store"] = store_rounds(store_cols, args.batch, Path(work))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
     print(json.dumps(result, indent=2))
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from alert_latency import CAP_RULES, AlertWatch, Probe, quantiles
+from bench_output import add_smoke, result_path, smallest, write_json
 from campus_telemetry import Campus, generate, gpu_every_for_rate
 from kafka_load import paced, producer
 from worker_process import WorkerProcess, WorkerTeam
@@ -252,14 +253,23 @@ def main() -> None:
     parser.add_argument("--kill-after", type=float, default=10.0, help="s of transitions")
     parser.add_argument("--join-after", type=float, default=25.0, help="s after the kill")
     parser.add_argument("--tail", type=float, default=20.0, help="s after the join settled")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/latency_moving.json"))
-    args = parser.parse_args()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    parser.add_argument("--out", type=Path, default=result_path("latency_moving.json"))
+    add_smoke(parser)
+    args = smallest(
+        parser.parse_args(),
+        halls=1,
+        racks_per_hall=20,
+        live_rate=500.0,
+        seconds=40,
+        kill_after=2.0,
+        join_after=4.0,
+        tail=2.0,
+    )
     result: dict[str, Any] = {"parameters": {k: str(v) for k, v in vars(args).items()}}
     result["probe_stale_after_s"] = Probe().stale_after_s
     with tempfile.TemporaryDirectory(prefix="megawatch-moving-") as tmp:
         result.update(run(args, Path(tmp)))
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
     print(json.dumps({k: result["probe"][k] for k in ("latency", "duplicated_count")}, indent=2))
     print(json.dumps({"lost": result["probe"]["lost_steady"], **result["moves"]}))
 

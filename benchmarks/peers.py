@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench_output import add_smoke, result_path, smallest, write_json
 from campus_telemetry import Campus, generate
 from cpu_usage import CpuMeter, busy_seconds, process_seconds
 from kafka_load import produce_backlog
@@ -178,9 +179,9 @@ def main() -> None:
         default=["megawatch", "aiokafka", "quix-streams"],
         help="comma-separated contenders, run in this order",
     )
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "peers.json")
-    args = parser.parse_args()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    parser.add_argument("--out", type=Path, default=result_path("peers.json"))
+    add_smoke(parser)
+    args = smallest(parser.parse_args(), seconds=1, halls=1, racks_per_hall=20, batch=100)
     with tempfile.TemporaryDirectory(prefix="megawatch-peers-") as tmp:
         result = measure(args, Path(tmp))
     best = max(
@@ -194,7 +195,7 @@ def main() -> None:
     mine = result["contenders"].get("megawatch", {}).get("readings_per_s")
     result["megawatch_vs_best_peer"] = round(mine / best, 3) if mine and best else None
     result["parameters"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    args.out.write_text(json.dumps(result, indent=2))
+    write_json(args.out, result)
     print(table(result["contenders"]))
     print(f"megawatch / best peer: {result['megawatch_vs_best_peer']}; written to {args.out}")
 

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_output import add_smoke, result_path, smallest, write_json
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -111,7 +113,8 @@ def main() -> None:
     parser.add_argument("--baseline", default=None, help="git ref to compare with")
     parser.add_argument("--domains", action="store_true")
     parser.add_argument("--child", action="store_true")
-    args = parser.parse_args()
+    add_smoke(parser)
+    args = smallest(parser.parse_args(), racks=100, batch=50, seconds=2, rounds=1)
     if args.child:
         print(json.dumps(measure(args.racks, args.batch, args.seconds, args.domains)))
         return
@@ -139,6 +142,7 @@ def main() -> None:
         if pairs:
             ratios = [t["readings_per_s"] / b["readings_per_s"] for t, b in pairs]
             out[f"{name}_vs_baseline"] = round(statistics.median(ratios), 3)
+    write_json(result_path("power_eval.json"), out)
     print(json.dumps(out, indent=2))
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import msgspec
 import numpy as np
 import orjson
+from bench_output import add_smoke, result_path, smallest, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 STEP_MS = 50
@@ -149,16 +150,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--meters", type=int, default=8000)
     parser.add_argument("--seconds", type=int, default=30)
-    args = parser.parse_args()
+    parser.add_argument("--repeats", type=int, default=20, help="decoding rounds")
+    add_smoke(parser)
+    args = smallest(parser.parse_args(), meters=40, seconds=2, repeats=2)
     result = {
-        "decode": measure_decode(1000, repeats=20),
+        "decode": measure_decode(1000, repeats=args.repeats),
         "site": measure_site(args.meters, args.seconds),
     }
     text = json.dumps(result, indent=2)
     print(text)
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "power_wave.json").write_text(text + "\n")
+    write_json(result_path("power_wave.json"), result)
 
 
 if __name__ == "__main__":

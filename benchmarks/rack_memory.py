@@ -41,6 +41,7 @@ from types import FunctionType, MethodType, ModuleType
 from typing import Any
 
 import orjson
+from bench_output import add_smoke, result_path, smallest, write_json
 from campus_telemetry import Campus, generate
 from pydantic import BaseModel
 
@@ -52,7 +53,7 @@ from pipeline.kafka.topics import GPU, LINK, RACK_POWER
 from pipeline.settings import load_settings
 from pipeline.worker.parameters import decode_limits, rule_config
 
-RESULTS = Path(__file__).parent / "results" / "rack_memory.json"
+RESULTS = result_path("rack_memory.json")
 TARGET_KIB_PER_RACK = 1.5
 METHODS: dict[str, tuple[str, type[BaseModel]]] = {
     RACK_POWER: ("rack_power", RackPower),
@@ -320,7 +321,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cache-limit", type=int, default=0, help="override columnar._CACHE_LIMIT")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--child", choices=("rss", "traced"), help=argparse.SUPPRESS)
-    return p.parse_args(argv)
+    add_smoke(p)
+    return smallest(p.parse_args(argv), halls=2, every=1, warm_halls=1, ticks=1)
 
 
 def main() -> None:
@@ -332,8 +334,7 @@ def main() -> None:
         print(json.dumps(run(args)))
         return
     result = measure(args)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
     brief = {k: v for k, v in result.items() if k not in ("rss", "tracemalloc")}
     brief["by_structure_kib_per_rack"] = result["tracemalloc"]["by_structure_kib_per_rack"]
     print(json.dumps(brief, indent=2))

@@ -14,12 +14,15 @@ while they fill.
 
 from __future__ import annotations
 
+import argparse
 import gc
+import json
 import time
 import tracemalloc
 from datetime import UTC, datetime
 from typing import Any
 
+from bench_output import add_smoke, result_path, smallest, write_json
 from campus_telemetry import Campus, generate
 from pydantic import BaseModel
 
@@ -37,10 +40,12 @@ METHODS: dict[str, tuple[str, type[BaseModel]]] = {
 }
 
 
-def state_per_rack(ticks: int = 35, gpu_every: int = 10, batch: int = 1000) -> dict[str, Any]:
-    """KiB of live state per rack after ``ticks`` seconds of one 1,000-rack hall."""
+def state_per_rack(
+    ticks: int = 35, gpu_every: int = 10, batch: int = 1000, racks: int = 1000
+) -> dict[str, Any]:
+    """KiB of live state per rack after ``ticks`` seconds of one hall of ``racks`` racks."""
     settings = load_settings()
-    campus = Campus(halls=1)
+    campus = Campus(halls=1, racks_per_hall=racks)
     load = generate(
         campus, ticks, int(time.time() * 1000) - ticks * 1000, gpu_every=gpu_every, batch=batch
     )
@@ -79,7 +84,16 @@ def state_per_rack(ticks: int = 35, gpu_every: int = 10, batch: int = 1000) -> d
     }
 
 
-if __name__ == "__main__":
-    import json
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ticks", type=int, default=35, help="seconds of one hall's telemetry")
+    parser.add_argument("--racks", type=int, default=1000, help="racks of the hall")
+    add_smoke(parser)
+    args = smallest(parser.parse_args(), ticks=2, racks=50)
+    result = state_per_rack(args.ticks, racks=args.racks)
+    write_json(result_path("state_memory.json"), result)
+    print(json.dumps(result, indent=2))
 
-    print(json.dumps(state_per_rack(), indent=2))
+
+if __name__ == "__main__":
+    main()

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench_output import add_smoke, result_path, smallest, write_json
+
 from pipeline.settings import load_settings
 from pipeline.store import Store, open_store, owner
 from pipeline.store.connection import StoreTarget
@@ -130,12 +132,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/store_server.json"))
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=result_path("store_server.json"))
+    add_smoke(parser)
+    args = smallest(parser.parse_args(), batches=2, rows=500)
     with tempfile.TemporaryDirectory(prefix="megawatch-store-bench-") as work:
         result = run(args.batches, args.rows, Path(work))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
     print(json.dumps(result, indent=2))
 
 

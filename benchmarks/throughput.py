@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from alert_latency import Probe
+from bench_output import add_smoke, result_path, smallest, write_json
 from campus_telemetry import Campus, Load, generate, gpu_every_for_rate
 from cpu_usage import CpuMeter
 from kafka_load import Placement, baseline, produce_backlog
@@ -318,7 +319,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
             if isinstance(exc, DrainStalled) and worker.proc and worker.proc.poll() is None:
                 out["worker_stacks"] = worker.dump_stacks()
                 out["missing_messages"] = missing_messages(worker, placements)
-            write(args.out.with_suffix(".failed.json"), out)
+            write_json(args.out.with_suffix(".failed.json"), out)
             raise
         finally:
             out["worker_exit"] = worker.stop()
@@ -377,11 +378,6 @@ def _scaling_summary(scaling: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def write(path: Path, result: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2, default=str))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=30, help="backlog: campus seconds")
@@ -406,15 +402,25 @@ def main() -> None:
         help="N > 1: also drain the backlog with 1 and with N workers (fresh broker and "
         "store each) and report the ratio and the CPU per process",
     )
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/throughput.json"))
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=result_path("throughput.json"))
+    add_smoke(parser)
+    args = smallest(
+        parser.parse_args(),
+        seconds=2,
+        halls=1,
+        racks_per_hall=20,
+        batch=100,
+        live_rate=500.0,
+        transitions=2,
+        rss_ticks=0,
+    )
     # a fresh clone has no results folder: the worker's log is copied there even when
     # the run fails, before any JSON is written
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="megawatch-bench-") as tmp:
         result = run(args, Path(tmp))
     result["summary"] = summary(result)
-    write(args.out, result)
+    write_json(args.out, result)
     print(json.dumps(result["summary"], indent=2))
 
 

@@ -39,3 +39,15 @@ class QueryError(StoreError):
 
 class SourceError(MegawatchError):
     """A site-agent source (simulator, replay file, NVML) cannot produce readings."""
+
+
+def yaml_error(path: object, exc: Exception, label: str = "") -> ConfigError:
+    """A YAML parser's error (PyYAML's ``MarkedYAMLError``) as one line naming the file,
+    line and column, and what the parser expected: ``sites.yaml, line 3, column 12: not
+    valid YAML: expected ',' or '}', but got '<scalar>' (while parsing a flow mapping)``."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or (str(exc).splitlines() or [""])[0]
+    context = getattr(exc, "context", None)
+    detail = f" ({context})" if context else ""
+    return ConfigError(f"{label}{path}{where}: not valid YAML: {problem}{detail}")

@@ -84,6 +84,20 @@ MAX_WAVE_INTERVAL_MS = 1000
 Watts = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Counter = Annotated[int, Field(ge=0, le=MAX_COUNTER)]
 
+#: Optical power bounds (dBm). SFF-8636 and CMIS modules report power as an unsigned
+#: 16-bit count of 0.1 uW: 0.1 uW (-40 dBm) is the smallest reading above none, 6.55 mW
+#: (+8.2 dBm) the largest. No light at all (0 mW, no logarithm) is sent as the floor.
+MIN_DBM = -40.0
+MAX_DBM = 10.0
+#: Lanes of one module (QSFP-DD and OSFP have 8) and PFC priorities (IEEE 802.1Qbb: 0-7).
+MAX_LANES = 8
+MAX_PRIORITY = 7
+Dbm = Annotated[float, Field(ge=MIN_DBM, le=MAX_DBM, allow_inf_nan=False)]
+Lanes = Annotated[list[Dbm], Field(min_length=1, max_length=MAX_LANES)]
+Priority = Annotated[int, Field(ge=0, le=MAX_PRIORITY)]
+#: cumulative counters per PFC priority: ``{"3": 1200}`` (JSON keys are strings)
+PerPriority = Annotated[dict[Priority, Counter], Field(min_length=1)]
+
 
 class Severity(StrEnum):
     info = "info"
@@ -158,7 +172,12 @@ class GpuSample(Event):
 
 class LinkCounters(Event):
     """Cumulative packet counters of one link, as NICs, switches and gNMI report them
-    (topic telemetry.link). A counter that goes down is a reset, never loss."""
+    (topic telemetry.link). A counter that goes down is a reset, never loss.
+
+    The optional link-health fields (docs/link-health.md) are what the physical layer
+    says before packets are lost: cumulative counters (each reset on its own when it
+    goes down), the carrier state, and the optics' power per lane with the module's own
+    thresholds."""
 
     site: SiteId
     link: Id
@@ -169,6 +188,57 @@ class LinkCounters(Event):
     dropped_packets: Counter
     peer_site: Id | None = None
     error_packets: Counter | None = None
+    fec_corrected_codewords: Counter | None = Field(
+        None, description="FEC codewords with errors the FEC corrected (IEEE 802.3 119.3.2)"
+    )
+    fec_uncorrectable_codewords: Counter | None = Field(
+        None, description="FEC codewords the FEC could not correct (IEEE 802.3 119.3.3)"
+    )
+    symbol_errors: Counter | None = Field(
+        None, description="bits in error after FEC (post-FEC), e.g. rx_pcs_symbol_err_phy"
+    )
+    rx_bits: Counter | None = Field(
+        None, description="bits the receiver saw (rx_bits_phy): the denominator of the BER"
+    )
+    effective_ber: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = Field(
+        None, description="post-FEC bit error rate as the device computes it (a gauge)"
+    )
+    carrier_transitions: Counter | None = Field(
+        None, description="carrier (oper state) changes, up and down both: a flap counts 2"
+    )
+    link_down_events: Counter | None = Field(
+        None, description="times the PHY's link went down (link_down_events_phy)"
+    )
+    carrier_up: bool | None = Field(None, description="the link's carrier (oper state) is up")
+    rx_discarded_packets: Counter | None = Field(
+        None, description="received packets the port discarded for lack of buffer (rx_discards_phy)"
+    )
+    pause_storm_warnings: Counter | None = Field(
+        None, description="times the NIC sent pauses past its stall warning mark"
+    )
+    pause_storm_errors: Counter | None = Field(
+        None, description="times the NIC sent pauses past its stall error mark and stopped"
+    )
+    rx_pause_frames: PerPriority | None = Field(None, description="PFC pause frames received")
+    tx_pause_frames: PerPriority | None = Field(None, description="PFC pause frames sent")
+    rx_pause_us: PerPriority | None = Field(
+        None, description="time paused by the peer (us): this end could not send on the priority"
+    )
+    tx_pause_us: PerPriority | None = Field(None, description="time this end paused its peer (us)")
+    rx_power_dbm: Lanes | None = Field(None, description="optical receive power per lane")
+    tx_power_dbm: Lanes | None = Field(None, description="optical transmit power per lane")
+    rx_power_low_warn_dbm: Dbm | None = Field(
+        None, description="the module's own low warning threshold of rx power"
+    )
+    rx_power_low_alarm_dbm: Dbm | None = Field(
+        None, description="the module's own low alarm threshold of rx power"
+    )
+    rx_power_high_warn_dbm: Dbm | None = Field(
+        None, description="the module's own high warning threshold of rx power"
+    )
+    rx_power_high_alarm_dbm: Dbm | None = Field(
+        None, description="the module's own high alarm threshold of rx power"
+    )
 
 
 #: A rack name or a glob of rack names (``h1-*``, ``r[0-4]?``) in a power domain.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -287,9 +288,68 @@ def shown_value(value: Any) -> str:
     return repr(_CREDENTIALS.sub("***", text))[:200]
 
 
+#: (low, high) settings besides the rules' own (those declare ``at_most``): ``low`` must
+#: not exceed ``high``
+ORDERED_SETTINGS: tuple[tuple[str, str], ...] = (
+    # the rows held for the store must take at least one insert batch
+    ("sink_max_rows", "sink_max_buffered_rows"),
+)
+
+
+def ordered_pairs() -> tuple[tuple[str, str], ...]:
+    """Every (low, high) pair of settings: the rules' and :data:`ORDERED_SETTINGS`."""
+    rules = tuple((low.name, high.name) for low, high in registry().ordered)
+    return rules + ORDERED_SETTINGS
+
+
+def contradiction(settings: Settings) -> str | None:
+    """One line naming two settings that contradict each other, or None."""
+    for low, high in ordered_pairs():
+        low_value, high_value = getattr(settings, low), getattr(settings, high)
+        if low_value > high_value:
+            return (
+                f"contradicting settings: {env_name(low)}={low_value:g} is above "
+                f"{env_name(high)}={high_value:g}; it must be at most that"
+            )
+    return None
+
+
+def unknown_variables(
+    environ: Mapping[str, str] | None = None, env_file: Path | None = None
+) -> list[str]:
+    """A warning for each ``MEGAWATCH_*`` variable (of the environment, and of the
+    ``.env`` file the settings read) that is no setting, with the closest known name:
+    a misspelt variable is otherwise ignored without a word."""
+    import difflib
+
+    from dotenv import dotenv_values
+
+    known = sorted(env_name(name) for name in Settings.model_fields)
+    environ = os.environ if environ is None else environ
+    env_file = Path(str(Settings.model_config.get("env_file"))) if env_file is None else env_file
+    sources = [("", list(environ))]
+    if env_file.is_file():
+        sources.append((f"{env_file}: ", [str(k) for k in dotenv_values(env_file)]))
+    bare = [k.removeprefix(ENV_PREFIX) for k in known]  # the prefix would make all alike
+    out = []
+    for where, names in sources:
+        for name in sorted(n for n in names if n.upper().startswith(ENV_PREFIX)):
+            if name.upper() in known:
+                continue
+            close = difflib.get_close_matches(name.upper()[len(ENV_PREFIX) :], bare, n=1)
+            hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
+            out.append(f"{where}{name} is not a megawatch setting{hint}: ignored")
+    return out
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build the settings from the environment, raising one-line :class:`ConfigError`."""
+    """Build the settings from the environment, raising one-line :class:`ConfigError`
+    for a bad value, or for two settings that contradict each other."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(f"invalid setting: {describe_error(exc)}") from None
+    problem = contradiction(settings)
+    if problem is not None:
+        raise ConfigError(problem)
+    return settings

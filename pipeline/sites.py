@@ -20,7 +20,8 @@ from pydantic import ValidationError
 
 from pipeline.core.decode import describe_validation_error
 from pipeline.core.domains import tree_problems
-from pipeline.errors import ConfigError
+from pipeline.core.rules.registry import registry
+from pipeline.errors import ConfigError, yaml_error
 from pipeline.events import SiteSpec
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def load_specs(path: Path) -> list[SiteSpec]:
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text (expected a YAML file)") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+        raise yaml_error(path, exc) from None
     items = doc.get("sites") if isinstance(doc, dict) else doc
     if not isinstance(items, list) or not items:
         raise ConfigError(f"{path}: expected a list of site specs, or a 'sites:' list")
@@ -77,6 +78,9 @@ def load_specs(path: Path) -> list[SiteSpec]:
             specs.append(SiteSpec.model_validate(fields))
         except ValidationError as exc:
             raise ConfigError(f"{path}: site #{i + 1}: {describe_validation_error(exc)}") from None
+        problem = spec_contradiction(specs[-1])
+        if problem:
+            raise ConfigError(f"{path}: site #{i + 1} ({specs[-1].site}): {problem}")
     names = [spec.site for spec in specs]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -85,6 +89,16 @@ def load_specs(path: Path) -> list[SiteSpec]:
     if problems:
         raise ConfigError("\n".join(f"{path}: {line}" for line in problems))
     return specs
+
+
+def spec_contradiction(spec: SiteSpec) -> str | None:
+    """Two of the spec's own values that contradict each other (a warning level above
+    its critical one: the parameters declare it with ``at_most``), or None."""
+    for low, high in registry().ordered:
+        low_value, high_value = low.spec_value(spec), high.spec_value(spec)
+        if low_value is not None and high_value is not None and low_value > high_value:
+            return f"{low.spec}={low_value:g} is above {high.spec}={high_value:g}"
+    return None
 
 
 #: A fleet file of thousands of sites is well under this; /dev/zero or a log file is not.

@@ -8,18 +8,23 @@
   alerts; :mod:`.schedule`: the worker's daily digest (``MEGAWATCH_DIGEST_SCHEDULE_UTC``);
 * :mod:`.report`, :mod:`.report_charts`, :mod:`.report_fleet`: the self-contained HTML
   report (plotly); :mod:`.render`: query results as a table, CSV or JSON;
-* :mod:`.site_list`: the sites an operator sees (specs, and sites sending without one).
+* :mod:`.site_list`: the sites an operator sees (specs, and sites sending without one);
+  :mod:`.names`: the sites, regions, links and rules a command is given, checked against
+  what exists; :mod:`.conditions`: one line per condition where alerts are read (a
+  critical alert supersedes its own warning), each with its key figure.
 
 Named queries themselves are :func:`pipeline.store.named_query`.
 """
 
 __all__ = [
+    "conditions",
     "digest",
     "digest_coverage",
     "digest_data",
     "digest_send",
     "findings",
     "findings_pipeline",
+    "names",
     "ranking",
     "render",
     "report",

@@ -126,6 +126,8 @@ def gather_inputs(
             _num(r["peak_mw"]),
             warn_s=float(r["seconds_above_warn"]),  # exact, from the per-second series
             cap_s=float(r["seconds_above_cap"]),
+            now_mw=_num(r["now_mw"]),
+            now_at=_time(r["now_at"]),
         )
         for r in _rows(run("sites_above_warning", **window))
         if not site or r["site"] == site

@@ -21,6 +21,7 @@ from pipeline.core.forecast import PowerTrend
 GROWTH_FINDING_DAYS = 30.0  # a site reaching its cap later than this is no finding
 GROWTH_WARNING_DAYS = 7.0
 GROWTH_MENTION_DAYS = 365.0  # near-cap sentences mention a reach date up to this far
+STALE_NOW_S = 60.0  # a "now" older than this says how old it is
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,10 @@ class SiteTime:
     peak_mw: float | None
     warn_s: float
     cap_s: float
+    #: the site's latest evaluated power in the window (what its cap alert judged) and
+    #: when it was evaluated; None where the query did not give it
+    now_mw: float | None = None
+    now_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -112,11 +117,12 @@ def cap_findings(
     for t in times:
         if t.cap_mw is None or t.cap_mw <= 0:
             continue
-        peak = f" (peak {mw_text(t.peak_mw)})" if t.peak_mw is not None else ""
+        peak = f" (peak {mw_text(t.peak_mw)}{now_clause(t, now)})" if t.peak_mw is not None else ""
         cap = mw_text(t.cap_mw)
         facts = {
             "cap_mw": t.cap_mw,
             "peak_mw": t.peak_mw,
+            "now_mw": t.now_mw,
             "seconds_above_warn": t.warn_s,
             "seconds_above_cap": t.cap_s,
             "warn_ratio": t.warn_ratio,
@@ -155,6 +161,17 @@ def cap_findings(
     return out
 
 
+def now_clause(t: SiteTime, end: datetime) -> str:
+    """``; now 5.5 MW, 115 % of its cap``: the latest evaluation, with its age when it is
+    not fresh (a site that stopped reporting before the end of the window)."""
+    if t.now_mw is None or not t.cap_mw:
+        return ""
+    text = f"; now {mw_text(t.now_mw)}, {t.now_mw / t.cap_mw * 100:.0f} % of its cap"
+    if t.now_at is not None and (age := (end - t.now_at).total_seconds()) >= STALE_NOW_S:
+        text += f", as of {duration_text(age)} before the end of the window"
+    return text
+
+
 def _reach_clause(growth: Growth | None, now: datetime) -> str:
     if growth is None or growth.reach_at is None or growth.slope_mw_per_day <= 0:
         return ""
@@ -173,9 +190,10 @@ def _growth_finding(t: SiteTime, growth: Growth | None, now: datetime) -> Findin
     if not 0 < days <= GROWTH_FINDING_DAYS or t.cap_mw is None:
         return None
     severity = "warning" if days <= GROWTH_WARNING_DAYS else "info"
+    level = mw_text(t.now_mw) if t.now_mw is not None else f"about {mw_text(growth.level_mw)}"
     text = (
         f"site {t.site} grows {growth.slope_mw_per_day:+.2f} MW/day "
-        f"(now {mw_text(growth.level_mw)}); at this rate it reaches its "
+        f"(now {level}); at this rate it reaches its "
         f"{mw_text(t.cap_mw)} cap on {date_text(growth.reach_at, now)}, in {days:.0f} days"
     )
     facts = {

@@ -20,6 +20,7 @@ def render_frame(frame: pd.DataFrame, fmt: str) -> str:
     """
     if len(frame.columns) == 0:  # a statement without a result (DDL, INSERT)
         return "[]" if fmt == "json" else ""
+    frame = _doubles(frame)
     if fmt == "json":
         text = _with_dates(frame).to_json(
             orient="records",
@@ -33,6 +34,26 @@ def render_frame(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
         return str(plain.to_csv(index=False)).rstrip("\n")
     return _aligned(plain, _numeric_columns(frame))
+
+
+def _doubles(frame: pd.DataFrame) -> pd.DataFrame:
+    """Single-precision columns (Float32 in the store) as the doubles their digits say:
+    a Float32 3.9 is 3.9000000953674316 as a double, which would print as 3.90000009537;
+    its own shortest form is 3.9, all that the stored value supports."""
+    import numpy as np
+
+    wide = [name for name in frame.columns if frame[name].dtype == np.float32]
+    if not wide:
+        return frame
+    out = frame.copy()
+    for name in wide:
+        out[name] = [
+            float(np.format_float_positional(value, unique=True, trim="-"))
+            if not np.isnan(value)
+            else np.nan
+            for value in frame[name].to_numpy()
+        ]
+    return out
 
 
 def _numeric_columns(frame: pd.DataFrame) -> set[Any]:

@@ -96,13 +96,13 @@ def build_sections(data: ReportData) -> list[Section]:
         if pd.notna(r.warn_ratio)
     }
     sites = _sites_by_share(f["series"])
-    span_s = (data.end - data.start).total_seconds()
     note = (
         f"{len(sites)} sites; the {MULTIPLES} closest to their caps are drawn"
         if len(sites) > MULTIPLES
         else ""
     )
-    power = site_multiples(f["series"], f["episodes"], ratios, sites, data.end)
+    window = (data.start, data.end)  # every time axis spans the report's window
+    power = site_multiples(f["series"], f["episodes"], ratios, sites, window)
     ledger = f["ledger"]
     return [
         Section(
@@ -112,21 +112,27 @@ def build_sections(data: ReportData) -> list[Section]:
             _ledger_note(ledger),
             table_html=_details(_table(ledger), f"the ledger: {len(ledger)} rows"),
         ),
-        Section("heatmap", "% of cap by site over time", share_heatmap(f["series"], sites, span_s)),
+        Section("heatmap", "% of cap by site over time", share_heatmap(f["series"], sites, window)),
         Section("power", "Site power against cap", power, note),
-        Section("loss", "WAN loss over time", loss_chart(f["loss"])),
+        Section("loss", "WAN loss over time", loss_chart(f["loss"], window)),
         Section("gpus", "GPU utilization against power", utilization_chart(f["gpus"])),
     ]
 
 
 def _ledger_note(ledger: pd.DataFrame) -> str:
+    """How many sites are at or over their caps now: by each site's latest evaluated
+    power, the number its cap alert judges (the ledger's now_mw), and how old that is."""
+    from pipeline.analytics.ranking import duration_text
+
     sites = ledger[ledger["level"] == "site"] if not ledger.empty else ledger
     if sites.empty:
         return ""
     over = int((sites["pct_of_cap"] >= 100).sum())
+    oldest = float(sites["age_s"].max())
     return (
-        f"{len(sites)} sites, {over} at or over their caps now; bars end at the larger of "
-        "power now and the cap, the tick is the peak"
+        f"{len(sites)} sites, {over} at or over their caps now (each site's latest evaluated "
+        f"power, as its cap alert judges it; the oldest is {duration_text(oldest)} old); bars "
+        "end at the larger of power now and the cap, the tick is the peak"
     )
 
 

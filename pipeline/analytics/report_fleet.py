@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 from pipeline.analytics.report_charts import LAYOUT, empty_figure, mark_episodes
 
+Window = tuple[datetime, datetime]  # the report's start and end
 MULTIPLES = 12  # small multiples: the 12 sites closest to their caps
 COLUMNS = 3
 LOSSY_LINKS = 8
@@ -29,24 +30,36 @@ def heat_bucket(span_s: float) -> tuple[str, str]:
     return "min", "minute"
 
 
-def share_heatmap(series: pd.DataFrame, sites: list[str], span_s: float) -> go.Figure:
-    """% of cap (mean power / cap) per site and time bucket; uncapped sites are left out."""
+def window_range(window: Window) -> list[str]:
+    """An x axis range of exactly the report's window (UTC), so that every time axis of
+    the page spans the same hours, whatever the data covers."""
+    return [f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S}" for at in window]
+
+
+def share_heatmap(series: pd.DataFrame, sites: list[str], window: Window) -> go.Figure:
+    """% of cap (mean power / cap) per site and time bucket; uncapped sites are left out.
+
+    Columns are given by their edges (one more than there are columns), so a cell is as
+    wide as its bucket even when the window holds one bucket (plotly would otherwise
+    make a lone column 1 ms wide and label the axis in fractions of a second)."""
     title = "% of cap by site and hour"
     capped = series[series["cap_mw"] > 0] if not series.empty else series
     if capped.empty:
         return empty_figure(title, "no capped site in the window")
-    freq, label = heat_bucket(span_s)
+    freq, label = heat_bucket((window[1] - window[0]).total_seconds())
     frame = capped.assign(
         slot=pd.to_datetime(capped["bucket"]).dt.floor(freq),
         pct=100 * capped["avg_mw"] / capped["cap_mw"],
     )
     grid = frame.pivot_table(index="site", columns="slot", values="pct", aggfunc="mean")
+    slots = pd.date_range(grid.columns.min(), grid.columns.max(), freq=freq)
     order = [site for site in sites if site in grid.index]
-    grid = grid.reindex(order)
+    grid = grid.reindex(index=order, columns=slots)  # a gap is an empty cell, not skipped
+    edges = [*slots, slots[-1] + pd.tseries.frequencies.to_offset(freq)]
     figure = go.Figure(
         go.Heatmap(
             z=grid.to_numpy(),
-            x=list(grid.columns),
+            x=edges,
             y=list(grid.index),
             zmin=50,
             zmax=110,
@@ -68,6 +81,7 @@ def share_heatmap(series: pd.DataFrame, sites: list[str], span_s: float) -> go.F
         **LAYOUT,
     )
     figure.update_yaxes(autorange="reversed", tickfont={"size": 9}, dtick=1)
+    figure.update_xaxes(range=window_range(window))
     return figure
 
 
@@ -76,10 +90,11 @@ def site_multiples(
     episodes: pd.DataFrame,
     warn_ratio: dict[str, float],
     sites: list[str],
-    until: datetime,
+    window: Window,
 ) -> go.Figure:
     """A grid of the top :data:`MULTIPLES` sites: average and peak MW, the cap, the
-    warning level, and their cap alerts' episodes shaded."""
+    warning level, and their cap alerts' episodes shaded; every cell on one time axis
+    (the report's window), so that the same moment lines up in every column."""
     title = "Site power against cap"
     if series.empty:
         return empty_figure(title, "no site power in the window")
@@ -89,7 +104,7 @@ def site_multiples(
         rows=rows,
         cols=min(COLUMNS, len(shown)),
         subplot_titles=shown,
-        shared_xaxes=True,
+        shared_xaxes="all",
         vertical_spacing=min(0.08, 0.35 / rows),
         horizontal_spacing=0.05,
     )
@@ -129,8 +144,9 @@ def site_multiples(
                 row=row,
                 col=col,
             )
-        mark_episodes(figure, episodes, site, (row, col), data, until)
+        mark_episodes(figure, episodes, site, (row, col), data, window[1])
     figure.update_yaxes(title_text="MW", col=1)
+    figure.update_xaxes(range=window_range(window))
     figure.update_layout(title=title, height=max(320, 260 * rows), **LAYOUT)
     return figure
 
@@ -150,7 +166,7 @@ def lossy_links(loss: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return top, len(totals) - len(top)
 
 
-def loss_chart(loss: pd.DataFrame) -> go.Figure:
+def loss_chart(loss: pd.DataFrame, window: Window) -> go.Figure:
     """Loss % over time of the lossiest WAN links only; the others are counted."""
     title = "WAN packet loss over time"
     if loss.empty:
@@ -175,4 +191,5 @@ def loss_chart(loss: pd.DataFrame) -> go.Figure:
         legend={"orientation": "h", "y": -0.2},
         **LAYOUT,
     )
+    figure.update_xaxes(range=window_range(window))
     return figure

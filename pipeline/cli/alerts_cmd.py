@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pipeline.cli.common import format_option, settings_from
+from pipeline.cli.common import echo_frame, format_option, settings_from
 from pipeline.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -169,8 +169,8 @@ def _echo_outcomes(receivers: list[Receiver], records: list[DeliveryRecord]) -> 
 
 # --- reading the store ----------------------------------------------------------------
 _LIST_SQL = """
-SELECT changed_at, status, severity, rule, site, link, rack, domain, value, threshold,
-       starts_at, ends_at, seq, fingerprint, summary
+SELECT changed_at, severity, status, site, rule, value, threshold, summary, link, rack, domain,
+       starts_at, ends_at, seq, fingerprint
 FROM (
     SELECT *, greatest(starts_at, ifNull(ends_at, starts_at)) AS changed_at
     FROM alerts FINAL
@@ -203,12 +203,20 @@ LIMIT {limit:UInt32}
 @click.option("--site", default="", help="Only this site.")
 @click.option("--status", type=click.Choice(["", "firing", "resolved"]), default="")
 @click.option("--include-test", is_flag=True, help="Also list test alerts.")
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="Also the firing warnings whose critical alert fires (superseded: not listed).",
+)
 @click.option("--limit", type=int, default=200, show_default=True)
 @format_option
 def list_alerts(
-    since: str, site: str, status: str, include_test: bool, limit: int, fmt: str
+    since: str, site: str, status: str, include_test: bool, every: bool, limit: int, fmt: str
 ) -> None:
-    """Alerts firing now or changed within --since, latest state of each."""
+    """Alerts firing now or changed within --since, latest state of each; one per
+    condition (a firing critical alert supersedes its own warning), the key figure
+    first in a table."""
     params = {
         "since_s": parse_duration(since),
         "site": site,
@@ -216,7 +224,45 @@ def list_alerts(
         "include_test": int(include_test),
         "limit": limit,
     }
-    _print(query(settings_from(), _LIST_SQL, params), fmt, "no alerts")
+    settings = settings_from()
+    _check(settings, "site", site, "--site")
+    frame = query(settings, _LIST_SQL, params)
+    if not every:
+        frame = _strongest_only(frame)
+    if fmt == "table" and not frame.empty:
+        frame = _figure_first(frame)
+    echo_frame(frame, fmt)
+
+
+def _strongest_only(frame: pd.DataFrame) -> pd.DataFrame:
+    """Without the firing alerts a stronger firing alert of their condition supersedes."""
+    from pipeline.analytics.conditions import superseded_out
+
+    rows = [{**row, "_at": at} for at, row in enumerate(frame.to_dict("records"))]
+    kept = [row["_at"] for row in superseded_out(rows)]
+    if len(kept) < len(rows):
+        click.echo(
+            f"{len(rows) - len(kept)} warnings not listed: their critical alert fires "
+            "(--all lists them)",
+            err=True,
+        )
+    return frame.iloc[kept].reset_index(drop=True)
+
+
+def _figure_first(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table's columns for a narrow terminal: when, how bad, where, the key figure,
+    then the text (which may wrap), and the rest."""
+    from pipeline.analytics.conditions import key_figure
+
+    figures = [key_figure(row) for row in frame.to_dict("records")]
+    return frame.assign(figure=figures)[
+        ["changed_at", "severity", "status", "site", "figure", "summary"]
+        + [
+            c
+            for c in frame.columns
+            if c not in ("changed_at", "severity", "status", "site") and c != "summary"
+        ]
+    ]
 
 
 @alerts.command("deliveries")
@@ -238,16 +284,25 @@ def deliveries(since: str, receiver: str, outcome: str, limit: int, fmt: str) ->
         "outcome": outcome,
         "limit": limit,
     }
-    _print(query(settings_from(), _DELIVERIES_SQL, params), fmt, "no delivery attempts")
+    settings = settings_from()
+    _check(settings, "receiver", receiver, "--receiver")
+    echo_frame(query(settings, _DELIVERIES_SQL, params), fmt)
 
 
-def _print(frame: pd.DataFrame, fmt: str, empty: str) -> None:
-    from pipeline.analytics.render import render_frame
-
-    if frame.empty and fmt == "table":
-        click.echo(empty)
+def _check(settings: Settings, kind: str, value: str, option: str) -> None:
+    """``value`` names a site (receiver) the store holds (or configured receivers)."""
+    if not value:
         return
-    click.echo(render_frame(frame, fmt))
+    from pipeline.analytics.names import check_name, known_names
+    from pipeline.store.named import query_target
+
+    with query_target(settings) as target:
+        known = known_names(target, kind)
+    if kind == "receiver":
+        from pipeline.notify.receivers import receivers_from_settings
+
+        known |= {r.name for r in receivers_from_settings(settings)}
+    check_name(kind, value, known, option)
 
 
 def query(settings: Settings, sql: str, params: dict[str, Any]) -> pd.DataFrame:

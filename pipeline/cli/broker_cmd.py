@@ -42,8 +42,9 @@ def _stop_requested() -> Iterator[threading.Event]:
 def broker(port: int | None) -> None:
     """Run the embedded Kafka-compatible broker (Tansu, in memory) until Ctrl-C.
 
-    Other megawatch commands with the same MEGAWATCH_DATA_DIR find and use it; plain
-    Kafka clients (kcat, kafka-python...) connect to the printed address.
+    Other megawatch commands with the same MEGAWATCH_DATA_DIR find and use it; feed it
+    with `megawatch publish` (kcat fails against it: docs/feeding.md). Kafka client
+    libraries (kafka-python, aiokafka) connect to the printed address.
     """
     from pipeline.broker.process import EmbeddedBroker, broker_lock, discover
 
@@ -86,7 +87,8 @@ def _print_banner(bootstrap: str, cluster_id: str, data_dir: str, log_path: str)
     click.echo(f"  broker log  {log_path}")
     click.echo(
         f"Other megawatch commands with MEGAWATCH_DATA_DIR={data_dir} use it automatically;\n"
-        f"plain Kafka clients connect directly, e.g.  kcat -b {bootstrap} -L\n"
+        "send it JSON lines with  megawatch publish TOPIC --key SITE  (kcat fails against\n"
+        "this broker; Kafka client libraries such as kafka-python connect to the address)\n"
         "Storage is in memory (about 250 bytes per record, never compacted or expired):\n"
         "topics and messages are gone when it stops. Ctrl-C to stop."
     )

@@ -5,11 +5,15 @@ from __future__ import annotations
 import errno
 import logging
 import socket
+from typing import TYPE_CHECKING
 
 import click
 
 from pipeline.errors import ConfigError
-from pipeline.settings import Settings, load_settings
+from pipeline.settings import Settings, load_settings, unknown_variables
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def settings_from(ctx: click.Context | None = None) -> Settings:
@@ -20,6 +24,8 @@ def settings_from(ctx: click.Context | None = None) -> Settings:
         root.obj = {}
     if "settings" not in root.obj:
         root.obj["settings"] = load_settings()
+        for warning in unknown_variables():  # once per command: the settings are built once
+            click.echo(f"megawatch: warning: {warning}", err=True)
     settings: Settings = root.obj["settings"]
     return settings
 
@@ -32,6 +38,19 @@ format_option = click.option(
     show_default=True,
     help="Output format.",
 )
+
+
+def echo_frame(frame: pd.DataFrame, fmt: str) -> None:
+    """Print a query result; an empty one still shows its columns and says "0 rows"
+    (on stdout for a table, on stderr for csv and json, whose stdout stays parseable:
+    the header line alone, ``[]``)."""
+    from pipeline.analytics.render import render_frame
+
+    text = render_frame(frame, fmt)
+    if text:
+        click.echo(text)
+    if frame.empty:
+        click.echo("0 rows", err=fmt != "table")
 
 
 #: Libraries whose INFO lines (Faust's ~130 start-up lines, every rebalance step) drown

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.analytics.render import render_frame
-from pipeline.cli.common import format_option, settings_from
+from pipeline.cli.common import echo_frame, format_option, settings_from
 from pipeline.errors import QueryError
 
 if TYPE_CHECKING:
@@ -60,8 +60,11 @@ def migrate(cluster: str | None) -> None:
 def status() -> None:
     """Show applied and pending migrations, and each table's rows and size."""
     from pipeline.store import open_store
+    from pipeline.store.reader import require_store
 
-    with open_store(settings_from()) as store:
+    settings = settings_from()
+    require_store(settings)  # a status read does not create the store
+    with open_store(settings) as store:
         kind = "embedded chDB" if store.embedded else "ClickHouse server"
         click.echo(f"store: {store.display} ({kind} {store.server_version()})")
         _echo_migrations(store.migration_status())
@@ -113,17 +116,27 @@ def _echo_tables(store: Store) -> None:
 def sql(query: str, params: tuple[str, ...], fmt: str) -> None:
     """Run QUERY on the store and print the result (times as ISO-8601 UTC).
 
+    A parameter named site, peer_site, region, link, domain, rule or receiver must name
+    one the store holds (a typo fails, with the closest names, instead of printing
+    nothing).
+
     \b
     Examples:
       megawatch sql "SELECT site, max(total_w) FROM site_power GROUP BY site"
-      megawatch sql "SELECT * FROM site_power_per_minute WHERE site = {site:String}" -p site=ams-1
+      megawatch sql "SELECT * FROM site_power_per_minute WHERE site = {site:String}" \
+        -p site=train-ams-1
     """
     from pipeline.store.reader import read_query
 
-    frame = read_query(settings_from(), query, _sql_params(params) or None, untrusted=True)
-    text = render_frame(frame, fmt)
-    if text:
-        click.echo(text)
+    settings = settings_from()
+    values = _sql_params(params)
+    if values:
+        from pipeline.analytics.names import check_params
+        from pipeline.store.named import query_target
+
+        with query_target(settings) as target:
+            check_params(target, values)  # site=ams-1 where the fleet has train-ams-1
+    echo_frame(read_query(settings, query, values or None, untrusted=True), fmt)
 
 
 def _sql_params(pairs: tuple[str, ...]) -> dict[str, str]:

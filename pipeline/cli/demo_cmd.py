@@ -5,23 +5,42 @@ from __future__ import annotations
 import click
 
 from pipeline.cli.common import settings_from
+from pipeline.demo.options import DEMO_DURATION_S, DemoOptions
+
+# DemoOptions' fields hold their defaults as class attributes (a frozen dataclass)
+
+
+def _duration(value: float) -> float | None:
+    if value == 0:
+        return None  # until Ctrl-C
+    if value < 10:
+        raise click.BadParameter("at least 10 s (or 0: until Ctrl-C)", param_hint="--duration")
+    return value
 
 
 @click.command()
 @click.option(
     "--duration",
-    type=click.FloatRange(min=10),
-    default=None,
-    help="Seconds to run (default: until Ctrl-C).",
+    type=float,
+    default=DEMO_DURATION_S,
+    show_default=True,
+    callback=lambda _ctx, _param, value: _duration(value),
+    help="Seconds to run (at least 10; 0: until Ctrl-C). Ctrl-C ends it sooner, with its summary.",
 )
 @click.option(
-    "--sites", type=click.IntRange(2, 100), default=12, show_default=True, help="Simulated sites."
+    "--sites",
+    type=click.IntRange(2, 100),
+    default=DemoOptions.sites,
+    show_default=True,
+    help="Simulated sites.",
 )
-@click.option("--seed", type=int, default=7, show_default=True, help="Simulator seed.")
+@click.option(
+    "--seed", type=int, default=DemoOptions.seed, show_default=True, help="Simulator seed."
+)
 @click.option(
     "--breach-after",
     type=click.FloatRange(min=0),
-    default=20.0,
+    default=DemoOptions.breach_after_s,
     show_default=True,
     help="Seconds until a site ramps over its cap and a WAN link starts dropping.",
 )
@@ -33,7 +52,8 @@ from pipeline.cli.common import settings_from
 def demo(
     duration: float | None, sites: int, seed: int, breach_after: float, live: bool | None
 ) -> None:
-    """Run broker, store, worker, notifier, a webhook receiver and a simulated fleet.
+    """Run broker, store, worker, notifier, a webhook receiver and a simulated fleet for
+    --duration seconds.
 
     Starts the embedded broker (or uses MEGAWATCH_KAFKA_BOOTSTRAP), migrates the store
     (MEGAWATCH_CLICKHOUSE_DSN, default the embedded chDB in MEGAWATCH_DATA_DIR), starts a
@@ -45,7 +65,7 @@ def demo(
     """
     from rich.console import Console
 
-    from pipeline.demo.runner import Demo, DemoOptions
+    from pipeline.demo.runner import Demo
     from pipeline.demo.terminal import terminal_foreground
 
     options = DemoOptions(

@@ -58,18 +58,24 @@ def digest(
     \b
     Examples:
       megawatch digest
-      megawatch digest --since 7d --site ams-1
+      megawatch digest --since 7d --site train-ams-1
       megawatch digest --send
     """
     from pipeline.analytics.digest_data import current_specs, read_digest
+    from pipeline.analytics.names import check_name, known_names
     from pipeline.store.named import query_target
+    from pipeline.store.reader import require_store
 
     settings = settings_from()
     until = parse_until(until_text)
+    require_store(settings)  # before the broker is asked for the specs
     specs, note = current_specs(settings)
     if note:
         click.echo(note, err=True)
     with query_target(settings) as target:
+        if site:  # a typo must not read as "nothing to report"
+            known = known_names(target, "site") | set(specs or {})
+            check_name("site", site, known, "--site")
         result = read_digest(
             target, settings, parse_duration(since), until, site, top=top, specs=specs
         )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pipeline.cli.common import format_option, settings_from
+from pipeline.cli.common import echo_frame, format_option, settings_from
 from pipeline.errors import QueryError
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ def query(name: str | None, params: tuple[str, ...], list_them: bool, fmt: str) 
     Examples:
       megawatch query --list
       megawatch query fleet_ledger
-      megawatch query site_headroom -p site=ams-1 -p since_s=6h -p bucket_s=15m
+      megawatch query site_headroom -p site=train-ams-1 -p since_s=6h -p bucket_s=15m
       megawatch query top_racks -p limit=5 --format csv
     """
     from pipeline.store.named import get_query, named_queries, named_query
@@ -57,14 +57,15 @@ def query(name: str | None, params: tuple[str, ...], list_them: bool, fmt: str) 
         if name is None and not list_them:
             click.echo("\nrun one with: megawatch query NAME [--param NAME=VALUE ...]")
         return
-    from pipeline.analytics.render import render_frame
+    from pipeline.analytics.names import check_params
+    from pipeline.store.named import query_target
 
-    get_query(name)  # an unknown name fails before the store is opened
-    frame = named_query(settings_from(), name, **_split_params(params))
-    if frame.empty and fmt == "table":
-        click.echo(f"{name}: no rows")
-        return
-    click.echo(render_frame(frame, fmt))
+    values = _split_params(params)
+    get_query(name).bind(values)  # unknown names and bad values fail before the store opens
+    with query_target(settings_from()) as target:
+        check_params(target, values)  # a site, region, link... that exists
+        frame = named_query(target, name, **values)
+    echo_frame(frame, fmt)
 
 
 def listing(queries: Iterable[NamedQuery]) -> str:

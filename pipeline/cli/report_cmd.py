@@ -58,14 +58,17 @@ def report(
     \b
     Examples:
       megawatch report --out report.html
-      megawatch report --site ams-1 --since 7d --out ams-1.html
+      megawatch report --site train-ams-1 --since 7d --out ams-1.html
     """
+    from pipeline.analytics.names import check_name, known_names
     from pipeline.analytics.report import build_sections, read_report_data, render_html
     from pipeline.cli.digest_cmd import parse_until
     from pipeline.store.named import query_target
 
     settings = settings_from()
     with query_target(settings) as target:
+        if site:
+            check_name("site", site, known_names(target, "site"), "--site")
         data = read_report_data(target, parse_duration(since), parse_until(until_text), site)
     sections = build_sections(data)
     page = render_html(data, sections)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.common import format_option, settings_from
+from pipeline.cli.common import echo_frame, format_option, settings_from
 
 
 @click.group()
@@ -39,10 +39,9 @@ def apply(file: Path) -> None:
 @format_option
 def list_(fmt: str) -> None:
     """Show the specs on control.sites, and sites sending telemetry without one."""
-    from pipeline.analytics.render import render_frame
     from pipeline.analytics.site_list import sites_frame
 
     frame, note = sites_frame(settings_from())
-    click.echo(render_frame(frame, fmt))
+    echo_frame(frame, fmt)
     if note:
         click.echo(note, err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from typing import Any
 
 import click
@@ -49,13 +50,13 @@ def worker(quiet: bool) -> None:
         click.echo(f"store {settings.store_dsn_redacted} {done}", err=True)
         app = create_app(settings, endpoint=endpoint, resources=resources)
         _announce_ready(app, f"http://{settings.web_host}:{settings.web_port}")
-        runner = faust.Worker(
+        runner = plain_worker(faust.Worker)(
             app,
             loglevel=settings.log_level.lower(),
             quiet=quiet,
             redirect_stdouts=False,
         )
-        runner.on_setup_root_logger = lambda *_: quiet_libraries(settings.log_level)  # type: ignore[method-assign]
+        runner.on_setup_root_logger = lambda *_: quiet_libraries(settings.log_level)
         tune_for_throughput()  # after setup: what exists now is never collected
         runner.execute_from_commandline()
     finally:
@@ -63,6 +64,34 @@ def worker(quiet: bool) -> None:
             resources.store.close()
         if owned_broker is not None:
             owned_broker.stop()
+
+
+def plain_worker(base: type[Any]) -> type[Any]:
+    """Faust's Worker, writing nothing meant for a terminal into a file: its progress
+    spinner (backspaces and the cursor codes ``ESC[?25l``/``ESC[?25h``) only on a
+    terminal, and Ctrl-C as one log line instead of ``-INT- -INT- -INT-``."""
+
+    class PlainWorker(base):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            if not _is_terminal(self.stdout):
+                self.spinner = None  # faust checks for one before each use
+
+        def _on_sigint(self) -> None:
+            if _is_terminal(self.stderr):
+                super()._on_sigint()
+                return
+            logger.info("SIGINT: stopping")
+            self._schedule_shutdown(signal.SIGINT)
+
+    return PlainWorker
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def _announce_ready(app: Any, url: str) -> None:

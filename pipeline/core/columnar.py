@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from itertools import repeat
 from operator import itemgetter
 from typing import Any, Generic, TypeVar, overload
@@ -28,11 +28,15 @@ from typing import Any, Generic, TypeVar, overload
 import orjson
 from pydantic import BaseModel, ValidationError, create_model
 
+from pipeline.core.column_kinds import Check, flags, lanes, per_priority, tagged
+from pipeline.core.column_kinds import Unsure as Unsure  # decode catches it from here
 from pipeline.core.typed_json import TypedDecoder
 from pipeline.events import (
     MAX_COUNTER,
+    MAX_DBM,
     MAX_GPU_POWER_W,
     MAX_RACK_POWER_W,
+    MIN_DBM,
     GpuSample,
     LinkClass,
     LinkCounters,
@@ -47,10 +51,6 @@ _MAX_TS = 2**53
 _EXACT_FLOAT = 2**53  # ints beyond are left to pydantic (its big-int handling differs)
 _CACHE_LIMIT = 65_536  # distinct ids (or ts strings) remembered; cleared when full
 _NUMBER = {int, float}
-
-
-class Unsure(Exception):
-    """A column the fast path cannot vouch for: the message goes to pydantic."""
 
 
 class EventColumns(Sequence[E]):
@@ -93,7 +93,7 @@ def column(events: Sequence[Any], name: str) -> list[Any]:
 
 
 # --- per-column checks: each returns the column as pydantic would give it, or raises ---
-Check = Callable[[list[Any]], list[Any]]
+# (those of the link-health fields that are not scalars: pipeline.core.column_kinds)
 
 
 class _Ids:
@@ -125,14 +125,6 @@ class _Ids:
 _NONE = type(None)
 
 
-def _tagged(check: Check, kind: str, typed: Check) -> Check:
-    """A check with its JSON kind (for :mod:`pipeline.core.typed_json`) and the variant
-    for columns whose JSON types msgspec already checked."""
-    check.kind = kind  # type: ignore[attr-defined]
-    check.typed = typed  # type: ignore[attr-defined]
-    return check
-
-
 def _min_max(values: list[Any]) -> tuple[Any, Any]:
     """Min and max of numbers that may include None (None, None: no number at all).
 
@@ -143,6 +135,8 @@ def _min_max(values: list[Any]) -> tuple[Any, Any]:
     try:
         return min(values), max(values)
     except TypeError:
+        if values.count(None) == len(values):  # an optional field nobody sent: in C
+            return None, None
         present = [v for v in values if v is not None]
         return (min(present), max(present)) if present else (None, None)
 
@@ -196,7 +190,7 @@ def floats(lo: float, hi: float, *, lo_open: bool = False, optional: bool = Fals
     def outside(low: float, high: float) -> bool:
         return (low <= lo if lo_open else low < lo) or high > hi
 
-    return _tagged(check, "float", typed)
+    return tagged(check, "float", typed)
 
 
 def counters(*, optional: bool = False) -> Check:
@@ -210,7 +204,7 @@ def counters(*, optional: bool = False) -> Check:
             raise Unsure
         return values
 
-    return _tagged(check, "counter", typed)
+    return tagged(check, "counter", typed)
 
 
 def texts(lo: int, hi: int) -> Check:
@@ -228,7 +222,7 @@ def texts(lo: int, hi: int) -> Check:
                 raise Unsure
         return values
 
-    return _tagged(check, "text", typed)
+    return tagged(check, "text", typed)
 
 
 def enum(members: dict[str, Any]) -> Check:
@@ -238,7 +232,7 @@ def enum(members: dict[str, Any]) -> Check:
         except (KeyError, TypeError):
             raise Unsure from None
 
-    return _tagged(check, "enum", check)
+    return tagged(check, "enum", check)
 
 
 class _Stamps:
@@ -335,7 +329,47 @@ FIELDS: dict[type[BaseModel], dict[str, str | Check]] = {
         "dropped_packets": counters(),
         "peer_site": _OPTIONAL_IDS,
         "error_packets": counters(optional=True),
+        "fec_corrected_codewords": counters(optional=True),
+        "fec_uncorrectable_codewords": counters(optional=True),
+        "symbol_errors": counters(optional=True),
+        "rx_bits": counters(optional=True),
+        "effective_ber": floats(0, 1, optional=True),
+        "carrier_transitions": counters(optional=True),
+        "link_down_events": counters(optional=True),
+        "carrier_up": flags(),
+        "rx_discarded_packets": counters(optional=True),
+        "pause_storm_warnings": counters(optional=True),
+        "pause_storm_errors": counters(optional=True),
+        "rx_pause_frames": per_priority(),
+        "tx_pause_frames": per_priority(),
+        "rx_pause_us": per_priority(),
+        "tx_pause_us": per_priority(),
+        "rx_power_dbm": lanes(),
+        "tx_power_dbm": lanes(),
+        "rx_power_low_warn_dbm": floats(MIN_DBM, MAX_DBM, optional=True),
+        "rx_power_low_alarm_dbm": floats(MIN_DBM, MAX_DBM, optional=True),
+        "rx_power_high_warn_dbm": floats(MIN_DBM, MAX_DBM, optional=True),
+        "rx_power_high_alarm_dbm": floats(MIN_DBM, MAX_DBM, optional=True),
     },
+}
+
+
+#: model -> the fields most of its messages are made of (agents' link counters carry no
+#: link-health field): msgspec decodes those with a struct of them alone (TypedDecoder)
+LEAN: dict[type[BaseModel], frozenset[str]] = {
+    LinkCounters: frozenset(
+        (
+            "site",
+            "link",
+            "link_class",
+            "ts",
+            "tx_packets",
+            "rx_packets",
+            "dropped_packets",
+            "peer_site",
+            "error_packets",
+        )
+    ),
 }
 
 
@@ -356,7 +390,7 @@ class ColumnarDecoder(Generic[E]):
             name: "ids" if how in (_IDS, _OPTIONAL_IDS) else "ts" if how == "ts" else how.kind  # type: ignore[union-attr]
             for name, how in fields.items()
         }
-        self._typed = TypedDecoder(model, kinds, max_events)
+        self._typed = TypedDecoder(model, kinds, max_events, LEAN.get(model, frozenset()))
 
     @classmethod
     def of(cls, model: type[E], max_events: int) -> ColumnarDecoder[E] | None:

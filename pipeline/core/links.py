@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from array import array
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from pipeline.core.link_health import LinkHealth
 
 
 class LinkDelta(NamedTuple):
@@ -42,9 +45,12 @@ class LinkState:
     where one entry per sample took 1-5 KiB (a 1 GW campus has thousands of links). The
     window is resolved to a bucket: the loss covers the buckets that end inside the last
     ``window_ms`` of event time, i.e. between ``window_ms`` and one bucket more.
+
+    ``health`` is the link's :class:`pipeline.core.link_health.LinkHealth`, made when
+    its first sample with a link-health field arrives (None for links without any).
     """
 
-    __slots__ = ("_buckets", "bucket_ms", "last", "last_ts", "resets", "window_ms")
+    __slots__ = ("_buckets", "bucket_ms", "health", "last", "last_ts", "resets", "window_ms")
 
     def __init__(self, window_ms: int) -> None:
         self.window_ms = window_ms
@@ -52,6 +58,7 @@ class LinkState:
         self.last_ts: int | None = None
         self.last: tuple[int, int, int] = (0, 0, 0)  # tx, rx, dropped
         self.resets = 0
+        self.health: LinkHealth | None = None
         # The buckets, then the window's sums until the next sample changes them (a
         # sample's row, the loss rule and its minimum-traffic check all ask for them:
         # three scans of the buckets otherwise), kept in the array: 16 B, no objects.

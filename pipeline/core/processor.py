@@ -237,8 +237,9 @@ class Processor:
     ) -> Outcome:
         site = events[0].site
         monitor = self.monitor(key or site, partition, now_ms)
-        columns = link_columns(monitor, events, partition, offset)
-        alerts = monitor.evaluate_links(sorted(set(columns[1])), now_ms, self.policy(site))
+        columns, health = link_columns(monitor, events, partition, offset)
+        links = sorted(set(columns[1]))
+        alerts = monitor.evaluate_links(links, now_ms, self.policy(site), sorted(health))
         return Outcome(columns, alerts)
 
     # --- the periodic tick ---------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline.core.columnar import column as field_column
 from pipeline.core.gpu import board_power_w
+from pipeline.core.link_health import HEALTH_FIELDS, HealthRow
 from pipeline.core.rows import GPU_COLUMNS, Columns
 from pipeline.core.site import SiteMonitor
 from pipeline.events import GpuSample, LinkClass, LinkCounters, RackPower
@@ -70,17 +71,19 @@ def gpu_columns(
 
 def link_columns(
     monitor: SiteMonitor, events: Sequence[LinkCounters], partition: int, offset: int
-) -> Columns:
+) -> tuple[Columns, set[str]]:
     """The rows of table link_samples (column 1: the links), with each sample's deltas
-    and loss from its link's state, which it moves forward."""
+    and loss from its link's state, which it moves forward; and the links whose samples
+    carried link-health fields."""
     links, classes = field_column(events, "link"), field_column(events, "link_class")
     peers = field_column(events, "peer_site")
     counters = [field_column(events, name) for name in _LINK_COUNTERS]
     # One map over the columns, then a transpose: no per-sample Python loop body.
     deltas = map(monitor.observe_link, links, classes, peers, *counters[:4])
     d_tx, d_rx, d_dropped, baseline, reset, _late, loss = map(list, zip(*deltas, strict=True))
+    reported, derived, health = _link_health(monitor, events, links, counters[0])
     n = len(events)
-    return [
+    columns: Columns = [
         [events[0].site] * n,
         links,
         list(map(_LINK_CLASS_TEXT.__getitem__, classes)),
@@ -92,9 +95,68 @@ def link_columns(
         list(map(int, baseline)),
         list(map(int, reset)),
         loss,
+        *reported,
+        *derived,
         [partition] * n,
         [offset] * n,
     ]
+    return columns, health
+
+
+#: what a sample without link-health fields stores in the derived columns
+_NO_HEALTH = HealthRow(0, 0, 0, 0, 0, {}, {}, None, None)
+#: a map or array field -> what its store column holds where a sample has none (one
+#: object per field, shared by its rows: the columns are only read)
+_EMPTY: dict[str, Any] = {
+    name: [] if name.endswith("_dbm") else {}
+    for name in (
+        *("rx_pause_frames", "tx_pause_frames", "rx_pause_us", "tx_pause_us"),
+        *("rx_power_dbm", "tx_power_dbm"),
+    )
+}
+
+
+def _link_health(
+    monitor: SiteMonitor, events: Sequence[LinkCounters], links: list[str], stamps: list[int]
+) -> tuple[Columns, Columns, set[str]]:
+    """The link-health columns as stored (maps and arrays empty, flags 0/1, where a
+    sample has none), the derived ones, and the links whose samples carried any.
+
+    Most messages carry none: that is told by one ``count`` per field, in C, and costs
+    no per-sample Python."""
+    reported = [field_column(events, name) for name in HEALTH_FIELDS]
+    n = len(links)
+    if all(column.count(None) == n for column in reported):
+        stored = list(map(_stored, HEALTH_FIELDS, reported))
+        return stored, [[value] * n for value in _NO_HEALTH], set()
+    rows: list[HealthRow] = []
+    health: set[str] = set()
+    for link, ts, sample in zip(links, stamps, zip(*reported, strict=True), strict=True):
+        if sample.count(None) == len(sample):
+            rows.append(_NO_HEALTH)
+            continue
+        rows.append(monitor.observe_health(link, ts, sample))
+        health.add(link)
+    stored = list(map(_stored, HEALTH_FIELDS, reported))
+    return stored, list(map(list, zip(*rows, strict=True))), health
+
+
+def _stored(name: str, values: list[Any]) -> list[Any]:
+    """A link-health column as its store column takes it: a map or array is never
+    null (empty instead), a flag is 0/1."""
+    if name == "carrier_up":
+        if values.count(None) == len(values):
+            return values
+        return [None if v is None else int(v) for v in values]
+    empty = _EMPTY.get(name)
+    if empty is None:
+        return values
+    absent = values.count(None)
+    if absent == 0:
+        return values
+    return (
+        [empty] * absent if absent == len(values) else [empty if v is None else v for v in values]
+    )
 
 
 def _or_empty(values: list[str | None]) -> list[str]:

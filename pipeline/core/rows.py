@@ -1,6 +1,6 @@
 """The rows the core hands to storage: column order of the raw tables, the alerts table and
 per-site and per-domain series (``sql/migrations/001_raw_tables.sql``, ``005_*``,
-``007_*``).
+``007_*``, ``009_*``).
 
 The core builds rows as columns (one list per column, the shape column-oriented inserts
 want) in exactly these orders; the worker's sink inserts them under these names with
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from pipeline.core.link_health import HEALTH_FIELDS, HealthRow
 
 #: the alerts table (sql/migrations), filled from the alerts topic by the worker; its
 #: first columns, up to ``test``, are the alert's own fields (the notifier reads them back)
@@ -80,6 +82,10 @@ LINK_COLUMNS = (
     "baseline",
     "reset",
     "loss_ratio",
+    # the link-health fields as reported (pipeline.core.link_health.HEALTH_FIELDS), then
+    # what was derived from them (pipeline.core.link_health.HealthRow); 009_*
+    *HEALTH_FIELDS,
+    *HealthRow._fields,
     "kafka_partition",
     "kafka_offset",
 )

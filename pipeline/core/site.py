@@ -22,20 +22,23 @@ forecast, idle or telemetry alert fires or resolves). Racks and links silent for
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pipeline.core.alert_book import AlertBook
 from pipeline.core.domains import DomainTree
 from pipeline.core.gpu import RackGpus
+from pipeline.core.link_health import HealthRow, LinkHealth
 from pipeline.core.links import LinkDelta, LinkState
 from pipeline.core.partial import Partial, is_empty
 from pipeline.core.policy import RuleConfig, SitePolicy
 from pipeline.core.power import PowerSnapshot, SitePower, Sums, Windows
 from pipeline.core.rows import DomainRow, SeriesRow
 from pipeline.core.rules.common import LOSS_WINDOW, STALE_AFTER
+from pipeline.core.rules.link_windows import health_windows
 from pipeline.core.rules.registry import registry
 from pipeline.core.rules.scopes import (
+    LINK_HEALTH,
     LINK_SAMPLES,
     LINK_TICK,
     RACK_GPUS,
@@ -67,6 +70,8 @@ class SiteMonitor:
         # One list per scope, built once: a message runs these, nothing else.
         self.link_rules = rules.rules_of(LINK_SAMPLES)
         self.link_tick_rules = rules.rules_of(LINK_TICK)
+        self.link_health_rules = rules.rules_of(LINK_HEALTH)
+        self.health_windows = health_windows(config)
         self.gpu_rules = rules.rules_of(RACK_GPUS)
         self.power = SitePower(site)
         self.links: dict[str, tuple[LinkState, LinkClass, str | None]] = {}
@@ -194,15 +199,31 @@ class SiteMonitor:
             self.links[sys.intern(link)] = entry
         return entry[0].observe(ts_ms, tx, rx, dropped)
 
-    def evaluate_links(self, links: Iterable[str], now_ms: int, policy: SitePolicy) -> list[Alert]:
-        """The link-sample rules (loss) of ``links`` (known links), in the order given:
-        once per message, each rule looping over the links itself."""
+    def observe_health(self, link: str, ts_ms: int, sample: Sequence[Any]) -> HealthRow:
+        """A sample's link-health fields (after :meth:`observe_link` of the same sample),
+        in the order of :data:`pipeline.core.link_health.HEALTH_FIELDS`."""
+        state = self.links[link][0]
+        if state.health is None:
+            state.health = LinkHealth(self.health_windows)
+        return state.health.observe(ts_ms, sample)
+
+    def evaluate_links(
+        self,
+        links: Iterable[str],
+        now_ms: int,
+        policy: SitePolicy,
+        health: Iterable[str] = (),
+    ) -> list[Alert]:
+        """The link-sample rules (loss) of ``links`` and the link-health rules of
+        ``health`` (known links that sent link-health fields), in the order given: once
+        per message, each rule looping over the links itself."""
         if self.warming(now_ms, policy):
             return []  # nothing to judge: hold whatever state the alert is in
-        subject = Links(links, self.links)
         out: list[Alert] = []
-        for evaluate in self.link_rules:
-            out += evaluate(self.alerts, subject, now_ms, policy)
+        for rules, names in ((self.link_rules, links), (self.link_health_rules, health)):
+            subject = Links(names, self.links)
+            for evaluate in rules:
+                out += evaluate(self.alerts, subject, now_ms, policy)
         return out
 
     def evaluate_link_silence(self, now_ms: int, policy: SitePolicy) -> list[Alert]:

@@ -24,11 +24,14 @@ WHERE $__timeFilter(ts)
 GROUP BY site
 """
 
+# now: each site's latest evaluated power, the number its cap alert judges; age_s: how
+# long before the end of the range it was evaluated (as in the fleet_ledger query)
 EVERY_SITE = f"""
 SELECT site,
        region,
        round(100 * now_w / cap_now_w, 1) AS pct_of_cap,
        round(now_w / 1e6, 3) AS now_mw,
+       round(dateDiff('millisecond', last_ts, $__toTime) / 1000, 1) AS age_s,
        round(cap_now_w / 1e6, 3) AS cap_mw,
        round((cap_now_w - now_w) / 1e6, 3) AS headroom_mw,
        round(100 * coverage_now, 1) AS coverage_pct,
@@ -47,7 +50,7 @@ ABOVE_WARN = f"SELECT countIf(now_w >= warn_now_w) AS sites_above_warning FROM (
 PARTIAL = f"SELECT countIf(coverage_now < 1) AS sites_partly_estimated FROM ({LATEST})"
 
 TOP_SHARE = """
-SELECT $__timeInterval(minute) AS time, site, max(avg_pct_of_cap) AS pct_of_cap
+SELECT $__timeInterval(minute) AS time, site, max(avg_pct_of_cap) AS avg_pct_of_cap
 FROM site_power_per_minute
 WHERE $__timeFilter(minute)
   AND site IN (SELECT site FROM site_power_per_minute WHERE $__timeFilter(minute)
@@ -56,8 +59,12 @@ GROUP BY time, site
 ORDER BY time
 """
 
+# per-minute averages added up: named so (a coincident peak needs the per-second series,
+# see the fleet_ledger query)
 FLEET_POWER = """
-SELECT $__timeInterval(minute) AS time, sum(avg_w) / 1e6 AS fleet_mw, sum(cap_w) / 1e6 AS caps_mw
+SELECT $__timeInterval(minute) AS time,
+       sum(avg_w) / 1e6 AS fleet_avg_mw,
+       sum(cap_w) / 1e6 AS caps_mw
 FROM (SELECT minute, site, avg_w, cap_w FROM site_power_per_minute WHERE $__timeFilter(minute))
 GROUP BY time
 ORDER BY time
@@ -82,17 +89,25 @@ def fleet_dashboard() -> dashboard.Dashboard:
                 "Every site, highest share of cap first",
                 SQL(EVERY_SITE),
                 height=14,
-                description="coverage: share of the site's racks reporting now; estimated: "
-                "power of silent racks counted at their last reading",
+                description="now: the site's latest evaluated power, the number its cap "
+                "alert judges, evaluated age_s before the end of the range; coverage: share "
+                "of the site's racks reporting now; estimated: power of silent racks counted "
+                "at their last reading",
             )
         )
         .with_row(row("Over time"))
         .with_panel(
             series(
-                "% of cap: the 10 sites closest to their caps",
+                "% of cap (per-minute averages): the 10 sites closest to their caps",
                 [SQL(TOP_SHARE, "time_series")],
                 "percent",
             )
         )
-        .with_panel(series("Fleet power and caps", [SQL(FLEET_POWER, "time_series")], "megwatt"))
+        .with_panel(
+            series(
+                "Fleet power (per-minute averages, added up) and caps",
+                [SQL(FLEET_POWER, "time_series")],
+                "megwatt",
+            )
+        )
     )

@@ -11,7 +11,6 @@ import logging
 import secrets
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,24 +19,13 @@ import orjson
 from rich.console import Console
 from rich.live import Live
 
+from pipeline.demo.options import DEMO_SCENARIOS, DemoOptions
 from pipeline.demo.receiver import SignedWebhookReceiver
 from pipeline.demo.summary import EXAMPLES, print_examples, print_summary
 from pipeline.demo.view import plain_line, render
 from pipeline.demo.worker_process import WorkerProcess, child_env
 from pipeline.errors import MegawatchError
 from pipeline.settings import Settings
-
-DEMO_SCENARIOS = ("cap-breach", "wan-loss", "stale-racks")
-
-
-@dataclass(frozen=True)
-class DemoOptions:
-    duration_s: float | None = None  # None: until Ctrl-C
-    sites: int = 12
-    seed: int = 7
-    breach_after_s: float = 20.0  # the scripted effects start then (after the warm-up)
-    gpu_every: int = 5  # GPU samples every Nth tick keep the in-memory broker small
-    live: bool | None = None  # None: a live view when stdout is a terminal
 
 
 class Demo:
@@ -163,7 +151,7 @@ class Demo:
             else (time.monotonic() + self.options.duration_s)
         )
         start = time.monotonic()
-        hint = "Ctrl-C to stop" if deadline is None else f"{self.options.duration_s:.0f} s"
+        hint = " (Ctrl-C to stop)" if deadline is None else f" of {self.options.duration_s:.0f} s"
         try:
             with ExitStack() as screen:
                 display = (
@@ -197,7 +185,7 @@ class Demo:
             return
         alerts, rejected, _ = receiver.received.snapshot()
         header = (
-            f"megawatch demo: {len(state.get('sites', []))} sites, {elapsed:.0f} s ({hint}), "
+            f"megawatch demo: {len(state.get('sites', []))} sites, {elapsed:.0f} s{hint}, "
             f"{len(alerts)} alerts received, {rejected} rejected"
         )
         if display is not None:

@@ -25,8 +25,9 @@ EXAMPLES = (
     Example(
         "Peak draw against the cap, per site",
         f"""
-SELECT site, round(max(total_w) / 1e6, 2) AS peak_mw, round(any(cap_w) / 1e6, 2) AS cap_mw,
-       round(100 * max(total_w) / any(cap_w), 1) AS peak_pct_of_cap
+SELECT site, round(max(total_w) / 1e6, 2) AS peak_mw,
+       round(argMax(cap_w, total_w) / 1e6, 2) AS cap_mw,
+       round(100 * max(total_w / cap_w), 1) AS peak_pct_of_cap
 FROM site_power
 WHERE ts >= {SINCE} AND cap_w IS NOT NULL
 GROUP BY site ORDER BY peak_pct_of_cap DESC LIMIT 5""",
@@ -34,12 +35,14 @@ GROUP BY site ORDER BY peak_pct_of_cap DESC LIMIT 5""",
     Example(
         "Alert episodes, with how long each lasted",
         f"""
-SELECT rule, site, if(link = '', '-', link) AS subject, min(starts_at) AS started,
-       ifNull(toString(dateDiff('second', min(starts_at), maxIf(ends_at, status = 'resolved'))),
-              'still firing') AS lasted_s
+SELECT rule, severity, site, if(link = '', '-', link) AS subject,
+       formatDateTime(min(starts_at), '%T') AS started,
+       ifNull(toString(dateDiff('second', min(starts_at),
+                                maxIf(ends_at, status = 'resolved'))),
+              'firing') AS lasted_s
 FROM alerts FINAL
 WHERE ingested_at >= {SINCE}
-GROUP BY fingerprint, rule, site, subject ORDER BY started""",
+GROUP BY fingerprint, rule, severity, site, subject ORDER BY started""",
     ),
     Example(
         "WAN links by packet loss",
@@ -62,6 +65,11 @@ SELECT
   (SELECT count() FROM alert_deliveries WHERE at >= {SINCE} AND outcome = 'delivered')
       AS deliveries,
   (SELECT count() FROM dead_letters WHERE received_at >= {SINCE}) AS dead_letters"""
+
+
+def sql_hint(since: str) -> str:
+    """How to run the examples, in one line that an 80-column terminal does not wrap."""
+    return f"run one with: megawatch sql \"<query>\" -p since='{since}'"
 
 
 def since_param(started: datetime) -> dict[str, Any]:
@@ -103,11 +111,7 @@ def print_examples(
 
     since = since_param(started)["since"]
     console.rule("[bold]try these in SQL")
-    console.print(
-        f"run one with: megawatch sql \"<the query>\" --param since='{since}'",
-        markup=False,
-        soft_wrap=True,
-    )
+    console.print(sql_hint(since), markup=False, soft_wrap=True)
     for example in examples:
         console.print(f"[bold]{example.title}")
         console.print(Syntax(example.sql.strip(), "sql", theme="ansi_dark", word_wrap=True))

@@ -5,7 +5,8 @@ got. The view fits the terminal it is given, 80x24 at the least, and grows with 
 sites are ranked by their share of the cap (the ones that matter first), names are
 never cut, and the sites that do not fit are counted on a "+N more" line. Wider
 terminals get more columns (stale racks, GPU load, worst link), taller ones more sites
-and alerts. Firing alerts read CRIT or warn, so severity shows without colour too.
+and alerts. Firing alerts read CRIT or warn, so severity shows without colour too; each
+condition shows once, at its highest severity (:mod:`pipeline.analytics.conditions`).
 Without a terminal it prints a line every few seconds.
 """
 
@@ -17,10 +18,13 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 
+from pipeline.analytics.conditions import key_figure, one_per_condition, strongest
+
 BAR_WIDTH = 10
 POWER_CELLS = BAR_WIDTH + 21  # the bar, " 4.62/ 5.00 MW   92%"
 WIDE = 120  # from this width on: stale racks, GPU load, worst link
 SEVERITY_LABELS = {"critical": ("CRIT", "bold red"), "warning": ("warn", "yellow")}
+FIGURE_CELLS = 13  # "10.31/10.00 MW" fits with its space
 
 
 def ranked(sites: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -53,10 +57,11 @@ def power_bar(total_w: float | None, cap_w: float | None, warn_w: float | None) 
 
 def firing_text(firing: list[dict[str, Any]], room: int = 1000) -> Text:
     """Critical first, cap rules first: ``CRIT cap_critical, warn link_loss_wan``; when
-    that does not fit in ``room`` cells, the first and a count: ``CRIT cap_critical +2``."""
+    that does not fit in ``room`` cells, the first and a count: ``CRIT cap_critical +2``.
+    One entry per condition: a critical alert supersedes its own warning."""
     order = {"critical": 0, "warning": 1}
     entries = sorted(
-        firing,
+        strongest(firing),
         key=lambda f: (
             order.get(f.get("severity", ""), 2),
             not f.get("rule", "").startswith("cap"),
@@ -113,14 +118,20 @@ def column_header(name_width: int, width: int) -> Text:
 
 
 def alert_lines(alerts: list[dict[str, Any]], limit: int, width: int) -> list[Text]:
+    """The latest alerts, one line per condition (a critical alert supersedes its own
+    warning; a resolved condition reads ``ok``): time, severity, the key figure, then
+    the text, which a narrow screen cuts after the figure, never before it."""
     lines = []
-    for alert in alerts[-limit:] if limit else []:
+    for alert in one_per_condition(alerts)[-limit:] if limit else []:
         status = alert.get("status", "?")
         severity = alert.get("severity", "")
-        style = SEVERITY_LABELS.get(severity, ("", "cyan"))[1] if status == "firing" else "green"
+        label, style = SEVERITY_LABELS.get(severity, ("info", "cyan"))
+        if status != "firing":
+            label, style = "ok", "green"
         when = alert.get("ends_at") if status == "resolved" else alert.get("starts_at")
         line = Text(f"{_clock(when)} ", style="dim")
-        line.append(f"{status:<8} {severity:<8} ", style=style)
+        line.append(f"{label:<4} ", style=style)
+        line.append(f"{key_figure(alert):<{FIGURE_CELLS}} ", style="bold")
         line.append(str(alert.get("summary", "")))
         line.truncate(width, overflow="ellipsis")
         lines.append(line)
@@ -166,7 +177,7 @@ def plain_line(state: dict[str, Any], alerts: list[dict[str, Any]], header: str)
         for s in state.get("sites", [])
         if s.get("cap_w") and (s.get("total_w") or 0) >= s["cap_w"]
     ]
-    firing = sum(len(s.get("firing", [])) for s in state.get("sites", []))
+    firing = sum(len(strongest(s.get("firing", []))) for s in state.get("sites", []))
     return (
         f"{header} | sites over cap: {', '.join(over) or 'none'} | firing: {firing} | "
         f"alerts received: {len(alerts)}"

@@ -121,12 +121,11 @@ class Joiner:
     def _expire(
         self, key: JoinKey, entity: Entity, pending: Pending, ready: Ready, now: float
     ) -> None:
-        kind = KINDS[key[0]]
-        missing = kind.required - pending.parts.keys()
+        missing = KINDS[key[0]].missing(pending.parts)
         if not missing:
             # Sent without the learned parts that never came; the entity stops waiting
             # for them (an exporter whose counters changed).
-            self._learn(entity, frozenset(pending.parts) | kind.required)
+            self._learn(entity, frozenset(pending.parts))
             self.sent_late += 1
             self._claim(key, pending, ready)
             return
@@ -137,8 +136,9 @@ class Joiner:
 
     # --- helpers ------------------------------------------------------------------------
     def _complete(self, entity: Entity, parts: Parts) -> bool:
-        need = KINDS[entity[0]].required | self.learned.get(entity, frozenset())
-        return need <= parts.keys()
+        if KINDS[entity[0]].missing(parts):
+            return False
+        return self.learned.get(entity, frozenset()) <= parts.keys()
 
     def _learn(self, entity: Entity, parts: frozenset[str]) -> None:
         """What the entity is expected to send; logged when it changes (rarely), so a

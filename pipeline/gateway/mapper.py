@@ -10,8 +10,11 @@ comes from the labels and the mapping file (``--map``, the agents' format:
 * GPU: host from ``hostname``/``Hostname`` (dcgm-exporter) or ``host.name`` (OTLP),
   else the ``instance`` label's host; rack (and host id) from the map's ``hosts:``,
   else the host name, as the dcgm-exporter source does; GPU id from ``gpu``;
-* link: the interface from ``device`` (node_exporter) or ``interface``, looked up in
-  the map's ``links:`` as ``HOST/IFACE`` first, then ``IFACE``; others are no site link;
+* link: the interface from ``device`` (node_exporter), ``interface`` or an OpenConfig
+  key (``name``, ``interface-id``), looked up in the map's ``links:`` as ``HOST/IFACE``
+  first, then ``IFACE``; others are no site link. A part indexed by a priority, lane or
+  threshold level (:class:`pipeline.gateway.table.Part`) is named with its index here;
+  a series without its index label feeds nothing (``no_index_label``);
 * rack power: a ``rack`` label, else the map's ``racks:`` entry of the ``pdu`` or
   instance label.
 
@@ -21,18 +24,26 @@ silently. Pure: no I/O.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.gateway.series import Series
-from pipeline.gateway.table import METRICS, Part, Parts, usable
+from pipeline.gateway.table import Part, Parts, lookup, reading, usable
 from pipeline.sources.dcgm import HOST_LABELS as DCGM_HOST_LABELS
 from pipeline.sources.mapping import Mapping, as_id
 
 HOST_LABELS = (*DCGM_HOST_LABELS, "host.name", "host_name")
-INTERFACE_LABELS = ("device", "interface", "network.interface.name")
+INTERFACE_LABELS = (
+    "device",
+    "interface",
+    "network.interface.name",
+    "interface_name",
+    "interface-id",
+    "name",
+)
 
 #: (kind, site, entity) -> the id fields of its events (site, rack, host, gpu, link, ...)
 Entity = tuple[str, str, tuple[str, ...]]
@@ -70,7 +81,7 @@ class SeriesMapper:
             if placed is None:
                 placed = self._placement(one)
             if isinstance(placed, str):
-                unmapped[(one.name, placed)] += len(one.points) or 1
+                unmapped[(_counted(one.name), placed)] += len(one.points) or 1
                 continue
             part, entity, ids = placed
             out.ids.setdefault(entity, ids)
@@ -78,28 +89,49 @@ class SeriesMapper:
                 if not usable(part, value):
                     unmapped[(one.name, "no_value")] += 1
                     continue
-                groups.setdefault((*entity, ts), {})[part.name] = value
+                groups.setdefault((*entity, ts), {})[part.name] = (
+                    reading(part, value) if part.signed else value
+                )
         return out
 
     def _placement(self, series: Series) -> Placement:
-        part = METRICS.get(series.name)
-        placed: Placement
-        if part is None:
-            placed = "unknown_metric"
-        else:
-            found = self._place(part, series)
-            placed = found if isinstance(found, str) else (part, *found)
+        placed = self._find(series)
         if series.key is not None:
             if len(self._placed) >= self.cache:
                 self._placed.clear()
             self._placed[(series.key, series.temporality)] = placed
         return placed
 
-    def _place(self, part: Part, series: Series) -> tuple[Entity, dict[str, Any]] | str:
-        """The entity and id fields a series feeds, or the reason it feeds none."""
+    def _find(self, series: Series) -> Placement:
+        found = lookup(series.name)
+        if found is None:
+            return "unknown_metric"
+        labels = {**series.labels, **found[1]} if found[1] else series.labels
+        part = self._qualified(found[0], labels)
+        if isinstance(part, str):
+            return part
+        entity = self._place(part, series, labels)
+        return entity if isinstance(entity, str) else (part, *entity)
+
+    @staticmethod
+    def _qualified(part: Part, labels: dict[str, str]) -> Part | str:
+        """The part itself, or for an indexed one the part of its index (a module or
+        identity prefix such as ``openconfig-alarm-types:`` left out)."""
+        if not part.index:
+            return part
+        index = next((labels[k] for k in part.index if labels.get(k)), None)
+        if index is None:
+            return "no_index_label"
+        name = f"{part.name}.{index.rsplit(':', 1)[-1]}"
+        return Part(part.kind, name, part.counter, part.signed)
+
+    def _place(
+        self, part: Part, series: Series, labels: dict[str, str]
+    ) -> tuple[Entity, dict[str, Any]] | str:
+        """The entity and id fields a series feeds (``labels``: its own and those its
+        name carries), or the reason it feeds none."""
         if part.counter and series.temporality == "delta":
             return "delta_temporality"
-        labels = series.labels
         site = labels.get("site") or self.site
         if not site:
             return "no_site"
@@ -147,6 +179,15 @@ class SeriesMapper:
             return "no_rack"
         rack = as_id(rack)
         return ("rack_power", site, (rack,)), {"site": site, "rack": rack}
+
+
+def _counted(name: str) -> str:
+    """A metric name as its unmapped series are counted: an OpenConfig path without its
+    keys (``interface[name=swp1]``), so that each port is not a name of its own."""
+    return _KEYS.sub("", name) if "[" in name else name
+
+
+_KEYS = re.compile(r"\[[^\]]*\]")
 
 
 def _host(labels: dict[str, str]) -> str | None:

@@ -78,16 +78,19 @@ def resolve_kafka(
             f"{settings.kafka_security_protocol} needs MEGAWATCH_KAFKA_BOOTSTRAP: "
             "the embedded broker speaks PLAINTEXT only"
         )
+    no_broker = BrokerError(
+        f"no Kafka broker: none runs for data dir {settings.data_dir}; start one with "
+        "`megawatch broker` (same MEGAWATCH_DATA_DIR) or set MEGAWATCH_KAFKA_BOOTSTRAP"
+    )
+    if not start_if_missing and not settings.data_dir.is_dir():
+        raise no_broker  # the lock would create the data dir only to find nothing in it
     with broker_lock(settings.data_dir):
         info = discover(settings.data_dir)
         if info is not None:
             logger.info("using the embedded broker at %s (pid %s)", info.bootstrap, info.pid)
             return KafkaEndpoint(info.bootstrap, embedded=True, cluster_id=info.cluster_id), None
         if not start_if_missing:
-            raise BrokerError(
-                f"no Kafka broker: none runs for data dir {settings.data_dir}; start one with "
-                "`megawatch broker` (same MEGAWATCH_DATA_DIR) or set MEGAWATCH_KAFKA_BOOTSTRAP"
-            )
+            raise no_broker
         broker = EmbeddedBroker(settings.data_dir)
         info = broker.start()
     return KafkaEndpoint(info.bootstrap, embedded=True, cluster_id=info.cluster_id), broker

@@ -71,7 +71,7 @@ async def true_end_offsets(
         group_id=None,
         enable_auto_commit=False,
         client_id="megawatch-true-end-offsets",
-        **consumer_options,
+        **{"fetch_max_wait_ms": FETCH_MAX_WAIT_MS, **consumer_options},
     )
     await consumer.start()
     try:
@@ -89,6 +89,12 @@ async def true_end_offsets(
                 consumer.seek(ktp, result[tp] - 1)
             await _read_highwaters(consumer, to_fetch, result, timeout)
     finally:
+        # The fetcher has asked again already, and Tansu answers a fetch only when its
+        # wait expires: closing now would make it write into a closed socket (an ERROR
+        # "Broken pipe" in its log at every call). Ask for nothing more, let the last
+        # answer arrive, then close.
+        consumer.pause(*consumer.assignment())
+        await asyncio.sleep(3 * FETCH_MAX_WAIT_MS / 1000)
         await consumer.stop()
     return result
 

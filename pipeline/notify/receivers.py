@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, yaml_error
 from pipeline.events import Alert, AlertStatus, Severity
 from pipeline.notify.signing import SignatureScheme
 from pipeline.settings import Settings, redact_url
@@ -176,7 +176,7 @@ def load_receivers_file(path: Path, default_secret: SecretStr | None = None) -> 
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: not valid YAML ({_first_line(exc)})") from None
+        raise yaml_error(path, exc, "MEGAWATCH_RECEIVERS_FILE=") from None
     try:
         entries = _ReceiversFile.model_validate(raw).receivers
     except ValidationError:
@@ -213,7 +213,3 @@ def _describe(exc: ValidationError) -> str:
         f"{'.'.join(str(p) for p in err['loc']) or '?'}: {err['msg'].removeprefix('Value error, ')}"
         for err in exc.errors(include_url=False)
     )
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -21,7 +21,8 @@ or any kind by name: ``source_kind("netdev").build(LinkSourceOptions(...), setti
   what a kind declares; :mod:`.command_line` their options merged into one command line
 * :mod:`.base` messages, ticks, batching; :mod:`.loop` the pacing loop; :mod:`.agent` a
   source, the publisher and the loop wired (and the simulator's builder)
-* :mod:`.buffer` the bounded outbox; :mod:`.publisher` the buffering Kafka producer
+* :mod:`.buffer` the bounded outbox; :mod:`.publisher` the buffering Kafka producer;
+  :mod:`.line_check` ``megawatch publish``'s lines checked with the worker's decoder
 * :mod:`.sim` the simulator; :mod:`.replay_read` and :mod:`.replay` recordings;
   :mod:`.nvml` this host's GPUs
 * polled devices: :mod:`.polling` the shared tick loop, :mod:`.devices` their builders,
@@ -39,6 +40,7 @@ __all__ = [
     "devices",
     "http_devices",
     "kind",
+    "line_check",
     "loop",
     "mapping",
     "netdev",

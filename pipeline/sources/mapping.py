@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, yaml_error
 
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _BAD_ID_CHARS = re.compile(r"[^A-Za-z0-9._:-]")
@@ -62,9 +62,13 @@ def load_mapping(path: Path | None) -> Mapping:
     if path is None:
         return Mapping()
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"--map {path}: cannot read it: {exc}".splitlines()[0]) from None
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"--map {path}: cannot read it: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"--map {path}: not UTF-8 text (expected a YAML file)") from None
+    except yaml.YAMLError as exc:
+        raise yaml_error(path, exc, "--map ") from None
     return parse_mapping(data, path)
 
 

@@ -15,12 +15,20 @@ nor ``tx_dropped``; only the qdisc's ``drops`` counter sees them. So, per interf
   ``rx_missed_errors``: every packet this end lost on the link, leaving or arriving;
 * ``rx_packets`` = ``rx_packets``; ``error_packets`` = ``rx_errors + tx_errors``.
 
+And the link health the kernel keeps for every interface (``/sys/class/net/<iface>/``):
+
+* ``carrier_transitions`` = ``carrier_changes`` (up and down both: a flap counts 2);
+* ``carrier_up`` = ``operstate`` is ``up`` (``down``, ``lowerlayerdown``, ``dormant``,
+  ``notpresent`` are not; ``unknown``, a device that keeps no state, says nothing).
+  ``operstate``, not ``carrier``: reading ``carrier`` fails while an interface is down.
+
 Without ``tc`` (iproute2) the qdisc drops are unknown: the source says so once and
 reports the interface counters alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
@@ -75,6 +83,20 @@ def read_statistics(directory: Path) -> dict[str, int]:
     return values
 
 
+def read_carrier(directory: Path) -> dict[str, Any]:
+    """The carrier fields of one interface directory (those the kernel keeps)."""
+    out: dict[str, Any] = {}
+    with contextlib.suppress(FileNotFoundError, ValueError):  # before 3.15: no count kept
+        out["carrier_transitions"] = int((directory / "carrier_changes").read_text().strip())
+    try:
+        state = (directory / "operstate").read_text().strip()
+    except FileNotFoundError:
+        return out
+    if state != "unknown":
+        out["carrier_up"] = state == "up"
+    return out
+
+
 def link_event(
     site: str, place: LinkPlace, stats: dict[str, int], qdisc_dropped: int, ts_ms: int
 ) -> dict[str, Any]:
@@ -127,5 +149,6 @@ class NetdevReader:
                 continue
             stats = read_statistics(directory)
             self.report(f"interface {iface}", None)
-            events.append(link_event(self.site, place, stats, drops.get(iface, 0), ts_ms))
+            event = link_event(self.site, place, stats, drops.get(iface, 0), ts_ms)
+            events.append(event | read_carrier(directory.parent))
         return {"link": events}

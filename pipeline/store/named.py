@@ -24,6 +24,7 @@ The files ship inside the package (``pipeline/_sql`` is the repository's ``sql/`
 from __future__ import annotations
 
 import contextlib
+import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -240,10 +241,9 @@ def named_queries() -> dict[str, NamedQuery]:
 def get_query(name: str) -> NamedQuery:
     queries = _bundled()
     if name not in queries:
-        raise QueryError(
-            f"unknown named query {name!r} (known: {', '.join(queries)}; "
-            "see `megawatch query --list`)"
-        )
+        close = difflib.get_close_matches(name, list(queries), n=3, cutoff=0.5)
+        hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(queries)}"
+        raise QueryError(f"unknown named query {name!r}: {hint} (see `megawatch query --list`)")
     return queries[name]
 
 
@@ -257,22 +257,25 @@ def named_query(target: Store | Settings, name: str, /, **params: Any) -> pd.Dat
     :class:`QueryError`.
     """
     from pipeline.settings import Settings
-    from pipeline.store.reader import read_query, store_hint
+    from pipeline.store.reader import read_query, store_hint, with_header
 
     query = get_query(name)
     bound = query.bind(params)
     if isinstance(target, Settings):
         return read_query(target, query.sql, bound)
     try:
-        return target.query_df(query.sql, bound)
+        return with_header(target, target.query_df(query.sql, bound), query.sql, bound)
     except StoreError as exc:
         raise StoreError(f"query {name}: {store_hint(str(exc))}") from exc
 
 
 @contextlib.contextmanager
-def query_target(settings: Settings) -> Iterator[Store | Settings]:
-    """The store, opened once for several named queries."""
+def query_target(settings: Settings) -> Iterator[Store]:
+    """The store, opened once for several named queries (it must exist: a read does not
+    create it)."""
     from pipeline.store.client import open_store
+    from pipeline.store.reader import require_store
 
+    require_store(settings)
     with open_store(settings) as store:
         yield store

@@ -24,7 +24,7 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable, Sequence
-from itertools import repeat
+from itertools import accumulate, chain, repeat
 from struct import Struct, pack
 from struct import error as struct_error
 from typing import Any
@@ -45,6 +45,11 @@ _NUMBER_CODES = {
 # DateTime64 given as integer ticks (epoch ms for precision 3) is an Int64 on the wire.
 _DATETIME64 = re.compile(r"^DateTime64\(\d+(?:, '[^']*')?\)$")
 _NULLABLE = re.compile(r"^Nullable\((.+)\)$")
+# Arrays and maps of numbers (the link-health columns: power per lane, counters per
+# priority): an Array is its offsets (UInt64, cumulative) then its values as one
+# column; a Map is an Array of (key, value) tuples: offsets, then keys, then values.
+_ARRAY = re.compile(r"^Array\((\w+)\)$")
+_MAP = re.compile(r"^Map\((\w+), (\w+)\)$")
 
 # LowCardinality: serialization version 1 (shared dictionaries with additional keys),
 # then per block the index width (0-3: UInt8..UInt64) with the flags "has additional
@@ -112,6 +117,12 @@ def encoder_for(type_name: str) -> Encoder | None:
         return _strings
     if type_name == "LowCardinality(String)":
         return _low_cardinality_strings
+    if container := _ARRAY.match(type_name) or _MAP.match(type_name):
+        names = container.groups()
+        codes = [code for name in names if (code := _NUMBER_CODES.get(name))]
+        if len(codes) != len(names):
+            return None
+        return _arrays(codes[0]) if len(codes) == 1 else _maps(codes[0], codes[1])
     nullable = _NULLABLE.match(type_name)
     code = _number_code(nullable.group(1) if nullable else type_name)
     if code is None:
@@ -145,6 +156,35 @@ def _nullable_numbers(code: str) -> Encoder:
                 raise  # not a None: a value that does not fit
         nulls = bytes(map(operator.is_, values, repeat(None)))
         return nulls + encode_values([0 if v is None else v for v in values])
+
+    return encode
+
+
+def _offsets(values: Sequence[Any]) -> bytes:
+    """The cumulative lengths of an Array or Map column (a value without one raises)."""
+    return pack(f"<{len(values)}Q", *accumulate(map(len, values)))
+
+
+def _arrays(code: str) -> Encoder:
+    encode_values = _numbers(code)
+
+    def encode(values: Sequence[Any]) -> bytes:
+        if not all(map(operator.is_, map(type, values), repeat(list))):
+            raise TypeError("not a list")  # a tuple or str has a length too
+        return _offsets(values) + encode_values(list(chain.from_iterable(values)))
+
+    return encode
+
+
+def _maps(key_code: str, value_code: str) -> Encoder:
+    encode_keys, encode_values = _numbers(key_code), _numbers(value_code)
+
+    def encode(values: Sequence[Any]) -> bytes:
+        if not all(map(operator.is_, map(type, values), repeat(dict))):
+            raise TypeError("not a dict")
+        keys = list(chain.from_iterable(values))
+        counts = list(chain.from_iterable(map(dict.values, values)))
+        return _offsets(values) + encode_keys(keys) + encode_values(counts)
 
     return encode
 

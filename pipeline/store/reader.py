@@ -30,6 +30,7 @@ def read_query(
     from pipeline.store import open_store
     from pipeline.store.guard import checked_read
 
+    require_store(settings)
     typed = sql  # errors point into the text the user wrote
     try:
         with open_store(settings) as store:
@@ -39,12 +40,45 @@ def read_query(
                 except QueryError as exc:
                     raise QueryError(explain_sql_error(str(exc), typed)) from exc
             try:
-                return store.query_df(sql, params, read_only=True)
+                frame = store.query_df(sql, params, read_only=True)
+                return with_header(store, frame, sql, params)
             except StoreError as exc:
                 explained = explain_sql_error(str(exc), typed, _tables(store))
                 raise type(exc)(explained) from exc
     except StoreError as exc:
         raise type(exc)(store_hint(str(exc))) from exc
+
+
+def with_header(
+    store: Any, frame: pd.DataFrame, sql: str, params: dict[str, Any] | None
+) -> pd.DataFrame:
+    """``frame``, or when the result is empty (clickhouse-connect then gives a frame
+    without columns) an empty frame with the query's columns, so that an empty result
+    still shows its header. ``DESCRIBE`` plans the query without running it; a
+    statement that cannot be described (SHOW, EXPLAIN) stays without columns."""
+    import pandas as pd
+
+    if len(frame.columns):
+        return frame
+    try:
+        rows = store.query_rows(f"DESCRIBE TABLE ({sql.strip().rstrip(';')})", params)
+    except StoreError:
+        return frame
+    return pd.DataFrame(columns=[str(row[0]) for row in rows])
+
+
+def require_store(settings: Settings) -> None:
+    """StoreError when the embedded store's directory does not exist: a read would
+    create it (and start its server) only to find no tables, so it says so instead."""
+    from pipeline.store.connection import parse_target
+
+    path = parse_target(settings).path
+    if path is not None and not path.is_dir():
+        raise StoreError(
+            f"there is no store yet at {path} (MEGAWATCH_DATA_DIR, MEGAWATCH_CLICKHOUSE_DSN): "
+            "`megawatch demo` or `megawatch worker` creates and fills it, "
+            "`megawatch db migrate` creates it empty"
+        )
 
 
 def _tables(store: Any) -> list[str] | None:

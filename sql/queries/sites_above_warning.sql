@@ -7,7 +7,8 @@
 -- sample of the window holds 1 s, one evaluation tick). So a 50 s breach is 50 s, where
 -- minute buckets said 1.8 minutes. seconds_above_* are exact; hours_/minutes_ are the
 -- same time rounded for reading. warn_ratio is warning level / cap of the site's latest
--- sample with a cap (NULL when it has none).
+-- sample with a cap (NULL when it has none). now_mw is the site's latest evaluated power
+-- in the window (what its cap alert judged), now_at when it was evaluated.
 WITH samples AS (
     SELECT site,
            region,
@@ -31,6 +32,8 @@ per_site AS (
            sumIf(held_s, total_w >= cap_at_w) AS cap_s,
            sum(held_s) AS observed_s,
            max(total_w) AS peak_w,
+           argMax(total_w, ts) AS latest_w,
+           max(ts) AS latest_at,
            argMax(cap_at_w, ts) AS last_cap_w,
            argMaxIf(warn_w / cap_at_w, ts, cap_at_w > 0) AS ratio
     FROM samples
@@ -47,6 +50,8 @@ SELECT site,
        round(observed_s / 3600, 2) AS hours_observed,
        round(peak_w / 1e6, 3) AS peak_mw,
        round(last_cap_w / 1e6, 3) AS cap_mw,
-       nullIf(round(ratio, 3), 0) AS warn_ratio
+       nullIf(round(ratio, 3), 0) AS warn_ratio,
+       round(latest_w / 1e6, 3) AS now_mw,
+       latest_at AS now_at
 FROM per_site
 ORDER BY warn_s DESC, cap_s DESC, site;

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from test_queries import MW, UNTIL, at, insert, load_fixed_data
+from test_queries import MW, UNTIL, at, insert, insert_link_health, load_fixed_data
 
 from pipeline.dashboards.__main__ import DASHBOARDS, OUT, main, rendered
 
@@ -95,6 +95,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, lis
         store.migrate()
         load_fixed_data(store)
         insert(store, "domain_power", domain_rows())
+        insert_link_health(store)
         for name, text in rendered().items():
             board = json.loads(text)
             found[name] = {}
@@ -140,6 +141,9 @@ def test_fleet_table_ranks_sites_by_share_of_cap(results: dict[str, Any]) -> Non
         ("fra-2", 60.0, 4.0),
     ]
     assert every[2]["site"] == "ord-1"
+    # now is the latest evaluation, with its age before the end of the range (10:10), as
+    # the fleet_ledger query says it (issue 24)
+    assert [(r["now_mw"], r["age_s"]) for r in every] == [(4.2, 435.0), (6.0, 435.0), (2.0, 435.0)]
 
 
 def test_site_domains_and_episodes(results: dict[str, Any]) -> None:
@@ -157,3 +161,20 @@ def test_site_domains_and_episodes(results: dict[str, Any]) -> None:
         ("80-90 %", 600.0),
         ("90-100 %", 720.0),
     ]
+
+
+def test_link_health_panels(results: dict[str, Any]) -> None:
+    """The link-health samples of test_queries (ams-1/ib-7: 45 post-FEC errors in 9e12
+    bits, one uncorrectable codeword, a flap, a sample down, priority 3 paused 20 % of
+    the time, a lane at -6.09 dBm at worst; ib-8: the device's own BER only)."""
+    links = results["megawatch-links.json"]
+    table = next(rows for rows in links.values() if rows and "post_fec_ber" in rows[0])
+    ib7 = next(r for r in table if r["link"] == "ib-7")
+    assert ib7["post_fec_ber"] == pytest.approx(45 / 9e12)
+    assert (ib7["fec_uncorrectable"], ib7["transitions"], ib7["samples_down"]) == (1, 2, 1)
+    assert ib7["rx_min_dbm"] == -6.09 and ib7["rx_low_warn_dbm"] == -10.5
+    assert table[0]["link"] == "ib-7"  # the uncorrectable codeword ranks it first
+    optics = next(rows for rows in links.values() if rows and "rx_dbm" in rows[0])
+    assert {r["link_name"] for r in optics} == {"ams-1 ib-7"}
+    pauses = next(rows for rows in links.values() if rows and "pause_pct" in rows[0])
+    assert max(r["pause_pct"] for r in pauses) == pytest.approx(20.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,6 +73,12 @@ def test_demo_runs_alerts_stores_and_leaves_nothing_behind(tmp_path: Path) -> No
         assert step in out, f"{step!r} missing from:\n{out[-3000:]}"
     assert "signatures rejected: 0" in out
     assert processes_of(tmp_path / "data") == []
+    # a healthy run logs no ERROR, and no terminal codes into files (issue 24 item 7)
+    logs = {path.name: path.read_bytes() for path in (tmp_path / "data").glob("*.log")}
+    assert {"broker.log", "demo.log", "demo-worker.log"} <= set(logs)
+    for name, text in logs.items():
+        assert not re.search(rb"\bERROR\b", text), (name, text[-2000:])
+        assert not re.search(rb"\x1b\[|\x08|-INT-", text), (name, text[-2000:])
 
     # The store is free again: the CLI reads what the demo left there.
     query = (

@@ -13,10 +13,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.core.rows import DOMAIN_POWER_COLUMNS, SITE_POWER_COLUMNS
+from pipeline.core.policy import RuleConfig
+from pipeline.core.processor import Processor
+from pipeline.core.rows import DOMAIN_POWER_COLUMNS, LINK_COLUMNS, SITE_POWER_COLUMNS
+from pipeline.events import LinkCounters
 from pipeline.store import Store, named_queries, named_query
 
 pytestmark = pytest.mark.integration
@@ -418,22 +422,98 @@ def test_every_shipped_query_is_tested_here() -> None:
 
 def test_fleet_ledger(data_store: Store) -> None:
     frame = named_query(data_store, "fleet_ledger", **WINDOW)
-    cols = ["level", "region", "site", "now_mw", "peak_mw", "cap_mw", "headroom_mw", "pct_of_cap"]
-    assert records(frame, cols) == [
-        # now = the latest minute's average (10:02); peak = highest sample in the window
-        # (the 9 MW samples at 08:00 and 10:15 lie outside it)
-        ("site", "eu", "ams-1", 4.2, 5.2, 5.0, 0.8, 84.0),
-        ("site", "eu", "fra-2", 6.0, 8.0, 10.0, 4.0, 60.0),
-        # eu: now 4.2 + 6.0; caps 5 + 10; headroom 0.8 + 4.0; 10.2 / 15 = 68 %;
-        # coincident peak: minute sums 4.45+7.0, 5.0+7.5, 4.2+6.0 -> 12.5 at 10:01
-        ("region", "eu", "", 10.2, 12.5, 15.0, 4.8, 68.0),
-        ("site", "us", "ord-1", 2.0, 2.0, None, None, None),  # no cap
-        ("region", "us", "", 2.0, 2.0, None, None, None),
-        # fleet: now 12.2 against 15 MW of caps; capped sites' 10.2 MW / 15 = 68 %;
-        # coincident peak 11.45+1, 12.5+1, 10.2+2 -> 13.5
-        ("fleet", "", "", 12.2, 13.5, 15.0, 4.8, 68.0),
+    cols = [
+        "level",
+        "region",
+        "site",
+        "now_mw",
+        "age_s",
+        "avg_1m_mw",
+        "peak_mw",
+        "coincident_peak_mw",
+        "cap_mw",
+        "headroom_mw",
+        "pct_of_cap",
     ]
-    assert set(frame["last_minute"]) == {at(2)}
+    assert records(frame, cols) == [
+        # now = the latest sample (10:02:45), 435 s before the window's end (10:10);
+        # avg_1m = the samples after 10:01:45; peak = highest sample in the window (the
+        # 9 MW samples at 08:00 and 10:15 lie outside it)
+        ("site", "eu", "ams-1", 4.2, 435.0, 4.2, 5.2, 5.2, 5.0, 0.8, 84.0),
+        ("site", "eu", "fra-2", 6.0, 435.0, 6.0, 8.0, 8.0, 10.0, 4.0, 60.0),
+        # eu: now 4.2 + 6.0; caps 5 + 10; headroom 0.8 + 4.0; 10.2 / 15 = 68 %;
+        # coincident peak: the highest sum within one second, 5.2 + 8.0 at 10:01:15
+        ("region", "eu", "", 10.2, 435.0, 10.2, None, 13.2, 15.0, 4.8, 68.0),
+        ("site", "us", "ord-1", 2.0, 435.0, 2.0, 2.0, 2.0, None, None, None),  # no cap
+        ("region", "us", "", 2.0, 435.0, 2.0, None, 2.0, None, None, None),
+        # fleet: now 12.2 against 15 MW of caps; capped sites' 10.2 MW / 15 = 68 %;
+        # coincident peak 5.2 + 8.0 + 1.0 at 10:01:15
+        ("fleet", "", "", 12.2, 435.0, 12.2, None, 14.2, 15.0, 4.8, 68.0),
+    ]
+    assert set(frame["now_at"]) == {at(2, 45)}
+
+
+def ramp_rows() -> list[dict[str, Any]]:
+    """dfw-1 (cap 4.8 MW) ramps from 4.0 to 5.5 MW in its last 30 s, 10:01:30-10:01:59,
+    one row a second; lhr-1 holds 1.0 MW of 2 MW, then reads 1.5 MW at 10:02:30."""
+    rows = []
+    for second in range(120):  # 10:00:00-10:01:59, one row a second
+        mw = 4.0 if second < 90 else 4.0 + (second - 89) * 0.05  # 4.05 ... 5.5 MW
+        rows.append(site_power_row("dfw-1", "us-south", at(0, second), mw, 4.8, 4.32))
+        rows.append(site_power_row("lhr-1", "eu", at(0, second), 1.0, 2.0, 1.8))
+    rows.append(site_power_row("lhr-1", "eu", at(2, 30), 1.5, 2.0, 1.8))  # the latest of lhr-1
+    return rows
+
+
+def test_fleet_ledger_now_is_the_latest_evaluation(store: Store) -> None:
+    """A site ramping over its cap in its last half minute: now is the latest evaluated
+    power (what its cap alert judged), not the minute's average; its region, the only
+    site in it, peaks exactly where the site does (issue 24)."""
+    insert(store, "site_power", ramp_rows())
+    frame = named_query(store, "fleet_ledger", since_s=3600, until=at(3))
+    got = {(r.level, r.region, r.site): r for r in frame.itertuples(index=False)}
+    dfw = got[("site", "us-south", "dfw-1")]
+    # the latest row, 10:01:59: 4.0 + 30 x 0.05 = 5.5 MW, 1 s before until
+    assert (dfw.now_mw, dfw.age_s, dfw.pct_of_cap) == (5.5, 61.0, 114.6)
+    # the 60 s up to 10:01:59: 30 rows at 4.0, then 4.05 ... 5.5
+    expected_avg = (30 * 4.0 + sum(4.0 + n * 0.05 for n in range(1, 31))) / 60
+    assert dfw.avg_1m_mw == round(expected_avg, 3)
+    region = got[("region", "us-south", "")]
+    assert region.coincident_peak_mw == dfw.peak_mw == dfw.coincident_peak_mw == 5.5
+    assert region.now_mw == 5.5
+    lhr = got[("site", "eu", "lhr-1")]
+    # its last minute: 29 rows at 1.0 (10:01:31-10:01:59) and the 1.5 of 10:02:30
+    assert (lhr.now_mw, lhr.age_s, lhr.avg_1m_mw) == (1.5, 30.0, round((29 + 1.5) / 30, 3))
+    fleet = got[("fleet", "", "")]
+    # the fleet's now adds the latest of each site; its age is the oldest one's
+    assert (fleet.now_mw, fleet.age_s) == (7.0, 61.0)
+    # within one second both sites: 5.5 + 1.0 at 10:01:59
+    assert fleet.coincident_peak_mw == 6.5
+
+
+def test_every_peak_column_reads_the_true_peak(store: Store) -> None:
+    """dfw-1 peaks at 5.5 MW in one second (ramp_rows); every named query's column named
+    peak, for dfw-1 or for its region (of which it is the only site), reads exactly that:
+    never a peak of averages under the same name (issue 24)."""
+    insert(store, "site_power", ramp_rows())
+    window = {"since_s": 3600, "until": at(3)}
+    checked = []
+    for name in named_queries():
+        frame = named_query(store, name, **window)
+        peaks = [c for c in frame.columns if "peak" in c and c.endswith("_mw")]
+        if frame.empty or not peaks:
+            continue
+        groups = [frame[frame["site"] == "dfw-1"]] if "site" in frame else []
+        if "level" in frame:  # the region's own row, apart from its site's
+            groups.append(frame[(frame["level"] == "region") & (frame["region"] == "us-south")])
+        for rows in groups:
+            for column in peaks:
+                values = [v for v in rows[column] if pd.notna(v)]
+                if not values and rows is not groups[0]:
+                    continue  # a column a region row leaves empty (a site's own peak)
+                assert values and max(values) == 5.5, (name, column, values)
+                checked.append((name, column))
+    assert {("fleet_ledger", "coincident_peak_mw"), ("site_headroom", "peak_mw")} <= set(checked)
 
 
 def test_site_headroom(data_store: Store) -> None:
@@ -757,3 +837,83 @@ def test_domain_headroom(store: Store) -> None:
     assert first["peak_pct_of_cap"] == 106.2 and first["pct_above_cap"] == 100.0
     assert heads.iloc[1]["min_coverage"] == 0.5
     assert list(heads["minutes_above_cap"]) == [1, 0]
+
+
+# --- link health (migration 009) ------------------------------------------------------
+def link_health_events() -> list[LinkCounters]:
+    """Samples every 10 s from 10:00: ams-1/ib-7 with a bit of everything (an
+    uncorrectable codeword, a reset of its corrected count, a flap, a pause share of
+    20 % on priority 3, a weakest lane falling), ams-1/ib-8 with the device's own BER
+    only, ams-1/ib-9 with no link-health field at all."""
+    base = int(T.timestamp() * 1000)
+    out = []
+    for i in range(10):
+        ts = base + i * 10_000
+        packets = {"tx_packets": 1000 * i, "rx_packets": 1000 * i, "dropped_packets": 0}
+        out.append(
+            LinkCounters(
+                site="ams-1",
+                link="ib-7",
+                link_class="fabric",
+                ts=ts,
+                **packets,
+                rx_bits=10**12 * i,
+                symbol_errors=5 * i,
+                fec_uncorrectable_codewords=0 if i < 6 else 1,
+                fec_corrected_codewords=300 * i if i < 4 else 10 * (i - 4),  # reset at 4
+                carrier_transitions=8 if i < 5 else 10,
+                carrier_up=i != 5,
+                rx_pause_us={3: 2_000_000 * i, 0: 0},
+                rx_power_dbm=[-2.0, -6.0 - 0.01 * i],
+                rx_power_low_warn_dbm=-10.5,
+            )
+        )
+        out.append(
+            LinkCounters(
+                site="ams-1",
+                link="ib-8",
+                link_class="fabric",
+                ts=ts,
+                **packets,
+                effective_ber=1e-12 if i % 2 else 3e-12,
+            )
+        )
+        out.append(LinkCounters(site="ams-1", link="ib-9", link_class="fabric", ts=ts, **packets))
+    return out
+
+
+def insert_link_health(store: Store) -> list[LinkCounters]:
+    """The samples through the worker's own processor (its deltas), into link_samples."""
+    events = link_health_events()
+    processor = Processor(RuleConfig(), lambda site: None, lambda site: None)
+    for offset, event in enumerate(events):
+        out = processor.link([event], 0, offset, event.ts)
+        assert out.columns is not None
+        store.insert_columns("link_samples", LINK_COLUMNS, out.columns)
+    return events
+
+
+def test_link_health(store: Store) -> None:
+    events = insert_link_health(store)
+    frame = named_query(store, "link_health", **WINDOW)
+    assert list(frame["link"]) == ["ib-7", "ib-8"]  # uncorrectable first; ib-9 has none
+    ib7 = frame.iloc[0]
+    mine = [e for e in events if e.link == "ib-7"]
+    # worked out from the raw counters: 9 increments of 1e12 bits and 5 errors each
+    assert ib7["bits_counted"] == 9 * 10**12 and ib7["post_fec_errors"] == 45
+    assert ib7["ber"] == pytest.approx(45 / 9e12)
+    # corrected: 300 x 3 before the reset at sample 4 (a baseline), 10 x 5 after it
+    assert (ib7["fec_corrected"], ib7["fec_uncorrectable"]) == (950, 1)
+    assert (ib7["transitions"], ib7["down_samples"]) == (2, 1)
+    # 2 s of pause per 10 s sample after the first, over the 90 s the samples cover
+    assert ib7["worst_pause_pct"] == pytest.approx(100 * 9 * 2_000_000 / 90_000_000)
+    days = np.array([e.ts for e in mine]) / 86_400_000
+    weakest = np.array([min(e.rx_power_dbm or ()) for e in mine], dtype=np.float32)
+    assert ib7["rx_power_min_dbm"] == round(float(weakest.min()), 2) == -6.09
+    slope = np.polyfit(days - days[0], weakest.astype(float), 1)[0]  # -86.4 dB a day
+    assert ib7["rx_power_trend_db_day"] == pytest.approx(slope, abs=0.01)
+    assert ib7["rx_low_warn_dbm"] == -10.5
+    ib8 = frame.iloc[1]
+    assert ib8["ber"] == pytest.approx(2e-12) and ib8["bits_counted"] == 0  # the device's own
+    only_wan = named_query(store, "link_health", link_class="wan", **WINDOW)
+    assert only_wan.empty

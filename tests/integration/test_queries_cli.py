@@ -92,9 +92,9 @@ def test_query_runs_with_params_and_formats(loaded_env: dict[str, str], tmp_path
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
     fleet = next(row for row in rows if row["level"] == "fleet")
-    # hand-worked in test_queries: 12.2 MW now against 15 MW of caps, peak 13.5 MW
-    assert (fleet["now_mw"], fleet["cap_mw"], fleet["peak_mw"]) == (12.2, 15.0, 13.5)
-    assert fleet["last_minute"] == "2026-11-20T10:02:00.000Z"
+    # hand-worked in test_queries: 12.2 MW now against 15 MW of caps, coincident peak 14.2
+    assert (fleet["now_mw"], fleet["cap_mw"], fleet["coincident_peak_mw"]) == (12.2, 15.0, 14.2)
+    assert fleet["now_at"] == "2026-11-20T10:02:45.000Z"
 
     table = megawatch(
         loaded_env,
@@ -115,7 +115,7 @@ def test_query_runs_with_params_and_formats(loaded_env: dict[str, str], tmp_path
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["query", "no_such_query"], "megawatch: unknown named query 'no_such_query' (known: "),
+        (["query", "no_such_query"], "megawatch: unknown named query 'no_such_query': known: "),
         (
             ["query", "top_racks", "-p", "limit=many"],
             "megawatch: query top_racks: parameter limit=many is not a valid UInt32",

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import SecretStr
-from test_queries import UNTIL, load_fixed_data
+from test_queries import UNTIL, at, insert, load_fixed_data, ramp_rows
 from webhook_receiver import Reply, WebhookReceiver
 
 from pipeline.analytics.digest_data import read_digest
@@ -59,8 +59,23 @@ def test_digest_of_the_fixed_window(data_store: Store, store_settings: Settings)
     assert digest.text().splitlines()[1:3] == [
         "1. [critical] WAN link ams-fra-1 (ams-1 to fra-2) dropped 0.015 % of packets during "
         "10:00-10:02",
-        "2. [critical] site ams-1 spent 30 s at or above its 5.0 MW cap (peak 5.2 MW)",
+        "2. [critical] site ams-1 spent 30 s at or above its 5.0 MW cap (peak 5.2 MW; now "
+        "4.2 MW, 84 % of its cap, as of 7 min before the end of the window)",
     ]
+
+
+def test_digest_says_what_a_site_draws_now(store: Store, store_settings: Settings) -> None:
+    """dfw-1 ramps over its 4.8 MW cap in its last 30 s: the digest gives its latest
+    evaluated power, the number its cap alert judged (issue 24)."""
+    insert(store, "site_power", ramp_rows())
+    digest = read_digest(store, store_settings, 3600, at(2, 1))
+    [dfw] = [f for f in digest.findings if f.site == "dfw-1"]
+    # 10:01:45-10:01:59 at or over 4.8 MW (4.8 ... 5.5): 15 rows of 1 s
+    assert dfw.sentence == (
+        "site dfw-1 spent 15 s at or above its 4.8 MW cap (peak 5.5 MW; now 5.5 MW, "
+        "115 % of its cap)"
+    )
+    assert dfw.facts["now_mw"] == 5.5
 
 
 def test_digest_for_one_site_leaves_out_the_fleet_parts(

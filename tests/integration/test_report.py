@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_queries import UNTIL, load_fixed_data
+from test_queries import UNTIL, at, insert, load_fixed_data, ramp_rows
 
 from pipeline.analytics.report import build_sections, read_report_data, render_html
 from pipeline.store import Store
@@ -130,6 +130,20 @@ def test_ledger_section_has_bars_and_the_table(page: ReportParser) -> None:
     assert values(bars["headroom MW"]["x"]) == [0.8, 4.0, 0.0]
     assert values(bars["over cap MW"]["x"]) == [0.0, 0.0, 0.0]
     assert page.table_rows["ledger"] == 7  # header + 3 sites + 2 regions + fleet
+
+
+def test_ledger_counts_the_sites_over_their_caps_now(store: Store) -> None:
+    """dfw-1 is at 5.5 MW of its 4.8 MW cap at its latest evaluation, though its last
+    minute averaged below the cap: the ledger says it is over its cap now (issue 24)."""
+    insert(store, "site_power", ramp_rows())
+    data = read_report_data(store, 3600, at(2, 31))
+    ledger = build_sections(data)[0]
+    assert ledger.note.startswith(
+        "2 sites, 1 at or over their caps now (each site's latest evaluated power, as its "
+        "cap alert judges it; the oldest is 32 s old)"
+    )
+    [now_bar] = [trace for trace in ledger.figure.data if trace.name == "now MW (up to the cap)"]
+    assert list(now_bar.x) == [4.8, 1.5]  # dfw-1 up to its cap (the rest is over it)
 
 
 def test_loss_and_gpu_sections_plot_the_query_results(page: ReportParser) -> None:

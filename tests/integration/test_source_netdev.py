@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.links import LinkState
+from pipeline.core.policy import RuleConfig
+from pipeline.core.processor import Processor
 from pipeline.events import LinkCounters
 from pipeline.settings import load_settings
 from pipeline.sources.registry import LinkSourceOptions, source_kind
@@ -174,3 +176,39 @@ def test_this_machines_own_interfaces_are_read(tmp_path: Path) -> None:
         LinkCounters.model_validate(event)
         rx_now = int(Path(f"/sys/class/net/{name}/statistics/rx_packets").read_text())
         assert 0 <= event["rx_packets"] <= rx_now  # read from the kernel, counters only grow
+
+
+def test_carrier_changes_follow_a_veth_toggled_down_and_up(veth_pair, tmp_path: Path) -> None:
+    """The far end of the pair goes down and up again: the near end's carrier count
+    moves by one each way, its state follows, and the flap rule of a real Processor
+    fires on the two transitions (the outage was shorter than its critical mark)."""
+    ns, a, b, _ = veth_pair
+    (tmp_path / "map.yaml").write_text(f"links:\n  {a}: {{link: lab-veth, class: fabric}}\n")
+    options = LinkSourceOptions(sites=("lab-a",), map_file=tmp_path / "map.yaml")
+    source = source_kind("netdev").build(options, load_settings(data_dir=tmp_path))
+    t0 = int(time.time() * 1000)
+    samples = [source.read_once(t0)["link"][0]]
+    sh("ip", "-n", ns, "link", "set", b, "down")
+    time.sleep(0.2)
+    samples.append(source.read_once(t0 + 1_000)["link"][0])
+    sh("ip", "-n", ns, "link", "set", b, "up")
+    deadline = time.monotonic() + 5
+    while Path(f"/sys/class/net/{a}/operstate").read_text().strip() != "up":
+        assert time.monotonic() < deadline, "the pair did not come back up"
+        time.sleep(0.05)
+    samples.append(source.read_once(t0 + 2_000)["link"][0])
+
+    first = samples[0]["carrier_transitions"]
+    assert [s["carrier_transitions"] - first for s in samples] == [0, 1, 2]
+    assert [s["carrier_up"] for s in samples] == [True, False, True]
+    events = [LinkCounters.model_validate(s) for s in samples]
+
+    processor = Processor(RuleConfig(stale_after_s=1), lambda site: None, lambda site: None)
+    alerts = []
+    for i, event in enumerate(events):
+        # the site warms up for stale_after_s after its first message; then it is judged
+        alerts += processor.link([event], 0, i, event.ts + (5_000 if i else 0)).alerts
+    assert [(a.rule, a.severity.value, a.status.value, a.value) for a in alerts] == [
+        ("link_flap", "warning", "firing", 2.0)
+    ]
+    assert "carrier changed 2 times" in alerts[0].summary

@@ -64,6 +64,7 @@ def test_cli_migrate_status_and_sql(subprocess_store_env: dict[str, str], tmp_pa
 
 
 def test_sql_error_is_one_line(subprocess_store_env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "child-store").mkdir()  # a store without tables (a read creates none)
     result = megawatch(subprocess_store_env, tmp_path, "sql", "SELECT * FROM no_such_table")
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr

@@ -79,10 +79,12 @@ def test_migrate_creates_the_spec_tables_and_twice_is_a_no_op(empty_store: Store
             (6, "readable_rollups"),
             (7, "alert_domain"),
             (8, "gateway_rows"),
+            (9, "link_health"),
         ]
     )
     status = empty_store.migration_status()
-    assert [r.version for r in status.applied] == [1, 2, 3, 4, 5, 6, 7, 8] and status.pending == []
+    assert [r.version for r in status.applied] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert status.pending == []
     assert all(r.applied_at.tzinfo is not None for r in status.applied)
 
 

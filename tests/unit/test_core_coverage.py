@@ -63,13 +63,35 @@ def feed(monitor: SiteMonitor, now: int, racks: list[str], kw: float = 120.0) ->
         monitor.power.update(rack, now, kw * 1000)
 
 
-def run(monitor: SiteMonitor, seconds: range, live: list[str], policy: SitePolicy = POLICY):
+def run(
+    monitor: SiteMonitor,
+    seconds: range,
+    live: list[str],
+    policy: SitePolicy = POLICY,
+    kw: float = 120.0,
+):
     out = []
     for s in seconds:
-        feed(monitor, s * 1000, live)
+        feed(monitor, s * 1000, live, kw)
         _, _, alerts = monitor.evaluate_power(s * 1000, policy)
         out += [(s, a.rule, a.severity.value, a.status.value, a.summary) for a in alerts]
     return out
+
+
+def test_a_wholly_silent_site_warns_and_alarms_in_different_words() -> None:
+    """Every rack stops at once: the warning (coverage under the minimum) and the
+    critical (silence) fire together, and each says its own thing (issue 24)."""
+    monitor = SiteMonitor("hx-3", CFG, created_ms=-60_000, durable=None)
+    run(monitor, range(0, 10), RACKS, kw=50.0)  # 0.5 MW: no cap alert
+    both = run(monitor, range(10, 40), [])
+    texts = {(r, sev): text for _, r, sev, st, text in both if st == "firing"}
+    assert set(texts) == {("telemetry_missing", "warning"), ("telemetry_missing", "critical")}
+    assert texts[("telemetry_missing", "critical")].startswith(
+        "site hx-3 is silent: none of its 10 racks reports"
+    )
+    assert texts[("telemetry_missing", "warning")].startswith(
+        "site hx-3: 10 of 10 racks not reporting (0 % coverage, minimum 90 %"
+    )
 
 
 def test_silence_keeps_cap_firing_and_fires_telemetry_missing_then_both_resolve() -> None:

@@ -117,6 +117,64 @@ def gen_counter(rng: random.Random, odd: bool = True) -> Any:
     return rng.choice([0, 2**64 - 1, 2**64, -1, 1.0, 1.5, "5", True, None, 2**63])
 
 
+def gen_flag(rng: random.Random, odd: bool = True) -> Any:
+    if not odd or rng.random() < 0.8:
+        return rng.random() < 0.5
+    return rng.choice([1, 0, "true", "yes", 0.0, None, [True]])
+
+
+def gen_priorities(rng: random.Random, odd: bool = True) -> Any:
+    """Counters per PFC priority: canonical keys "0".."7", else the odd spellings."""
+    keys = rng.sample(range(8), rng.randint(1, 8))
+    out: dict[str, Any] = {str(p): gen_counter(rng, odd) for p in keys}
+    if odd and rng.random() < 0.15:
+        out[rng.choice(["03", "8", "-1", "x", " 3", "3.0", ""])] = gen_counter(rng, odd)
+    if odd and rng.random() < 0.05:
+        return rng.choice([{}, [1, 2], 5, "3:1"])
+    return out
+
+
+def gen_lanes(rng: random.Random, odd: bool = True) -> Any:
+    """dBm per lane: 1..8 numbers within [-40, 10], else the odd ones."""
+    lanes = [gen_number(rng, -40, 10, odd) for _ in range(rng.randint(1, 8))]
+    if odd and rng.random() < 0.1:
+        return rng.choice([[], [-3.0] * 9, {"0": -3.0}, -3.0, [[-3.0]], [-3.0, None]])
+    return lanes
+
+
+LINK_COUNTERS = (
+    "error_packets",
+    "fec_corrected_codewords",
+    "fec_uncorrectable_codewords",
+    "symbol_errors",
+    "rx_bits",
+    "carrier_transitions",
+    "link_down_events",
+    "rx_discarded_packets",
+    "pause_storm_warnings",
+    "pause_storm_errors",
+)
+PER_PRIORITY = ("rx_pause_frames", "tx_pause_frames", "rx_pause_us", "tx_pause_us")
+THRESHOLDS = (
+    "rx_power_low_warn_dbm",
+    "rx_power_low_alarm_dbm",
+    "rx_power_high_warn_dbm",
+    "rx_power_high_alarm_dbm",
+)
+
+
+def link_health(rng: random.Random, odd: bool) -> dict[str, Any]:
+    """The optional link-health fields; a third of the events carry none of them."""
+    if rng.random() < 0.33:
+        return {}
+    out: dict[str, Any] = {name: gen_counter(rng, odd) for name in LINK_COUNTERS[1:]}
+    out |= {name: gen_priorities(rng, odd) for name in PER_PRIORITY}
+    out |= {name: gen_number(rng, -40, 10, odd) for name in THRESHOLDS}
+    out |= {"rx_power_dbm": gen_lanes(rng, odd), "tx_power_dbm": gen_lanes(rng, odd)}
+    out |= {"effective_ber": gen_number(rng, 0, 1, odd), "carrier_up": gen_flag(rng, odd)}
+    return out
+
+
 def maybe(rng: random.Random, value: Any) -> tuple[bool, Any]:
     """(present, value): optional fields absent, null or set."""
     roll = rng.random()
@@ -165,6 +223,7 @@ def gen_event(
             "dropped_packets": gen_counter(rng, odd),
         }
         optional = {"peer_site": gen_id(rng, odd), "error_packets": gen_counter(rng, odd)}
+        optional |= link_health(rng, odd)
     for name, value in optional.items():
         present, chosen = maybe(rng, value)
         if present:
@@ -244,6 +303,60 @@ def test_boundaries_are_the_models() -> None:
         assert_same(
             fast.decode(raw, SITE.encode(), NOW), slow.decode(raw, SITE.encode(), NOW), GpuSample
         )
+
+
+def test_link_health_boundaries_are_the_models() -> None:
+    """dBm bounds, lane and priority counts, flags: the models' limits, one step past
+    them refused by both paths with the same reason; the canonical ones fast."""
+    fast, slow = decoders(LinkCounters)
+    base = {
+        "site": SITE,
+        "link": "l1",
+        "link_class": "fabric",
+        "ts": NOW_MS,
+        "tx_packets": 1,
+        "rx_packets": 1,
+        "dropped_packets": 0,
+    }
+    accepted = [
+        {"rx_power_dbm": [-40, 10, -3.25], "rx_power_low_warn_dbm": -40},
+        {"tx_power_dbm": [0.5] * 8, "rx_power_high_alarm_dbm": 10.0},
+        {"rx_pause_us": {"0": 0, "7": 2**64 - 1}, "carrier_up": False},
+        {"effective_ber": 0, "symbol_errors": 0, "rx_bits": 2**64 - 1},
+        {"effective_ber": 1.0, "carrier_up": True, "tx_pause_frames": {"3": 5}},
+    ]
+    refused = [
+        {"rx_power_dbm": [-40.001]},
+        {"rx_power_dbm": [10.5]},
+        {"rx_power_dbm": [-3.0] * 9},
+        {"rx_power_dbm": []},
+        {"rx_power_low_alarm_dbm": -41},
+        {"rx_pause_us": {"8": 1}},
+        {"rx_pause_us": {}},
+        {"rx_pause_us": {"3": -1}},
+        {"fec_uncorrectable_codewords": -1},
+        {"effective_ber": 1.5},
+    ]
+    for extra in accepted + refused + [{"carrier_up": 1}, {"rx_pause_us": {"03": 4}}]:
+        raw = orjson.dumps({"events": [base | extra]})
+        decoded = fast.decode(raw, SITE.encode(), NOW)
+        assert_same(decoded, slow.decode(raw, SITE.encode(), NOW), LinkCounters)
+        if extra in accepted:
+            assert isinstance(decoded.events, EventColumns), extra
+        if extra in refused:
+            assert decoded.rejects and decoded.rejects[0].code == "invalid", extra
+    # a dead letter's reason names the field, the lane or priority, and the bound
+    reasons = [
+        fast.decode(orjson.dumps({"events": [base | extra]}), SITE.encode(), NOW).rejects[0].reason
+        for extra in refused[:2] + refused[5:6] + refused[8:9]
+    ]
+    assert reasons == [
+        "events[0].rx_power_dbm.0: Input should be greater than or equal to -40 (got -40.001)",
+        "events[0].rx_power_dbm.0: Input should be less than or equal to 10 (got 10.5)",
+        "events[0].rx_pause_us.8: Input should be less than or equal to 7 (got '8')",
+        "events[0].fec_uncorrectable_codewords: Input should be greater than or equal to 0 "
+        "(got -1)",
+    ]
 
 
 def typed(columns: list[list[Any]] | None) -> list[list[tuple[type, Any]]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
-from pipeline.demo.view import render
+from pipeline.demo.view import firing_text, render
 from pipeline.sources.sim.fleet_gen import generate_fleet
 
 
@@ -46,20 +46,39 @@ def state(sites: int = 30) -> dict[str, Any]:
     return {"sites": out}
 
 
+def alert(fp: str, rule: str, severity: str, at: str, value: float, threshold: float, **kw: Any):
+    return {
+        "fingerprint": fp,
+        "rule": rule,
+        "severity": severity,
+        "status": kw.pop("status", "firing"),
+        "site": kw.pop("site", "train-dfw-3"),
+        "starts_at": f"2026-11-29T10:00:{at}+00:00",
+        "value": value,
+        "threshold": threshold,
+        **kw,
+    }
+
+
+CAP_TEXT = (
+    "site train-dfw-3 draws 5.52 MW (5.40 reported + 0.12 estimated for 2 silent racks), "
+    "110.4 % of its 5.00 MW cap"
+)
 ALERTS = [
-    {
-        "status": "firing",
-        "severity": "critical",
-        "starts_at": "2026-11-29T10:00:01+00:00",
-        "summary": "site train-dfw-3 draws 5.52 MW, over its 5.00 MW cap (reported 5.40, "
-        "estimated 0.12 MW for 2 silent racks) for 1 s",
-    },
-    {
-        "status": "firing",
-        "severity": "warning",
-        "starts_at": "2026-11-29T10:00:03+00:00",
-        "summary": "wan link wan-1 of inf-fra-1 drops 0.40 % of packets",
-    },
+    alert("a1", "cap_warning", "warning", "00", 5.52, 4.5, summary=CAP_TEXT + " (warning at 90 %)"),
+    alert("a2", "cap_critical", "critical", "01", 5.52, 5.0, summary=CAP_TEXT),
+    alert(
+        "b1",
+        "link_loss_wan",
+        "warning",
+        "03",
+        0.004,
+        1e-5,
+        site="inf-fra-1",
+        link="wan-1",
+        summary="WAN link wan-1 (inf-fra-1 <-> train-dfw-3) lost 0.4000 % of packets over the "
+        "last 30 s (threshold 0.0010 %)",
+    ),
 ]
 
 
@@ -87,9 +106,14 @@ def test_fits_80_by_24_with_whole_names_ranked_by_share_of_cap() -> None:
     assert any("warn cap_warning" in row for row in rows)  # severity tells them apart
     # two alerts where one fits: the most severe, and a count
     assert any(row.endswith("warn cap_warning +1") for row in rows)
-    # alert lines are cut to the width, never wrapped
-    assert any(line.startswith("10:00:01 firing   critical site train-dfw") for line in lines)
-    assert any(line.endswith("…") for line in lines)
+    # alert lines are cut to the width, never wrapped, and never before their key figure;
+    # the critical alert supersedes its own warning: one line for the cap condition
+    alert_lines = lines[lines.index("latest alerts at the webhook (signatures verified)") + 1 :]
+    assert alert_lines == [
+        "10:00:01 CRIT 5.52/5.00 MW  site train-dfw-3 draws 5.52 MW (5.40 reported + 0.1…",
+        "10:00:03 warn 0.4% lost     WAN link wan-1 (inf-fra-1 <-> train-dfw-3) lost 0.4…",
+    ]
+    assert all(len(line) == 80 for line in alert_lines)
 
 
 def test_a_wider_taller_terminal_shows_more_sites_and_columns() -> None:
@@ -98,6 +122,31 @@ def test_a_wider_taller_terminal_shows_more_sites_and_columns() -> None:
     assert max(len(line) for line in large) <= 160
     assert "worst link" in large[1] and "worst link" not in small[1]
     assert sum(1 for line in large if "MW" in line) > sum(1 for line in small if "MW" in line)
+
+
+def test_one_line_per_condition_at_its_highest_severity() -> None:
+    """A wholly silent site fires telemetry_missing as warning and critical: one line, the
+    critical one; a resolved condition reads ok; the live column shows the cap once."""
+    silent = [
+        alert("t1", "telemetry_missing", "warning", "10", 0.0, 0.9, site="inf-ams-1", summary="w"),
+        alert("t2", "telemetry_missing", "critical", "10", 0.0, 0.9, site="inf-ams-1", summary="c"),
+        alert("r1", "cap_warning", "warning", "12", 4.6, 4.5, site="inf-lhr-1", summary="up"),
+        alert("r1", "cap_warning", "warning", "12", 4.4, 4.5, site="inf-lhr-1", summary="down")
+        | {"status": "resolved", "ends_at": "2026-11-29T10:00:20+00:00"},
+    ]
+    console = Console(width=80, height=24, file=io.StringIO(), record=True)
+    console.print(render({"sites": []}, silent, "h", 80, 24))
+    lines = console.export_text().splitlines()
+    assert lines[-2:] == [
+        "10:00:10 CRIT 0% reporting  c",
+        "10:00:20 ok   4.40/4.50 MW  down",
+    ]
+    firing = [
+        {"rule": "cap_warning", "severity": "warning", "subject": ""},
+        {"rule": "cap_critical", "severity": "critical", "subject": ""},
+        {"rule": "link_loss_wan", "severity": "warning", "subject": "wan-1"},
+    ]
+    assert firing_text(firing).plain == "CRIT cap_critical, warn link_loss_wan"
 
 
 def test_few_sites_need_no_more_line_and_coverage_shows() -> None:

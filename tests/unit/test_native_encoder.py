@@ -79,6 +79,15 @@ def columns_of_every_type(rows: int, seed: int) -> tuple[list[str], list[str], l
         ),
         ("Nullable(Float64)", [None] * rows),
         ("Nullable(UInt16)", [7] * rows),
+        # the link-health columns: power per lane, counters per priority
+        (
+            "Array(Float32)",
+            [rnd.choice([[], [-3.5], [-40.0, 10.0, 0.25], [1.5] * 8]) for _ in range(rows)],
+        ),
+        (
+            "Map(UInt8, UInt64)",
+            [rnd.choice([{}, {3: 2**64 - 1}, {0: 0, 7: 12, 3: 5}]) for _ in range(rows)],
+        ),
     ]
     names = [f"c{i}" for i in range(len(spec))]
     return names, [t for t, _ in spec], [values for _, values in spec]
@@ -98,7 +107,9 @@ def test_values_read_back_with_clickhouse_connects_reader() -> None:
     assert block is not None
     back = decoded(block)
     for type_name, sent, got in zip(types, columns, back, strict=True):
-        if "Float32" in type_name:
+        if type_name == "Array(Float32)":
+            sent = [[float(_f32(x)) for x in v] for v in sent]
+        elif "Float32" in type_name:
             sent = [None if v is None else float(_f32(v)) for v in sent]
         if "DateTime64" in type_name:
             got = [None if v is None else _epoch_ms(v) for v in got]
@@ -148,6 +159,12 @@ def test_lengths_are_leb128() -> None:
         ("LowCardinality(String)", [["unhashable"]]),
         ("Nullable(UInt8)", [None, 300]),
         ("Array(String)", [["a"]]),  # a type it does not handle
+        ("Array(Float32)", [None]),  # an Array is never null
+        ("Array(Float32)", [(1.0,)]),  # a tuple: clickhouse-connect's own path decides
+        ("Array(UInt8)", [[300]]),
+        ("Map(UInt8, UInt64)", [{8: -1}]),
+        ("Map(UInt8, UInt64)", [[(1, 2)]]),
+        ("Map(String, UInt64)", [{"a": 1}]),
         ("LowCardinality(Nullable(String))", ["a"]),
         ("Decimal(10, 2)", [1]),
     ],
@@ -180,6 +197,8 @@ def test_encoders_exist_for_every_type_of_the_raw_tables() -> None:
         "Nullable(Float64)",
         "Nullable(UInt64)",
         "Nullable(DateTime64(3, 'UTC'))",
+        "Array(Float32)",
+        "Map(UInt8, UInt64)",
     ):
         assert encoder_for(type_name) is not None, type_name
 

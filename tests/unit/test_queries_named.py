@@ -127,11 +127,13 @@ def test_malformed_files_are_refused(text: str, message: str) -> None:
     assert message in str(caught.value)
 
 
-def test_unknown_name_lists_the_known_ones() -> None:
+def test_unknown_name_suggests_the_closest_or_lists_the_known_ones() -> None:
     with pytest.raises(QueryError) as caught:
         get_query("fleet_ledgr")
-    assert "unknown named query 'fleet_ledgr' (known: alert_history," in str(caught.value)
-    assert "fleet_ledger" in str(caught.value)
+    assert "unknown named query 'fleet_ledgr': did you mean fleet_ledger?" in str(caught.value)
+    with pytest.raises(QueryError) as caught:
+        get_query("zzz")
+    assert "unknown named query 'zzz': known: alert_history," in str(caught.value)
 
 
 def test_every_bundled_query_parses_and_has_a_window() -> None:

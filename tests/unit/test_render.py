@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import numpy as np
 import pandas as pd
 
 from pipeline.analytics.render import render_frame
@@ -93,3 +94,26 @@ def test_floats_carry_no_binary_noise() -> None:
         {"mw": 1e-7},
     ]
     assert "0000000" not in render_frame(frame, "json")
+
+
+def test_single_precision_floats_print_to_their_own_precision() -> None:
+    """A Float32 column (alert_deliveries.latency_ms) rounded to 3.9 is 3.9000000953674316
+    as a double: it prints as 3.9, in every format, the way every command prints it."""
+    frame = pd.DataFrame(
+        {
+            "latency_ms": np.array([3.9, 0.1, 1234.5, np.nan], dtype=np.float32),
+            "mw": [3.8303000000000003, 0.5, 1.0, 2.0],
+        }
+    )
+    assert render_frame(frame, "csv").splitlines() == [
+        "latency_ms,mw",
+        "3.9,3.8303",
+        "0.1,0.5",
+        "1234.5,1",
+        ",2",
+    ]
+    assert render_frame(frame, "table").splitlines()[1] == "       3.9  3.8303"
+    assert json.loads(render_frame(frame, "json"))[:2] == [
+        {"latency_ms": 3.9, "mw": 3.8303},
+        {"latency_ms": 0.1, "mw": 0.5},
+    ]

@@ -16,7 +16,7 @@ from pipeline.core.rules.cap_forecast import evaluate_forecast
 from pipeline.core.rules.common import MIN_COVERAGE
 from pipeline.core.rules.coverage import evaluate_coverage
 from pipeline.core.rules.registry import Param, Registry, Rule, registry
-from pipeline.core.rules.scopes import LINK_SAMPLES, LINK_TICK, POWER, RACK_GPUS
+from pipeline.core.rules.scopes import LINK_HEALTH, LINK_SAMPLES, LINK_TICK, POWER, RACK_GPUS
 from pipeline.core.site import SiteMonitor
 from pipeline.core.site_stage import SiteStage
 from pipeline.errors import ConfigError
@@ -88,6 +88,9 @@ def test_each_parameter_is_a_setting_with_its_default(
     assert Settings().rule(param) == param.default
     assert RuleConfig()[param] == param.default
     monkeypatch.setenv(f"MEGAWATCH_{param.name.upper()}", str(inside(param)))
+    for low, high in registry().ordered:  # keep a declared pair in order
+        if low is param and inside(param) > high.default:
+            monkeypatch.setenv(f"MEGAWATCH_{high.name.upper()}", str(inside(param)))
     settings = load_settings()
     assert settings.rule(param) == inside(param)
     assert RuleConfig(**settings.rule_values())[param] == inside(param)
@@ -175,8 +178,10 @@ def test_the_monitor_and_site_stage_run_the_rules_of_each_scope() -> None:
     assert order == sorted(order) and evaluate_coverage in stage.power_rules
     assert monitor.link_rules == rules.rules_of(LINK_SAMPLES)
     assert monitor.link_tick_rules == rules.rules_of(LINK_TICK)
+    assert monitor.link_health_rules == rules.rules_of(LINK_HEALTH)
     assert monitor.gpu_rules == rules.rules_of(RACK_GPUS)
     every = {*stage.power_rules, *monitor.link_rules, *monitor.link_tick_rules}
+    every |= set(monitor.link_health_rules)
     assert every | set(monitor.gpu_rules) == {rule.evaluate for rule in rules.rules}
 
 

@@ -18,6 +18,7 @@ STALE_AFTER = Param(
     gt=0,
     le=3600,
     spec="stale_after_s",
+    at_most="forget_after_s",  # a rack forgotten before it is stale is never held
 )
 STALE_HOLD = Param(
     "stale_hold_s",

@@ -65,7 +65,7 @@ def evaluate_coverage(
             not breached,
             now_ms,
             timing,
-            partial(coverage_facts, limits.label, draw, coverage, min_coverage, now_ms),
+            partial(coverage_facts, limits.label, draw, coverage, min_coverage, now_ms, severity),
         )
         if alert is not None:
             out.append(alert)
@@ -73,8 +73,15 @@ def evaluate_coverage(
 
 
 def coverage_facts(
-    label: str, draw: Draw, coverage: float, min_coverage: float, now_ms: int
+    label: str,
+    draw: Draw,
+    coverage: float,
+    min_coverage: float,
+    now_ms: int,
+    severity: Severity = Severity.critical,
 ) -> Facts:
+    """The alert's text: the critical one says the site is silent, the warning how much
+    of it is missing (so a wholly silent site's two alerts never read the same)."""
     known = max(draw.racks, draw.expected)
     share = f"{coverage * 100:.0f} % coverage, minimum {min_coverage * 100:.0f} %"
     if draw.fresh == known:
@@ -83,7 +90,7 @@ def coverage_facts(
     seen = ""
     if draw.silent_since_ms is not None:
         seen = f", last seen {format_age(now_ms - draw.silent_since_ms)} ago"
-    if draw.fresh == 0:
+    if draw.fresh == 0 and severity is Severity.critical:
         text = f"{label} is silent: none of its {known} racks reports ({share}{seen})"
     else:
         text = f"{label}: {draw.missing} of {known} racks not reporting ({share}{seen})"

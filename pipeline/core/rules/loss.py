@@ -46,6 +46,7 @@ LOSS_WARN_FABRIC = Param(
     gt=0,
     lt=1,
     spec="loss_warn.fabric",
+    at_most="loss_crit_fabric",
 )
 LOSS_CRIT_FABRIC = Param(
     "loss_crit_fabric",
@@ -64,6 +65,7 @@ LOSS_WARN_WAN = Param(
     gt=0,
     lt=1,
     spec="loss_warn.wan",
+    at_most="loss_crit_wan",
 )
 LOSS_CRIT_WAN = Param(
     "loss_crit_wan",

@@ -35,7 +35,9 @@ Evaluate = TypeVar("Evaluate")
 class Param(Generic[Number]):
     """One parameter: the setting ``MEGAWATCH_<NAME>`` and, with ``spec``, a site-spec
     field. ``spec`` is a field name, or ``object.key`` for a key of an object field
-    (``loss_warn.fabric``). Values are in ``unit`` (seconds for ``s``)."""
+    (``loss_warn.fabric``). Values are in ``unit`` (seconds for ``s``). ``at_most`` names
+    a parameter this one must not exceed (a warning level and its critical one): a
+    setting, or a spec, that sets it above is refused."""
 
     name: str
     default: Number
@@ -46,6 +48,7 @@ class Param(Generic[Number]):
     lt: float | None = None
     le: float | None = None
     spec: str | None = None
+    at_most: str | None = None
 
     @property
     def kind(self) -> type[Number]:
@@ -98,6 +101,12 @@ class Registry:
     def spec_params(self) -> tuple[Param[Any], ...]:
         return tuple(p for p in self.params if p.spec is not None)
 
+    @property
+    def ordered(self) -> tuple[tuple[Param[Any], Param[Any]], ...]:
+        """(low, high) pairs: ``low`` declares ``at_most=high``."""
+        by_name = {p.name: p for p in self.params}
+        return tuple((p, by_name[p.at_most]) for p in self.params if p.at_most is not None)
+
     def rules_of(self, scope: Scope[Evaluate]) -> tuple[Evaluate, ...]:
         """The evaluate functions of the rules of ``scope``, in module order."""
         return tuple(rule.evaluate for rule in self.rules if rule.scope is scope)
@@ -108,6 +117,10 @@ class Registry:
         _unique("alert", [alert for rule in self.rules for alert in rule.alerts])
         _unique("rule parameter", [p.name for p in self.params])
         _unique("site-spec field", [p.spec for p in self.spec_params])
+        names = {p.name for p in self.params}
+        for p in self.params:
+            if p.at_most is not None and p.at_most not in names:
+                raise ValueError(f"rule parameter {p.name}: at_most names no parameter {p.at_most}")
         return self
 
 

@@ -9,6 +9,9 @@ policy) -> list[Alert]``, typed by the scope's protocol:
   (:class:`PowerSubject`); per message for the site, per tick for the site and domains;
 * :data:`LINK_SAMPLES`: the links that reported in a message (:class:`Links`), once per
   message (a rule loops over them itself: thousands of links a message);
+* :data:`LINK_HEALTH`: the links whose samples in a message carried link-health fields
+  (:class:`Links`; their :class:`pipeline.core.link_health.LinkHealth` is set), once per
+  message;
 * :data:`LINK_TICK`: every known link of the site (:class:`Links`), once per tick;
 * :data:`RACK_GPUS`: every rack's GPU statistics (:class:`GpuRacks`), once per tick.
 
@@ -96,6 +99,9 @@ POWER: Scope[PowerRule] = Scope(
 )
 LINK_SAMPLES: Scope[LinksRule] = Scope(
     "link samples", "the links that reported, after their samples; per message"
+)
+LINK_HEALTH: Scope[LinksRule] = Scope(
+    "link health", "the links that reported link-health fields, after their samples; per message"
 )
 LINK_TICK: Scope[LinksRule] = Scope("link tick", "every known link of the site; per tick")
 RACK_GPUS: Scope[GpuRule] = Scope(

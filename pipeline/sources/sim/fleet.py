@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.core.decode import describe_validation_error
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, yaml_error
 from pipeline.events import Id, SiteSpec
 from pipeline.sources.sim.hardware import PLATFORMS, Platform
 
@@ -191,9 +191,7 @@ def _read_yaml(path: Path) -> Any:
     except OSError as exc:
         raise ConfigError(f"cannot read fleet file {path}: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        line = f" line {where.line + 1}" if where is not None else ""
-        raise ConfigError(f"fleet file {path}{line}: not valid YAML") from exc
+        raise yaml_error(path, exc, "fleet file ") from None
 
 
 def load_fleet(path: Path) -> Fleet:
