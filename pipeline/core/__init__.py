@@ -4,8 +4,8 @@ Decoding (:mod:`.decode`, with its fast path :mod:`.typed_json` and :mod:`.colum
 the live state of a site (:mod:`.power`, :mod:`.gpu`, :mod:`.links`, :mod:`.domains`,
 :mod:`.forecast`, :mod:`.site`), the alert rules (:mod:`.rules`) and their states
 (:mod:`.alert_state`, :mod:`.alert_book`), rule parameters (:mod:`.policy`), what the
-worker does with a message (:mod:`.processor`), the rows it stores (:mod:`.rows`) and
-back-off (:mod:`.retry`).
+worker does with a message (:mod:`.processor`), the rows it stores (:mod:`.rows`),
+energy at ingest (:mod:`.energy`) and back-off (:mod:`.retry`).
 """
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "columnar",
     "decode",
     "domains",
+    "energy",
     "forecast",
     "gpu",
     "links",

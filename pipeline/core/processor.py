@@ -20,6 +20,7 @@ from operator import ne
 from typing import Any
 
 from pipeline.core.columnar import column as field_column
+from pipeline.core.energy.book import EnergyBook
 from pipeline.core.gpu import board_power_w
 from pipeline.core.policy import RuleConfig, SitePolicy
 from pipeline.core.rows import (
@@ -29,7 +30,16 @@ from pipeline.core.rows import (
     Columns,
 )
 from pipeline.core.site import SiteMonitor
-from pipeline.events import Alert, GpuSample, LinkClass, LinkCounters, RackPower, SiteSpec
+from pipeline.events import (
+    Alert,
+    FacilityPower,
+    GpuSample,
+    LinkClass,
+    LinkCounters,
+    RackPower,
+    SiteSpec,
+    WorkCounter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +68,8 @@ class Processor:
         self.partition_of: dict[str, int] = {}
         self.unspecced_logged: set[str] = set()
         self._policies: dict[str, tuple[SiteSpec | None, SitePolicy]] = {}
+        #: energy at ingest (pipeline.core.energy): one call per message, one per tick
+        self.energy = EnergyBook()
 
     # --- state per site --------------------------------------------------------------
     def monitor(self, site: str, partition: int, now_ms: int) -> SiteMonitor:
@@ -92,6 +104,7 @@ class Processor:
             del self.monitors[site]
             del self.partition_of[site]
             self._policies.pop(site, None)
+        self.energy.forget(gone)
         return gone
 
     # --- messages ----------------------------------------------------------------------
@@ -104,7 +117,8 @@ class Processor:
         racks = field_column(events, "rack")
         watts = field_column(events, "power_w")
         monitor.power.update_many(racks, ts, watts)
-        _, _, alerts = monitor.evaluate_power(now_ms, self.policy(site), with_domains=False)
+        policy = self.policy(site)
+        _, _, alerts = monitor.evaluate_power(now_ms, policy, with_domains=False)
         n = len(events)
         columns: Columns = [
             [site] * n,
@@ -116,6 +130,8 @@ class Processor:
             [partition] * n,
             [offset] * n,
         ]
+        tree = monitor.domain_tree(policy)
+        columns += self.energy.rack_columns(site, racks, ts, watts, policy.stale_after_ms, tree)
         return Outcome(columns, alerts)
 
     def gpu(self, events: Sequence[GpuSample], partition: int, offset: int, now_ms: int) -> Outcome:
@@ -123,6 +139,8 @@ class Processor:
         monitor = self.monitor(site, partition, now_ms)
         got = {name: field_column(events, name) for name in _GPU_FIELDS}
         _aggregate_gpus(monitor, got)
+        max_gap_ms = self.policy(site).stale_after_ms
+        labels, energy = self.energy.gpu_columns(site, got, max_gap_ms)
         n = len(events)
         columns: Columns = [
             [site] * n,
@@ -137,6 +155,62 @@ class Processor:
             got["mem_used_pct"],
             got["temp_c"],
             got["power_limit_w"],
+            *labels,
+            [partition] * n,
+            [offset] * n,
+            *energy,
+        ]
+        return Outcome(columns)
+
+    def facility(
+        self, events: Sequence[FacilityPower], partition: int, offset: int, now_ms: int
+    ) -> Outcome:
+        """Facility meters: rows with their energy intervals (no rule reads them)."""
+        site = events[0].site
+        self.monitor(site, partition, now_ms)
+        meters, ts = field_column(events, "meter"), field_column(events, "ts")
+        watts = field_column(events, "power_w")
+        kinds = [kind.value for kind in field_column(events, "meter_kind")]
+        n = len(events)
+        max_gap_ms = self.policy(site).stale_after_ms
+        energy = self.energy.facility_columns(site, meters, ts, watts, max_gap_ms)
+        columns: Columns = [
+            [site] * n,
+            meters,
+            kinds,
+            ts,
+            watts,
+            *energy,
+            [partition] * n,
+            [offset] * n,
+        ]
+        return Outcome(columns)
+
+    def work(
+        self, events: Sequence[WorkCounter], partition: int, offset: int, now_ms: int
+    ) -> Outcome:
+        """Work counters: rows with their deltas (no rule reads them)."""
+        site = events[0].site
+        self.monitor(site, partition, now_ms)
+        got = {name: field_column(events, name) for name in _WORK_FIELDS}
+        host, job, model = (
+            _or_empty(got["host"]),
+            _or_empty(got["job"]),
+            _or_empty(got["served_model"]),
+        )
+        keys = list(zip(host, job, got["counter"], model, strict=True))
+        deltas = self.energy.work_columns(site, keys, got["ts"], got["total"])
+        n = len(events)
+        columns: Columns = [
+            [site] * n,
+            host,
+            job,
+            got["counter"],
+            model,
+            _or_empty(got["source"]),
+            got["ts"],
+            got["total"],
+            *deltas,
             [partition] * n,
             [offset] * n,
         ]
@@ -191,6 +265,9 @@ class Processor:
             row, domain_rows, fired = monitor.evaluate_power(now_ms, policy)
             alerts += fired
             alerts += monitor.evaluate_gpus(now_ms, policy)
+            if not monitor.warming(now_ms, policy):
+                tree, spec = monitor.domain_tree(policy), self.spec_of(site)
+                alerts += self.energy.evaluate(site, monitor.alerts, now_ms, policy, tree, spec)
             alerts += monitor.evaluate_link_silence(now_ms, policy)
             for column, value in zip(columns, row.values(), strict=True):
                 column.append(value)
@@ -199,6 +276,7 @@ class Processor:
                     column.append(value)
             if monitor.sweep_due(now_ms):
                 gone, resolved = monitor.forget(now_ms, policy)
+                self.energy.sweep(site, now_ms - policy.forget_after_ms)
                 alerts += resolved
                 if gone:
                     forgotten += gone
@@ -220,7 +298,8 @@ class Processor:
 
 
 #: the event fields of a GPU row: its columns between the site and the Kafka position
-_GPU_FIELDS = GPU_COLUMNS[1:-2]
+_GPU_FIELDS = GPU_COLUMNS[1 : GPU_COLUMNS.index("kafka_partition")]
+_WORK_FIELDS = ("host", "job", "counter", "served_model", "source", "ts", "total")
 _LINK_COUNTERS = ("ts", "tx_packets", "rx_packets", "dropped_packets", "error_packets")
 _LINK_CLASS_TEXT = {member: member.value for member in LinkClass}
 

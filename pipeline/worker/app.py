@@ -18,11 +18,11 @@ from faust.types import TP
 
 from pipeline.core.decode import MessageDecoder
 from pipeline.core.processor import Processor
-from pipeline.events import GpuSample, LinkCounters, RackPower
+from pipeline.events import FacilityPower, GpuSample, LinkCounters, RackPower, WorkCounter
 from pipeline.kafka.endpoint import KafkaEndpoint, faust_options, resolve_kafka
 from pipeline.kafka.faust_fixes import DRAIN_ATTR, MegawatchTableManager
 from pipeline.kafka.tansu import MegawatchApp
-from pipeline.kafka.topics import ALERTS, DEADLETTER, GPU, LINK, RACK_POWER
+from pipeline.kafka.topics import ALERTS, DEADLETTER, FACILITY, GPU, LINK, RACK_POWER, WORK
 from pipeline.settings import Settings
 from pipeline.sites import SpecCache
 from pipeline.worker.handlers import TELEMETRY, Handlers, Publishers
@@ -31,7 +31,7 @@ from pipeline.worker.parameters import decode_limits, rule_config
 from pipeline.worker.resources import WorkerResources, open_resources
 from pipeline.worker.services import register_services
 from pipeline.worker.sink import ClickHouseSink
-from pipeline.worker.tables import RAW, alert_state_table, spec_table
+from pipeline.worker.tables import RAW, alert_state_table, job_table, spec_table
 from pipeline.worker.topic_rows import without_stored_dead_letters
 from pipeline.worker.web import register_views
 
@@ -58,7 +58,7 @@ def create_app(
     app = _faust_app(settings, endpoint)
     topics = {
         name: app.topic(name, partitions=settings.kafka_partitions, **RAW)
-        for name in (RACK_POWER, GPU, LINK, DEADLETTER, ALERTS)
+        for name in (*TELEMETRY, DEADLETTER, ALERTS)
     }
     handlers = _handlers(app, settings, topics, resources)
     # Faust's wait for acks (rebalance, stop) keeps the sink flushing: acks need a flush
@@ -144,11 +144,14 @@ def _handlers(
         RACK_POWER: MessageDecoder(RackPower, limits),
         GPU: MessageDecoder(GpuSample, limits),
         LINK: MessageDecoder(LinkCounters, limits),
+        FACILITY: MessageDecoder(FacilityPower, limits),
+        WORK: MessageDecoder(WorkCounter, limits),
     }
     publishers = Publishers(
         lambda k, v: send(ALERTS, k, v), lambda k, v: send(DEADLETTER, k, v), save_alert_states
     )
     processor = Processor(rule_config(settings), specs.get, durable_of)
+    job_table(app, processor.energy.jobs.apply)  # the job map, fed as control.jobs is read
     return Handlers(processor, sink, decoders, publishers, metrics)
 
 

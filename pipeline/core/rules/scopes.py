@@ -10,7 +10,10 @@ policy) -> list[Alert]``, typed by the scope's protocol:
 * :data:`LINK_SAMPLES`: the links that reported in a message (:class:`Links`), once per
   message (a rule loops over them itself: thousands of links a message);
 * :data:`LINK_TICK`: every known link of the site (:class:`Links`), once per tick;
-* :data:`RACK_GPUS`: every rack's GPU statistics (:class:`GpuRacks`), once per tick.
+* :data:`RACK_GPUS`: every rack's GPU statistics (:class:`GpuRacks`), once per tick;
+* :data:`DOMAIN_PRIORITIES`: every power domain's fresh GPUs per priority class, capped
+  or not (:class:`pipeline.core.energy.priorities.DomainPriorities`), once per tick, run
+  by :meth:`pipeline.core.energy.book.EnergyBook.evaluate`.
 
 The batched scopes hand a rule all its subjects at once, so that it reads its
 parameters once and costs one call per message or tick, not one per link or rack.
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     from pipeline.core.alert_book import AlertBook
+    from pipeline.core.energy.priorities import DomainPriorities
     from pipeline.core.forecast import PowerTrend
     from pipeline.core.gpu import RackGpuStats
     from pipeline.core.links import LinkState
@@ -91,6 +95,12 @@ class GpuRule(Protocol):
     ) -> list[Alert]: ...
 
 
+class PrioritiesRule(Protocol):
+    def __call__(
+        self, book: AlertBook, subject: DomainPriorities, now_ms: int, policy: SitePolicy, /
+    ) -> list[Alert]: ...
+
+
 POWER: Scope[PowerRule] = Scope(
     "power", "a site's or power domain's draw, cap and trend; per message and per tick"
 )
@@ -100,4 +110,8 @@ LINK_SAMPLES: Scope[LinksRule] = Scope(
 LINK_TICK: Scope[LinksRule] = Scope("link tick", "every known link of the site; per tick")
 RACK_GPUS: Scope[GpuRule] = Scope(
     "rack GPUs", "every rack's GPU utilization and power over the window; per tick"
+)
+DOMAIN_PRIORITIES: Scope[PrioritiesRule] = Scope(
+    "domain priorities",
+    "every power domain's fresh GPUs per priority class, capped or not; per tick",
 )

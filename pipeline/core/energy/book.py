@@ -1,0 +1,254 @@
+"""Energy at ingest: the worker's per-site integration state and the rows it adds.
+
+:class:`pipeline.core.processor.Processor` makes one call per message into an
+:class:`EnergyBook` and gets the extra columns of its rows back:
+
+* GPU samples (:meth:`EnergyBook.gpu_columns`): job, tenant and priority (the sample's
+  own, else the job map's: :class:`pipeline.core.energy.jobs.JobBook`), the clock-event
+  reasons, and the interval each sample closes (:mod:`pipeline.core.energy.integrate`):
+  known seconds and joules, gap seconds and unknown joules, the reasons held over it;
+* rack power (:meth:`EnergyBook.rack_columns`): the rack's power domains (its leaf's path
+  from the top, ``feed-a/hall-1/row-3``) and the same interval columns;
+* facility meters and work counters (:meth:`EnergyBook.facility_columns`,
+  :meth:`EnergyBook.work_columns`).
+
+The store rolls those rows up per hour with materialized views (``sql/migrations/``),
+so per-job, per-tenant, per-site energy is a sum over hourly rows at query time, never an
+integration over raw samples. The state is soft, like all live state: after a restart or
+a partition move each entity's first reading opens its series again (the interval before
+it is not counted, neither as known nor as unknown; the rack PDUs' energy shows it as
+unattributed). On the tick, :meth:`EnergyBook.evaluate` runs the rules of the
+``DOMAIN_PRIORITIES`` scope (``priority_inversion``). Pure.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pipeline.core.alert_book import AlertBook
+from pipeline.core.domains import NO_LEAF, DomainTree
+from pipeline.core.energy.capping import DEFAULT_PRIORITIES, rank_of
+from pipeline.core.energy.integrate import Integrator, Steps
+from pipeline.core.energy.jobs import JobBook
+from pipeline.core.energy.priorities import count_classes
+from pipeline.core.energy.work import WorkCounters
+from pipeline.core.policy import SitePolicy
+from pipeline.core.rules.registry import registry
+from pipeline.core.rules.scopes import DOMAIN_PRIORITIES
+from pipeline.events import Alert, SiteSpec
+
+Columns = list[list[Any]]
+_RACK, _CLASS = 0, 1  # the GPU state's tags
+
+
+class SiteEnergy:
+    """The integration state of one site."""
+
+    __slots__ = (
+        "_codes",
+        "_paths",
+        "classes",
+        "gpus",
+        "meters",
+        "rack_names",
+        "racks",
+        "tree",
+        "work",
+    )
+
+    def __init__(self) -> None:
+        self.gpus = Integrator(tags=2)
+        self.racks = Integrator()
+        self.meters = Integrator()
+        self.work = WorkCounters()
+        self.rack_names: list[str] = []
+        self._codes: dict[str, int] = {}  # rack -> code
+        self.classes: dict[str, int] = {"": 0}  # priority class -> code (0: none)
+        self.tree: DomainTree | None = None
+        self._paths: dict[str, str] = {}  # rack -> its domains, for the current tree
+
+    def rack_codes(self, racks: Sequence[str]) -> np.ndarray:
+        codes = list(map(self._codes.get, racks))
+        if None in codes:
+            for i, code in enumerate(codes):
+                if code is None:
+                    codes[i] = self._codes.get(racks[i])
+                    if codes[i] is None:
+                        codes[i] = self._codes[sys.intern(racks[i])] = len(self.rack_names)
+                        self.rack_names.append(racks[i])
+        return np.array(codes, np.int32)
+
+    def class_codes(self, classes: Sequence[str | None]) -> np.ndarray:
+        known = self.classes
+        return np.array(
+            [known.get(c) or known.setdefault(c, len(known)) if c else 0 for c in classes],
+            np.int32,
+        )
+
+    def domains_of(self, racks: Sequence[str], tree: DomainTree | None) -> list[str]:
+        """Each rack's domain path (top first, ``/``-joined; '' without a leaf)."""
+        if tree is None:
+            return [""] * len(racks)
+        if tree is not self.tree:
+            self.tree, self._paths = tree, {}
+        paths = self._paths
+        out = list(map(paths.get, racks))
+        if None in out:
+            for i, path in enumerate(out):
+                if path is None:
+                    out[i] = paths[racks[i]] = _path(tree, tree.leaf_of(racks[i]))
+        return out  # type: ignore[return-value]
+
+
+def _path(tree: DomainTree, leaf: int) -> str:
+    names: list[str] = []
+    at: int | None = None if leaf == NO_LEAF else leaf
+    while at is not None:
+        domain = tree.domains[at]
+        names.append(domain.limits.domain or "")
+        at = domain.parent
+    return "/".join(reversed(names))
+
+
+def _interval_columns(steps: Steps) -> Columns:
+    return [
+        steps.interval_s.tolist(),
+        steps.energy_j.tolist(),
+        steps.gap_s.tolist(),
+        steps.unknown_j.tolist(),
+    ]
+
+
+class EnergyBook:
+    """Every site's integration state, and the fleet's job map."""
+
+    def __init__(self, jobs: JobBook | None = None) -> None:
+        self.jobs = jobs if jobs is not None else JobBook()
+        self.sites: dict[str, SiteEnergy] = {}
+        self.rules = registry().rules_of(DOMAIN_PRIORITIES)
+
+    def site(self, site: str) -> SiteEnergy:
+        state = self.sites.get(site)
+        if state is None:
+            state = self.sites[site] = SiteEnergy()
+        return state
+
+    def forget(self, sites: Sequence[str]) -> None:
+        """Sites whose partitions moved away: their state goes with them."""
+        for site in sites:
+            self.sites.pop(site, None)
+
+    def sweep(self, site: str, cutoff_ms: int) -> int:
+        """Drop entities silent since ``cutoff_ms`` (forget_after); how many GPUs went."""
+        state = self.sites.get(site)
+        if state is None:
+            return 0
+        state.racks.forget_older_than(cutoff_ms)
+        state.meters.forget_older_than(cutoff_ms)
+        state.work.forget_older_than(cutoff_ms)
+        return state.gpus.forget_older_than(cutoff_ms)
+
+    # --- per message -------------------------------------------------------------------
+    def gpu_columns(
+        self, site: str, got: dict[str, list[Any]], max_gap_ms: int
+    ) -> tuple[Columns, Columns]:
+        """(job, tenant, priority, clock_reasons; the interval columns and held_reasons:
+        :data:`pipeline.core.rows.GPU_ENERGY_COLUMNS`)."""
+        state = self.site(site)
+        hosts, gpus, stamps = got["host"], got["gpu"], got["ts"]
+        jobs, tenants, classes = self.jobs.label(
+            site, hosts, gpus, stamps, (got["job"], got["tenant"], got["priority"])
+        )
+        reasons = got["clock_reasons"]
+        bits = np.array([r or 0 for r in reasons] if None in reasons else reasons, np.uint64)
+        slots = state.gpus.slots(list(zip(hosts, gpus, strict=True)))
+        steps = state.gpus.step(
+            slots,
+            np.array(stamps, np.int64),
+            np.array(got["power_w"], np.float64),
+            max_gap_ms,
+            (bits & 0xFFFFFFFF).astype(np.uint32),
+            (state.rack_codes(got["rack"]), state.class_codes(classes)),
+        )
+        labels = [_or_empty(jobs), _or_empty(tenants), _or_empty(classes), reasons]
+        return labels, [*_interval_columns(steps), steps.held_reasons.tolist()]
+
+    def rack_columns(
+        self,
+        site: str,
+        racks: list[str],
+        stamps: list[int],
+        watts: list[float],
+        max_gap_ms: int,
+        tree: DomainTree | None,
+    ) -> Columns:
+        """domains, then the interval columns (:data:`pipeline.core.rows.RACK_ENERGY_COLUMNS`)."""
+        state = self.site(site)
+        steps = state.racks.step(
+            state.racks.slots(racks), np.array(stamps, np.int64), np.array(watts), max_gap_ms
+        )
+        return [state.domains_of(racks, tree), *_interval_columns(steps)]
+
+    def facility_columns(
+        self, site: str, meters: list[str], stamps: list[int], watts: list[float], max_gap_ms: int
+    ) -> Columns:
+        """The interval columns of facility meter readings."""
+        state = self.site(site)
+        steps = state.meters.step(
+            state.meters.slots(meters), np.array(stamps, np.int64), np.array(watts), max_gap_ms
+        )
+        return _interval_columns(steps)
+
+    def work_columns(
+        self,
+        site: str,
+        keys: list[tuple[str, str, str, str]],
+        stamps: list[int],
+        totals: list[float],
+    ) -> Columns:
+        """delta, baseline, reset of work counter readings."""
+        deltas = self.site(site).work.step(keys, stamps, totals)
+        return [deltas.delta, deltas.baseline, deltas.reset]
+
+    # --- per tick ----------------------------------------------------------------------
+    def evaluate(
+        self,
+        site: str,
+        book: AlertBook,
+        now_ms: int,
+        policy: SitePolicy,
+        tree: DomainTree | None,
+        spec: SiteSpec | None,
+    ) -> list[Alert]:
+        """The rules of the DOMAIN_PRIORITIES scope on the site's fresh GPUs."""
+        state = self.sites.get(site)
+        if state is None or not self.rules or len(state.classes) < 3:
+            return []  # fewer than two classes ever seen: nothing to compare
+        last_ts, reasons, tags = state.gpus.view()
+        names = [""] * len(state.classes)
+        for name, code in state.classes.items():
+            names[code] = name
+        priorities = spec.priorities if spec is not None and spec.priorities else DEFAULT_PRIORITIES
+        subject = count_classes(
+            last_ts,
+            reasons,
+            tags[_RACK],
+            tags[_CLASS],
+            state.rack_names,
+            names,
+            rank_of(priorities),
+            tree,
+            now_ms - policy.stale_after_ms,
+        )
+        out: list[Alert] = []
+        for evaluate in self.rules:
+            out += evaluate(book, subject, now_ms, policy)
+        return out
+
+
+def _or_empty(values: list[str | None]) -> list[str]:
+    return [v or "" for v in values] if None in values else values  # type: ignore[return-value]
