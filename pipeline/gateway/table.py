@@ -14,7 +14,15 @@ Built in:
   packets + transmit drops (what this end offered), ``dropped_packets`` = transmit +
   receive drops, ``error_packets`` = receive + transmit errors;
 * ``megawatch_rack_power_watts{rack}``: rack power, for a recording rule or an
-  exporter of one's own.
+  exporter of one's own;
+* ``DCGM_FI_DEV_CLOCKS_EVENT_REASONS``: the GPU's clock-event reasons bitmask; the
+  GPU's ``job`` and ``tenant`` come from dcgm-exporter's ``hpc_job``/``pod`` and
+  ``namespace`` labels (:mod:`pipeline.gateway.mapper`);
+* inference servers' work counters, one work event (``telemetry.work``) per counter:
+  vLLM's ``vllm:generation_tokens_total`` and ``vllm:prompt_tokens_total``, TGI's
+  ``tgi_request_generated_tokens_sum`` and ``tgi_request_input_length_sum`` (the sums of
+  its token histograms) and ``tgi_request_success``, Triton's ``nv_inference_count``
+  (inferences, a batch counting each) and ``nv_inference_request_success``.
 
 Pure: no I/O.
 """
@@ -25,14 +33,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.kafka.topics import GPU, LINK, RACK_POWER, WORK
 from pipeline.sources.dcgm import DCGM_BLANK
 
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    kind: str  # "gpu", "link" or "rack_power"
+    kind: str  # "gpu", "link", "rack_power" or "work"
     name: str  # the part of the event it feeds
     counter: bool = False  # cumulative: an OTLP delta sum is not taken for it
+    work: str = ""  # kind "work": the counter's name in the event (what it counts)
+    source: str = ""  # kind "work": the server that counts it
+
+
+def _work(counter: str, source: str) -> Part:
+    return Part("work", "total", counter=True, work=counter, source=source)
 
 
 #: metric name -> the part it feeds
@@ -51,7 +66,17 @@ METRICS: dict[str, Part] = {
     "node_network_receive_errs_total": Part("link", "rx_errs", counter=True),
     "node_network_transmit_errs_total": Part("link", "tx_errs", counter=True),
     "megawatch_rack_power_watts": Part("rack_power", "power"),
+    "DCGM_FI_DEV_CLOCKS_EVENT_REASONS": Part("gpu", "clock_reasons"),
+    "vllm:generation_tokens_total": _work("generation_tokens", "vllm"),
+    "vllm:prompt_tokens_total": _work("prompt_tokens", "vllm"),
+    "tgi_request_generated_tokens_sum": _work("generation_tokens", "tgi"),
+    "tgi_request_input_length_sum": _work("prompt_tokens", "tgi"),
+    "tgi_request_success": _work("requests", "tgi"),
+    "nv_inference_count": _work("inferences", "triton"),
+    "nv_inference_request_success": _work("requests", "triton"),
 }
+#: kind -> the topic its events go to
+TOPIC_OF = {"gpu": GPU, "link": LINK, "rack_power": RACK_POWER, "work": WORK}
 
 Parts = dict[str, float]
 
@@ -77,6 +102,8 @@ def _gpu(parts: Parts, event: dict[str, Any]) -> None:
     if used is not None and free is not None and total > 0:
         event["mem_used_pct"] = round(100.0 * used / total, 2)
     event["vendor"] = "nvidia"
+    if "clock_reasons" in parts:
+        event["clock_reasons"] = int(parts["clock_reasons"])
 
 
 def _link(parts: Parts, event: dict[str, Any]) -> None:
@@ -95,6 +122,8 @@ KINDS: dict[str, Kind] = {
     ),
     "link": Kind(frozenset({"tx", "tx_drop", "rx", "rx_drop"}), {}, _link, counters=True),
     "rack_power": Kind(frozenset({"power"}), {"power": "power_w"}),
+    # the counter's name and source are id fields (the mapper's): one event per counter
+    "work": Kind(frozenset({"total"}), {"total": "total"}, counters=True),
 }
 
 
