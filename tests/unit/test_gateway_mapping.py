@@ -10,13 +10,13 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 
+from pipeline.events import GpuSample, WorkCounter
 from pipeline.gateway import otlp, remote_write
 from pipeline.gateway.joins import Joiner
 from pipeline.gateway.mapper import SeriesMapper
 from pipeline.gateway.partial_log import PartialLog
 from pipeline.gateway.series import BadRequest, Series
 from pipeline.gateway.service import load_places
-from pipeline.events import GpuSample, WorkCounter
 from pipeline.sources.mapping import HostPlace, LinkPlace, Mapping
 
 MAPPING = Mapping(
@@ -322,7 +322,7 @@ def test_dcgm_job_labels_and_clock_reasons_reach_the_gpu_sample() -> None:
             gpu("DCGM_FI_DEV_CLOCKS_EVENT_REASONS", 0x4 | 0x80, **pod),
         ],
     )
-    ((kind, event),) = got
+    ((_kind, event),) = got
     assert (event["job"], event["tenant"], event["clock_reasons"]) == (
         "llama-serve-7f9c",
         "shop",
