@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "digest": "pipeline.cli.digest_cmd:digest",
     "gateway": "pipeline.cli.gateway_cmd:gateway",
     "jobs": "pipeline.cli.jobs_cmd:jobs",
+    "headroom": "pipeline.cli.headroom_cmd:headroom",
 }
 
 

@@ -1,6 +1,6 @@
 -- description: The power per rack of a recorded job mix, per hour: a rack profile for the headroom advisor
--- param: site String
--- param: jobs String
+-- param: site String ''
+-- param: jobs String ''
 -- param: since_s UInt32 604800
 -- param: until DateTime64(3,'UTC') now
 --

@@ -1,5 +1,5 @@
 -- description: A site's or power domain's peak power per minute and its cap: the history the headroom advisor reads
--- param: site String
+-- param: site String ''
 -- param: domain String ''
 -- param: since_s UInt32 604800
 -- param: until DateTime64(3,'UTC') now

@@ -1,6 +1,6 @@
 -- description: One rack's peak power per minute: a rack profile for the headroom advisor
--- param: site String
--- param: rack String
+-- param: site String ''
+-- param: rack String ''
 -- param: since_s UInt32 604800
 -- param: until DateTime64(3,'UTC') now
 --

@@ -67,7 +67,7 @@ class SiteEnergy:
         self.work = WorkCounters()
         self.rack_names: list[str] = []
         self._codes: dict[str, int] = {}  # rack -> code
-        self.classes: dict[str, int] = {"": 0}  # priority class -> code (0: none)
+        self.classes: dict[str | None, int] = {None: 0, "": 0}  # priority class -> code
         self.tree: DomainTree | None = None
         self._paths: dict[str, str] = {}  # rack -> its domains, for the current tree
 
@@ -83,11 +83,14 @@ class SiteEnergy:
         return np.array(codes, np.int32)
 
     def class_codes(self, classes: Sequence[str | None]) -> np.ndarray:
+        """Each class's code (0: none), new classes getting the next codes."""
         known = self.classes
-        return np.array(
-            [known.get(c) or known.setdefault(c, len(known)) if c else 0 for c in classes],
-            np.int32,
-        )
+        codes = list(map(known.get, classes))
+        if None in codes:
+            for i, code in enumerate(codes):
+                if code is None:
+                    codes[i] = known.setdefault(classes[i], max(known.values()) + 1)
+        return np.array(codes, np.int32)
 
     def domains_of(self, racks: Sequence[str], tree: DomainTree | None) -> list[str]:
         """Each rack's domain path (top first, ``/``-joined; '' without a leaf)."""
@@ -226,12 +229,13 @@ class EnergyBook:
     ) -> list[Alert]:
         """The rules of the DOMAIN_PRIORITIES scope on the site's fresh GPUs."""
         state = self.sites.get(site)
-        if state is None or not self.rules or len(state.classes) < 3:
+        if state is None or not self.rules or len(state.classes) < 4:
             return []  # fewer than two classes ever seen: nothing to compare
         last_ts, reasons, tags = state.gpus.view()
-        names = [""] * len(state.classes)
+        names = [""] * (max(state.classes.values()) + 1)
         for name, code in state.classes.items():
-            names[code] = name
+            if code:
+                names[code] = name or ""
         priorities = spec.priorities if spec is not None and spec.priorities else DEFAULT_PRIORITIES
         subject = count_classes(
             last_ts,
