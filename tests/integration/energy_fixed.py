@@ -44,4 +44,3 @@ def load_energy_rollups(store: Any, site: str, hour: datetime) -> None:
         f"INSERT INTO work_1h SELECT '{site}', {stamp}, 'r2-h1', '', 'generation_tokens', "
         f"'llama-70b', 720, {2.0 * 1.6 * KWH}, 0"
     )
-

@@ -172,4 +172,3 @@ def test_energy_pue_jobs_and_unattributed(results: dict[str, Any]) -> None:
     assert racks["r2"]["unattributed_kwh"] == pytest.approx(10.0)
     (work,) = rows_of(results, board, "SELECT w.served_model AS served_model")
     assert work["work_per_joule"] == pytest.approx(2.0)
-
