@@ -104,8 +104,10 @@ def _by_minute(frame: pd.DataFrame, at: str, value: str) -> dict[int, float]:
 
     if frame.empty:
         return {}
-    stamps = pd.to_datetime(frame[at], utc=True).astype("int64") // 60_000_000_000
-    return dict(zip(stamps.tolist(), frame[value].astype(float).tolist(), strict=True))
+    # whole minutes since the epoch, whatever resolution the frame's times come in
+    since = pd.to_datetime(frame[at], utc=True) - pd.Timestamp(0, tz="UTC")
+    minutes = since // pd.Timedelta(minutes=1)
+    return dict(zip(minutes.tolist(), frame[value].astype(float).tolist(), strict=True))
 
 
 def _hourly(frame: pd.DataFrame) -> dict[int, float]:
