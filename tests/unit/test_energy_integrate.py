@@ -96,3 +96,18 @@ def test_state_grows_past_its_first_capacity() -> None:
     feed(integ, keys, np.zeros(1000), np.ones(1000))
     steps = feed(integ, keys, np.full(1000, 1000), np.ones(1000))
     assert steps.energy_j.sum() == 1000.0 and len(integ) == 1000
+
+
+def test_pairs_keep_one_slot_per_host_and_gpu_in_any_order() -> None:
+    integ = Integrator(tags=1)
+    hosts = ["h1", "h1", "h2", "h1", "h2", "h2"]
+    gpus = ["0", "1", "0", "2", "1", "0"]  # h2/0 twice: one slot
+    slots = integ.pair_slots(hosts, gpus)
+    assert slots.tolist() == [0, 1, 2, 3, 4, 2] and len(integ) == 5
+    assert integ.pair_slots(["h2", "h1"], ["1", "1"]).tolist() == [4, 1]
+    ts = np.array([0, 0, 0, 50_000, 0, 0])
+    integ.step(slots, ts, np.ones(6), GAP_MS, tags=(np.arange(6, dtype=np.int32),))
+    assert integ.forget_older_than(10_000) == 4 and len(integ) == 1  # h1/2 stays
+    assert integ.pair_slots(["h1", "h9"], ["2", "0"]).tolist() == [0, 1]
+    steps = integ.step(np.array([0]), np.array([51_000]), np.array([3.0]), GAP_MS)
+    assert steps.energy_j.tolist() == [2.0]  # (1 + 3) / 2 x 1 s: h1/2's state was kept

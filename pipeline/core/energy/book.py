@@ -168,7 +168,7 @@ class EnergyBook:
         )
         reasons = got["clock_reasons"]
         bits = np.array([r or 0 for r in reasons] if None in reasons else reasons, np.uint64)
-        slots = state.gpus.slots(list(zip(hosts, gpus, strict=True)))
+        slots = state.gpus.pair_slots(hosts, gpus)
         steps = state.gpus.step(
             slots,
             np.array(stamps, np.int64),

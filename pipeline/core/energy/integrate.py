@@ -17,8 +17,9 @@ contributes:
   delivery, a retried gateway request) adds no energy twice.
 
 An interval is attributed to the reading that closes it: its hour, its job. Memory per
-entity is the dict entry, its key and 16 bytes of arrays plus 4 per tag
-(:func:`state_bytes`; ``benchmarks/energy_campus.py`` measures it per GPU). Pure: numpy.
+entity is a dict entry (a GPU's in its host's dict) and 16 bytes of arrays plus 4 per
+tag (:func:`state_bytes`; ``benchmarks/energy_campus.py`` measures it per GPU). Pure:
+numpy.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from itertools import compress, islice, pairwise
+from operator import ne
 
 import numpy as np
 
@@ -44,41 +47,65 @@ class Steps:
 
 
 class Integrator:
-    """Last reading per entity and the per-reading integration step."""
+    """Last reading per entity and the per-reading integration step.
 
-    __slots__ = ("_reasons", "_slot", "_tags", "_ts", "_w")
+    Entities are keyed by one id (a rack, a meter: :meth:`slots`) or by a pair (a GPU:
+    host and GPU id, :meth:`pair_slots`), a dict of ids per host: cheaper than a tuple
+    per GPU, and looked up once per run of a host's readings."""
+
+    __slots__ = ("_n", "_pairs", "_reasons", "_single", "_tags", "_ts", "_w")
 
     def __init__(self, tags: int = 0, capacity: int = 64) -> None:
-        self._slot: dict[Hashable, int] = {}
+        self._single: dict[Hashable, int] = {}
+        self._pairs: dict[str, dict[str, int]] = {}
+        self._n = 0
         self._ts = np.full(capacity, _NEVER, np.int64)
         self._w = np.zeros(capacity, np.float32)
         self._reasons = np.zeros(capacity, np.uint32)
         self._tags = np.zeros((tags, capacity), np.int32)
 
     def __len__(self) -> int:
-        return len(self._slot)
+        return self._n
 
     # --- slots ------------------------------------------------------------------------
     def slots(self, keys: Sequence[Hashable]) -> np.ndarray:
         """The slot of every key, new keys getting new slots."""
-        found = list(map(self._slot.get, keys))
+        found = list(map(self._single.get, keys))
         if None in found:
             for i, slot in enumerate(found):
                 if slot is None:
-                    found[i] = self._slot.get(keys[i])
+                    found[i] = self._single.get(keys[i])
                     if found[i] is None:
-                        found[i] = self._add(keys[i])
+                        key = sys.intern(keys[i]) if isinstance(keys[i], str) else keys[i]
+                        found[i] = self._single[key] = self._new_slot()
         return np.array(found, dtype=np.int64)
 
-    def _add(self, key: Hashable) -> int:
-        slot = len(self._slot)
+    def pair_slots(self, outer: Sequence[str], inner: Sequence[str]) -> np.ndarray:
+        """The slot of every (outer, inner) pair; readings of one outer id (a host's
+        GPUs) usually come together, and each run of them costs one outer lookup."""
+        n = len(outer)
+        cuts = [0, *compress(range(1, n), map(ne, outer, islice(outer, 1, None))), n]
+        found: list[int | None] = []
+        for a, b in pairwise(cuts):
+            ids = self._pairs.get(outer[a])
+            if ids is None:
+                ids = self._pairs[sys.intern(outer[a])] = {}
+            run = list(map(ids.get, inner[a:b]))
+            if None in run:
+                for i, slot in enumerate(run):
+                    if slot is None:
+                        key = inner[a + i]
+                        run[i] = ids.get(key)
+                        if run[i] is None:
+                            run[i] = ids[sys.intern(key)] = self._new_slot()
+            found += run
+        return np.array(found, dtype=np.int64)
+
+    def _new_slot(self) -> int:
+        slot = self._n
         if slot == len(self._ts):
-            self._grow(2 * slot)
-        if isinstance(key, tuple):  # the live state shares the rows' interned id strings
-            key = tuple(sys.intern(k) if isinstance(k, str) else k for k in key)
-        elif isinstance(key, str):
-            key = sys.intern(key)
-        self._slot[key] = slot
+            self._grow(max(64, slot + slot // 4))  # a quarter more: little unused room
+        self._n += 1
         return slot
 
     def _grow(self, capacity: int) -> None:
@@ -138,31 +165,37 @@ class Integrator:
     # --- reading the state ---------------------------------------------------------------
     def view(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(last ts, last reasons, tags) of the live slots (views, not copies)."""
-        n = len(self._slot)
+        n = self._n
         return self._ts[:n], self._reasons[:n], self._tags[:, :n]
-
-    def keys(self) -> list[Hashable]:
-        return list(self._slot)
 
     def forget_older_than(self, cutoff_ms: int) -> int:
         """Drop entities whose last reading is older than ``cutoff_ms``; how many."""
-        n = len(self._slot)
+        n = self._n
         keep = self._ts[:n] >= cutoff_ms
         gone = n - int(keep.sum())
         if not gone:
             return 0
-        kept_keys = [k for k, k_ok in zip(self._slot, keep.tolist(), strict=True) if k_ok]
         index = np.flatnonzero(keep)
-        capacity = max(64, len(index) * 2)
+        moved = np.full(n, -1, np.int64)
+        moved[index] = np.arange(len(index))
+        renumber = moved.tolist()
+        self._single = {k: renumber[s] for k, s in self._single.items() if renumber[s] >= 0}
+        pairs: dict[str, dict[str, int]] = {}
+        for outer, ids in self._pairs.items():
+            kept = {k: renumber[s] for k, s in ids.items() if renumber[s] >= 0}
+            if kept:
+                pairs[outer] = kept
+        self._pairs = pairs
+        capacity = max(64, len(index) + len(index) // 4)
         ts, w, reasons = self._ts[index], self._w[index], self._reasons[index]
         tags = self._tags[:, index]
-        self._slot = dict(zip(kept_keys, range(len(kept_keys)), strict=True))
         self._ts = np.full(capacity, _NEVER, np.int64)
         self._w = np.zeros(capacity, np.float32)
         self._reasons = np.zeros(capacity, np.uint32)
         self._tags = np.zeros((len(tags), capacity), np.int32)
         self._ts[: len(index)], self._w[: len(index)] = ts, w
         self._reasons[: len(index)], self._tags[:, : len(index)] = reasons, tags
+        self._n = len(index)
         return gone
 
     def array_bytes(self) -> int:
