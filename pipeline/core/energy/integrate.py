@@ -76,7 +76,9 @@ class Integrator:
                 if slot is None:
                     found[i] = self._single.get(keys[i])
                     if found[i] is None:
-                        key = sys.intern(keys[i]) if isinstance(keys[i], str) else keys[i]
+                        key = keys[i]
+                        if isinstance(key, str):
+                            key = sys.intern(key)  # shared with the rows' id strings
                         found[i] = self._single[key] = self._new_slot()
         return np.array(found, dtype=np.int64)
 
