@@ -25,7 +25,7 @@ SELECT site,
        round(pdu_unknown_j / 3.6e6, 6) AS pdu_unknown_kwh,
        round(gpu_unknown_j / 3.6e6, 6) AS gpu_unknown_kwh
 FROM (
-    SELECT site, rack, hour, any(domains) AS domains, sum(energy_j) AS pdu_j,
+    SELECT site, rack, hour, argMax(domains, energy_j) AS domains, sum(energy_j) AS pdu_j,
            sum(unknown_j) AS pdu_unknown_j
     FROM rack_energy_1h
     WHERE ({site:String} = '' OR site = {site:String})

@@ -241,3 +241,33 @@ def test_headroom_reads_the_history_and_answers_as_the_brute_force(data_store: S
     with pytest.raises(QueryError, match="no power history of domain hall-z"):
         read_headroom(data_store, SITE, domain="hall-z", rack="r1", since_s=3600, until=at(10))
     assert at(0) + timedelta(minutes=4) < at(10)
+
+
+def test_domain_energy(data_store: Store) -> None:
+    # both racks are in hall-a: PDUs 5.6 + 11.6 kWh, GPUs 4.8 + 1.6 kWh
+    (hall,) = named_query(
+        data_store, "domain_energy", site=SITE, domain="hall-a", **WINDOW
+    ).to_dict("records")
+    assert (hall["pdu_kwh"], hall["gpu_kwh"], hall["unattributed_kwh"], hall["racks"]) == (
+        17.2,
+        6.4,
+        10.8,
+        2,
+    )
+    assert named_query(data_store, "domain_energy", site=SITE, domain="hall-z", **WINDOW).empty
+    (leaf,) = named_query(data_store, "domain_energy", site=SITE, **WINDOW).to_dict("records")
+    assert leaf["domain"] == "hall-a" and leaf["pdu_kwh"] == 17.2
+
+
+def test_gpu_energy(data_store: Store) -> None:
+    # en-raw's GPU 0: two 10 s intervals at 600 W (the rows carry no energy_j: 0 kWh),
+    # GPU 1 one; energy itself is the worker's (test_energy_truth.py)
+    rows = records(
+        named_query(data_store, "gpu_energy", site=RAW, since_s=3600, until=at(10)), "gpu"
+    )
+    assert (rows["0"]["hours"], rows["0"]["capped_s"], rows["0"]["job"]) == (
+        round(20 / 3600, 4),
+        20.0,
+        "j1",
+    )
+    assert (rows["1"]["hours"], rows["1"]["capped_s"]) == (round(10 / 3600, 4), 0.0)
