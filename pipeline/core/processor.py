@@ -21,6 +21,7 @@ from typing import Any
 
 from pipeline.core.columnar import column as field_column
 from pipeline.core.energy.book import EnergyBook
+from pipeline.core.energy.meters import facility_rows, work_rows
 from pipeline.core.gpu import board_power_w
 from pipeline.core.policy import RuleConfig, SitePolicy
 from pipeline.core.rows import (
@@ -168,53 +169,15 @@ class Processor:
         """Facility meters: rows with their energy intervals (no rule reads them)."""
         site = events[0].site
         self.monitor(site, partition, now_ms)
-        meters, ts = field_column(events, "meter"), field_column(events, "ts")
-        watts = field_column(events, "power_w")
-        kinds = [kind.value for kind in field_column(events, "meter_kind")]
-        n = len(events)
         max_gap_ms = self.policy(site).stale_after_ms
-        energy = self.energy.facility_columns(site, meters, ts, watts, max_gap_ms)
-        columns: Columns = [
-            [site] * n,
-            meters,
-            kinds,
-            ts,
-            watts,
-            *energy,
-            [partition] * n,
-            [offset] * n,
-        ]
-        return Outcome(columns)
+        return Outcome(facility_rows(self.energy, events, partition, offset, max_gap_ms))
 
     def work(
         self, events: Sequence[WorkCounter], partition: int, offset: int, now_ms: int
     ) -> Outcome:
         """Work counters: rows with their deltas (no rule reads them)."""
-        site = events[0].site
-        self.monitor(site, partition, now_ms)
-        got = {name: field_column(events, name) for name in _WORK_FIELDS}
-        host, job, model = (
-            _or_empty(got["host"]),
-            _or_empty(got["job"]),
-            _or_empty(got["served_model"]),
-        )
-        keys = list(zip(host, job, got["counter"], model, strict=True))
-        deltas = self.energy.work_columns(site, keys, got["ts"], got["total"])
-        n = len(events)
-        columns: Columns = [
-            [site] * n,
-            host,
-            job,
-            got["counter"],
-            model,
-            _or_empty(got["source"]),
-            got["ts"],
-            got["total"],
-            *deltas,
-            [partition] * n,
-            [offset] * n,
-        ]
-        return Outcome(columns)
+        self.monitor(events[0].site, partition, now_ms)
+        return Outcome(work_rows(self.energy, events, partition, offset))
 
     def link(
         self, events: Sequence[LinkCounters], partition: int, offset: int, now_ms: int
@@ -299,7 +262,6 @@ class Processor:
 
 #: the event fields of a GPU row: its columns between the site and the Kafka position
 _GPU_FIELDS = GPU_COLUMNS[1 : GPU_COLUMNS.index("kafka_partition")]
-_WORK_FIELDS = ("host", "job", "counter", "served_model", "source", "ts", "total")
 _LINK_COUNTERS = ("ts", "tx_packets", "rx_packets", "dropped_packets", "error_packets")
 _LINK_CLASS_TEXT = {member: member.value for member in LinkClass}
 
