@@ -55,15 +55,20 @@ def cli(
 def test_jobs_from_slurm_label_the_samples_and_their_energy_adds_up(
     broker: EmbeddedBroker, worker: WorkerProcess
 ) -> None:
-    started = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S")
+    now = datetime.now(UTC)
+    started = (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S")
+    old = [(now - timedelta(days=d)).strftime("%Y-%m-%dT%H:%M:%S") for d in (11, 10)]
     sacct = (
         "JobID|User|Account|Partition|QOS|NodeList|Start|End|State\n"
         f"77|alice|llm-lab|gpu|training|gpu[001-002]|{started}|Unknown|RUNNING\n"
         f"77.batch||llm-lab||gpu|gpu001|{started}|Unknown|RUNNING\n"
+        f"12|bob|ads|gpu|batch|gpu009|{old[0]}|{old[1]}|COMPLETED\n"
     )
     done = cli(worker, "jobs", "import", "-", "--site", SITE, stdin=sacct)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"published 1 jobs of {SITE} (1 running); left out: 1 job steps"
+    assert done.stdout.strip() == f"published 2 jobs of {SITE} (1 running); left out: 1 job steps"
+    forgot = cli(worker, "jobs", "forget", "--ended-before", "8d")
+    assert forgot.stdout.strip() == "forgot 1 jobs that ended more than 8d ago", forgot.stderr
     listed = cli(worker, "jobs", "list", "--format", "json")
     assert [(j["job"], j["hosts"], j["tenant"]) for j in json.loads(listed.stdout)] == [
         ("77", 2, "llm-lab")

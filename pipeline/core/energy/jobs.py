@@ -9,8 +9,9 @@ that do not carry their own (a label from the exporter, dcgm-exporter's ``pod`` 
 
 A job holds its hosts from ``start_ts`` to ``end_ts`` (still running: open-ended), all
 their GPUs unless it lists some. Where two jobs claim one GPU at one time, the one that
-started last wins (a node reused before the old job's end was recorded). Jobs that ended
-long ago are dropped by :meth:`JobBook.prune`. Pure.
+started last wins (a node reused before the old job's end was recorded). A job stays
+until control.jobs forgets it (a null value: ``megawatch jobs forget`` sends them for
+jobs that ended long ago). Pure.
 """
 
 from __future__ import annotations
@@ -95,17 +96,6 @@ class JobBook:
                 hosts.pop(host, None)
         if not hosts:
             self._hosts.pop(old.site, None)
-
-    def prune(self, ended_before_ms: int) -> int:
-        """Forget jobs that ended before ``ended_before_ms``; how many."""
-        old = [
-            key
-            for key, spec in self._jobs.items()
-            if spec.end_ts is not None and spec.end_ts < ended_before_ms
-        ]
-        for key in old:
-            self._drop(key)
-        return len(old)
 
     def label(
         self,
