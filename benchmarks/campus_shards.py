@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from bench_output import add_smoke, result_path, smallest, write_json
 from campus_telemetry import Message
 from cpu_usage import CpuMeter
 from kafka_load import producer
@@ -197,9 +198,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60, help="campus seconds of backlog")
     parser.add_argument("--batch", type=int, default=2000, help="events per message, at most")
     parser.add_argument("--workers", default="1,2,3")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/campus_shards.json"))
-    args = parser.parse_args()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    parser.add_argument("--out", type=Path, default=result_path("campus_shards.json"))
+    add_smoke(parser)
+    args = smallest(parser.parse_args(), scale=0.005, seconds=3, workers="1,2")
     fleet = campus(args.scale, args.rows_per_hall)
     t = time.perf_counter()
     messages, readings = backlog(fleet, args.seconds, args.batch)
@@ -230,7 +231,7 @@ def main() -> None:
             f"{run['lag']['peak_readings_behind']:,} readings behind, cpu {run['cpu_s']}",
             flush=True,
         )
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        write_json(args.out, result)  # after each run: a long run keeps what it measured
     print(json.dumps({k: v["readings_per_s"] for k, v in result["runs"].items()}))
 
 

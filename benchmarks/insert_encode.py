@@ -43,7 +43,7 @@ from pipeline.store import open_store, owner
 from pipeline.store.native import encode_block
 
 NAMES = [*GPU_COLUMNS, "kafka_cluster"]
-OPTIONAL_TEXT = ("vendor", "model")
+OPTIONAL_TEXT = ("vendor", "model", "job", "tenant", "priority")  # stored as '' when absent
 
 
 def gpu_columns(rows: int) -> list[list[Any]]:

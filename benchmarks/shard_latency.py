@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import orjson
 from alert_latency import CAP_RULES, AlertWatch, Probe, latencies, quantiles
+from bench_output import add_smoke, result_path, smallest, write_json
 from campus_shards import campus
 from campus_telemetry import Message
 from kafka_load import paced, producer
@@ -242,9 +243,9 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.5, help="s between transitions")
     parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--load-scale", type=float, default=0.02, help="0: no background load")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/shard_latency.json"))
-    args = parser.parse_args()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    parser.add_argument("--out", type=Path, default=result_path("shard_latency.json"))
+    add_smoke(parser)
+    args = smallest(parser.parse_args(), runs=1, transitions=4, load_scale=0.005)
     result: dict[str, Any] = {
         "machine": machine(),
         "parameters": {k: str(v) for k, v in vars(args).items()},
@@ -264,7 +265,7 @@ def main() -> None:
         result[kind] = quantiles(values)
     for run in result["runs"]:
         run.pop("raw")
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
     print(json.dumps({k: result[k] for k in ("plain", "sharded")}, indent=2))
 
 

@@ -2,9 +2,9 @@
 
 The contract and the knobs are top-level modules (:mod:`.events`, :mod:`.settings`,
 :mod:`.errors`, :mod:`.sites`, :mod:`.host`); the pure logic is :mod:`.core`, the edges
-:mod:`.kafka`, :mod:`.broker`, :mod:`.store`, :mod:`.notify`, :mod:`.sources` and
-:mod:`.analytics`; :mod:`.worker` wires them, :mod:`.cli` is the ``megawatch`` command
-(docs/development.md has the map).
+:mod:`.kafka`, :mod:`.broker`, :mod:`.store`, :mod:`.notify`, :mod:`.sources`,
+:mod:`.jobs` (schedulers' jobs onto the job map) and :mod:`.analytics`; :mod:`.worker`
+wires them, :mod:`.cli` is the ``megawatch`` command (docs/development.md has the map).
 """
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "events",
     "gateway",
     "host",
+    "jobs",
     "kafka",
     "notify",
     "settings",

@@ -25,6 +25,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     StringConstraints,
     WithJsonSchema,
+    model_validator,
 )
 from pydantic_core import core_schema
 
@@ -80,6 +81,10 @@ MAX_CAP_MW = 10_000.0
 MAX_WAVE_SAMPLES = 1000
 MIN_WAVE_INTERVAL_MS = 10
 MAX_WAVE_INTERVAL_MS = 1000
+#: A facility meter: the intake of a 5 GW campus and some.
+MAX_FACILITY_POWER_W = 10_000_000_000.0
+MAX_WORK_TOTAL = 1e18
+MAX_JOB_HOSTS = 100_000
 
 Watts = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Counter = Annotated[int, Field(ge=0, le=MAX_COUNTER)]
@@ -168,6 +173,17 @@ class GpuSample(Event):
     mem_used_pct: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
     temp_c: Annotated[float, Field(ge=-40, le=150, allow_inf_nan=False)] | None = None
     power_limit_w: Annotated[Watts, Field(gt=0, le=MAX_GPU_POWER_W)] | None = None
+    job: Id | None = Field(None, description="the job (Slurm job, pod) the GPU works for")
+    tenant: Id | None = Field(None, description="who the job is for: account, namespace")
+    priority: Id | None = Field(
+        None, description="the job's class: inference, training, batch, or the site's own"
+    )
+    clock_reasons: Counter | None = Field(
+        None,
+        description="why the clocks are held down: NVML's clocks event reasons bitmask "
+        "(DCGM_FI_DEV_CLOCKS_EVENT_REASONS): 0x4 software power cap, 0x8 hardware "
+        "slowdown, 0x80 power brake, ...",
+    )
 
 
 class LinkCounters(Event):
@@ -241,6 +257,73 @@ class LinkCounters(Event):
     )
 
 
+class MeterKind(StrEnum):
+    """What a facility meter measures."""
+
+    utility = "utility"  # the site's intake from the grid: IT and overhead together
+    cooling = "cooling"
+    ups_loss = "ups_loss"
+    distribution_loss = "distribution_loss"
+    other = "other"  # lighting, offices, ...
+
+
+class FacilityPower(Event):
+    """Power of one facility meter: the utility intake, cooling, UPS or distribution
+    losses (topic telemetry.facility). With the racks' PDUs (the IT load) it gives PUE."""
+
+    site: SiteId
+    meter: Id
+    meter_kind: MeterKind
+    ts: Timestamp
+    power_w: Annotated[Watts, Field(le=MAX_FACILITY_POWER_W)]
+
+
+class WorkCounter(Event):
+    """A cumulative count of work done: tokens, samples, requests (topic telemetry.work).
+
+    ``total`` only grows (a counter that goes down is a restart: a new baseline). It
+    belongs to a ``host`` (an inference server on it) or a ``job`` (at least one)."""
+
+    site: SiteId
+    ts: Timestamp
+    counter: Id = Field(description="what is counted: generation_tokens, prompt_tokens, ...")
+    total: Annotated[float, Field(ge=0, le=MAX_WORK_TOTAL, allow_inf_nan=False)]
+    host: Id | None = None
+    job: Id | None = None
+    served_model: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+        None, description="the AI model served (vLLM's model_name, Triton's model)"
+    )
+    source: Id | None = None
+
+    @model_validator(mode="after")
+    def _host_or_job(self) -> WorkCounter:
+        if self.host is None and self.job is None:
+            raise ValueError("host or job: a work counter belongs to at least one")
+        return self
+
+
+class JobSpec(Event):
+    """Where and when a job runs (compacted topic control.jobs, key = ``SITE/JOB``; a
+    null value forgets the job). GPU samples of its hosts (and GPUs, when listed) from
+    ``start_ts`` to ``end_ts`` get its job, tenant and priority unless they carry their own."""
+
+    site: Id
+    job: Id
+    hosts: Annotated[list[Id], Field(min_length=1, max_length=MAX_JOB_HOSTS)]
+    start_ts: Timestamp
+    end_ts: Timestamp | None = Field(None, description="null: still running")
+    tenant: Id | None = None
+    user: Id | None = None
+    priority: Id | None = None
+    gpus: Annotated[list[Id], Field(min_length=1, max_length=64)] | None = Field(
+        None, description="the GPU ids it holds on each host; null: every GPU of its hosts"
+    )
+
+    @property
+    def key(self) -> str:
+        return f"{self.site}/{self.job}"
+
+
 #: A rack name or a glob of rack names (``h1-*``, ``r[0-4]?``) in a power domain.
 RackPattern = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:*?\[\]!-]{1,64}$")]
 CapMw = Annotated[float, Field(gt=0, le=MAX_CAP_MW, allow_inf_nan=False)]
@@ -296,6 +379,11 @@ class SiteSpec(BaseModel):
         None,
         description="a site keyed SITE/SHARD over several partitions: the shards it has; "
         "one never heard from counts as missing racks (coverage, telemetry_missing)",
+    )
+    priorities: Annotated[tuple[Id, ...], Field(min_length=1, max_length=32)] | None = Field(
+        None,
+        description="GPU priority classes, highest first (unset: inference, training, "
+        "batch); `priority_inversion` compares them",
     )
 
     @classmethod
@@ -397,6 +485,9 @@ KINDS: dict[str, type[BaseModel]] = {
     "site_spec": SiteSpec,
     "alert": Alert,
     "deadletter": DeadLetter,
+    "facility": FacilityPower,
+    "work": WorkCounter,
+    "job": JobSpec,
 }
 
 

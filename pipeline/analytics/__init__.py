@@ -1,13 +1,15 @@
 """Analytics for people: named-query results as an HTML report and a daily digest.
 
 * :mod:`.ranking`, :mod:`.findings`, :mod:`.findings_pipeline`, :mod:`.digest_coverage`,
-  :mod:`.digest`, :mod:`.time_words`: the digest's rules and words (pure, table-tested:
-  nothing of ClickHouse or HTTP);
+  :mod:`.findings_energy`, :mod:`.digest`, :mod:`.time_words`: the digest's rules and
+  words (pure, table-tested: nothing of ClickHouse or HTTP);
 * :mod:`.digest_data`: reads the digest's inputs with the named queries;
 * :mod:`.digest_send`: delivers a digest through the configured receivers, signed like
   alerts; :mod:`.schedule`: the worker's daily digest (``MEGAWATCH_DIGEST_SCHEDULE_UTC``);
-* :mod:`.report`, :mod:`.report_charts`, :mod:`.report_fleet`: the self-contained HTML
-  report (plotly); :mod:`.render`: query results as a table, CSV or JSON;
+* :mod:`.report`, :mod:`.report_charts`, :mod:`.report_fleet`, :mod:`.report_energy`: the
+  self-contained HTML report (plotly; the fleet page and the energy page);
+  :mod:`.render`: query results as a table, CSV or JSON;
+* :mod:`.headroom`: ``megawatch headroom``, the advisor on a domain's history;
 * :mod:`.site_list`: the sites an operator sees (specs, and sites sending without one);
   :mod:`.names`: the sites, regions, links and rules a command is given, checked against
   what exists; :mod:`.conditions`: one line per condition where alerts are read (a
@@ -23,12 +25,15 @@ __all__ = [
     "digest_data",
     "digest_send",
     "findings",
+    "findings_energy",
     "findings_pipeline",
+    "headroom",
     "names",
     "ranking",
     "render",
     "report",
     "report_charts",
+    "report_energy",
     "report_fleet",
     "schedule",
     "site_list",

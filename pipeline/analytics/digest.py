@@ -30,6 +30,7 @@ from pipeline.analytics.findings import (
     loss_findings,
     site_growth,
 )
+from pipeline.analytics.findings_energy import EnergyInputs, energy_findings
 from pipeline.analytics.findings_pipeline import (
     DeadLetterGroup,
     DeliveryTrouble,
@@ -56,6 +57,7 @@ class DigestInputs:
     dead_letters: list[DeadLetterGroup] = field(default_factory=list)
     coverage: list[CoverageMinute] = field(default_factory=list)
     domains: list[DomainTime] = field(default_factory=list)
+    energy: EnergyInputs | None = None  # jobs, PUE, work per joule (findings_energy)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ def candidate_findings(inputs: DigestInputs, thresholds: LossThresholds) -> list
         *dead_letter_findings(inputs.dead_letters, inputs.end),
         *coverage_findings(inputs.coverage),
         *domain_findings(inputs.domains),
+        *energy_findings(inputs.energy),
     ]
 
 

@@ -3,8 +3,9 @@
 Every number of the digest comes from a named query (``megawatch query ...`` shows the
 same rows): sites_above_warning, site_headroom (the power trend), link_loss_over_time
 (per minute, every link class), idle_power, coverage (per minute), domain_headroom,
-delivery_outcomes and dead_letters. A digest
-for one site leaves out the fleet-wide parts (deliveries, dead letters).
+delivery_outcomes, dead_letters, and for energy site_energy, job_energy, work_per_joule
+and capped_time. A digest for one site leaves out the fleet-wide parts (deliveries, dead
+letters).
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ from pipeline.analytics.findings import (
     LinkMinute,
     PowerPoint,
     SiteTime,
+)
+from pipeline.analytics.findings_energy import (
+    CappedClass,
+    EnergyInputs,
+    JobUse,
+    SiteHour,
+    WorkUse,
 )
 from pipeline.analytics.findings_pipeline import (
     DeadLetterGroup,
@@ -211,6 +219,7 @@ def gather_inputs(
         if fleet_wide
         else []
     )
+    energy = energy_inputs(run, since_s, until, site)
     return DigestInputs(
         until - timedelta(seconds=since_s),
         until,
@@ -223,7 +232,53 @@ def gather_inputs(
         dead,
         coverage,
         domains,
+        energy,
     )
+
+
+def energy_inputs(
+    run: QueryRunner, since_s: int, until: datetime, site: str | None
+) -> EnergyInputs:
+    """The energy queries' rows as records."""
+    window = {"since_s": since_s, "until": until, "site": site or ""}
+    hours = [
+        SiteHour(
+            r["site"],
+            _time(r["hour"]),
+            _num(r["it_kwh"]) or 0.0,
+            _num(r["gpu_kwh"]) or 0.0,
+            _num(r["facility_kwh"]),
+            _num(r["pue"]),
+        )
+        for r in _rows(run("site_energy", **window))
+    ]
+    jobs = [
+        JobUse(
+            r["site"],
+            r["job"],
+            r["tenant"],
+            r["priority"],
+            float(r["kwh"]),
+            float(r["gpu_hours"]),
+        )
+        for r in _rows(run("job_energy", **window))
+    ]
+    work = [
+        WorkUse(
+            r["site"],
+            r["served_model"],
+            r["counter"],
+            f"{r['vendor']} {r['model']}".strip(),
+            float(r["work"]),
+            _num(r["kwh"]) or 0.0,
+        )
+        for r in _rows(run("work_per_joule", **window))
+    ]
+    capped = [
+        CappedClass(r["site"], r["priority"], float(r["gpu_hours"]), float(r["capped_hours"]))
+        for r in _rows(run("capped_time", **window))
+    ]
+    return EnergyInputs(hours, jobs, work, capped)
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -28,6 +28,11 @@ Every candidate :class:`Finding` gets one score::
   telemetry_gap        most MW estimated (silent       1 MW       critical (site
                        racks at last known power)                 wholly silent),
                                                                   warning
+  unattributed_energy  MWh no GPU accounts for         1 MWh      info
+  worst_pue            overhead MWh of the worst hour  0.5 MWh    info
+  job_energy_intensity the job's MWh                   1 MWh      info
+  energy_per_work      MWh of the outlier              0.1 MWh    warning
+  capped_priority      GPU-hours capped                100        info
   ===================  ==============================  =========  ==================
 
 Ties break by kind (in the order above), then by subject, so the digest is stable.
@@ -51,6 +56,11 @@ REFERENCE = {
     "delivery_failures": 1.0,
     "dead_letters": 100.0,
     "telemetry_gap": 1.0,
+    "unattributed_energy": 1.0,
+    "worst_pue": 0.5,
+    "job_energy_intensity": 1.0,
+    "energy_per_work": 0.1,
+    "capped_priority": 100.0,
 }
 KIND_ORDER = {kind: index for index, kind in enumerate(REFERENCE)}
 MIN_DURATION_S = 60.0

@@ -39,6 +39,8 @@ COMMANDS: dict[str, str] = {
     "report": "pipeline.cli.report_cmd:report",
     "digest": "pipeline.cli.digest_cmd:digest",
     "gateway": "pipeline.cli.gateway_cmd:gateway",
+    "jobs": "pipeline.cli.jobs_cmd:jobs",
+    "headroom": "pipeline.cli.headroom_cmd:headroom",
 }
 
 

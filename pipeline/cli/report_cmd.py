@@ -32,6 +32,14 @@ from pipeline.errors import ConfigError
 )
 @click.option("--site", default=None, help="One site only (default: the whole fleet).")
 @click.option(
+    "--page",
+    "page_name",
+    type=click.Choice(["fleet", "energy"]),
+    default="fleet",
+    show_default=True,
+    help="fleet: power, caps, links, GPUs; energy: jobs, tenants, PUE, capped time, headroom.",
+)
+@click.option(
     "--png",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -39,18 +47,18 @@ from pipeline.errors import ConfigError
 )
 @click.option(
     "--png-chart",
-    type=click.Choice(["ledger", "heatmap", "power", "loss", "gpus"]),
-    default="power",
-    show_default=True,
-    help="The chart --png writes.",
+    type=click.Choice(["ledger", "heatmap", "power", "loss", "gpus", "jobs", "pue", "headroom"]),
+    default=None,
+    help="The chart --png writes (default: power; jobs on the energy page).",
 )
 def report(
     out: Path,
     since: str,
     until_text: str | None,
     site: str | None,
+    page_name: str,
     png: Path | None,
-    png_chart: str,
+    png_chart: str | None,
 ) -> None:
     """Write an HTML report: site power against cap with alert episodes, the fleet MW
     ledger, WAN loss per link over time, GPU utilization against power.
@@ -59,6 +67,7 @@ def report(
     Examples:
       megawatch report --out report.html
       megawatch report --site train-ams-1 --since 7d --out ams-1.html
+      megawatch report --page energy --since 7d --out energy.html
     """
     from pipeline.analytics.names import check_name, known_names
     from pipeline.analytics.report import build_sections, read_report_data, render_html
@@ -66,11 +75,17 @@ def report(
     from pipeline.store.named import query_target
 
     settings = settings_from()
+    window = (parse_duration(since), parse_until(until_text), site)
     with query_target(settings) as target:
         if site:
             check_name("site", site, known_names(target, "site"), "--site")
-        data = read_report_data(target, parse_duration(since), parse_until(until_text), site)
-    sections = build_sections(data)
+        if page_name == "energy":
+            from pipeline.analytics.report_energy import energy_sections, read_energy_data
+
+            data = read_energy_data(target, *window)
+        else:
+            data = read_report_data(target, *window)
+    sections = energy_sections(data) if page_name == "energy" else build_sections(data)
     page = render_html(data, sections)
     try:
         out.write_text(page, encoding="utf-8")
@@ -84,6 +99,9 @@ def report(
     if png is not None:
         from pipeline.analytics.report import write_png
 
-        chart = next(section for section in sections if section.key == png_chart)
+        key = png_chart or ("jobs" if page_name == "energy" else "power")
+        chart = next((section for section in sections if section.key == key), None)
+        if chart is None:
+            raise ConfigError(f"--png-chart {key}: not a chart of the {page_name} page")
         write_png(chart.figure, png)
         click.echo(f"wrote {png} ({chart.title})")

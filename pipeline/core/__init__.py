@@ -8,7 +8,8 @@ loss: :mod:`.link_health`, :mod:`.link_window`, :mod:`.optics`; :mod:`.domains`,
 them (:mod:`.site_stage`, :mod:`.forecast`), the alert rules (:mod:`.rules`) and their
 states (:mod:`.alert_state`, :mod:`.alert_book`), rule parameters (:mod:`.policy`), what
 the worker does with a message (:mod:`.processor`, :mod:`.readings`), the rows it stores
-(:mod:`.rows`), back-off (:mod:`.retry`) and power waves (:mod:`.wave`).
+(:mod:`.rows`), energy at ingest (:mod:`.energy`), back-off (:mod:`.retry`) and power
+waves (:mod:`.wave`).
 """
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "columnar",
     "decode",
     "domains",
+    "energy",
     "forecast",
     "gpu",
     "link_health",

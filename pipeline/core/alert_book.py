@@ -19,7 +19,9 @@ from pipeline.events import Alert, AlertStatus, Severity, ms_to_datetime
 @dataclass(frozen=True, slots=True)
 class AlertKey:
     """What an alert is about: rule, severity and subject (a link, a rack, a power
-    domain, or the site)."""
+    domain, or the site). ``shard``: set by a rule that judges a domain or the site on
+    the share of it one shard holds (``priority_inversion``), so that each shard's
+    judgement is an alert of its own, not one fingerprint stepped by several books."""
 
     rule: str
     severity: Severity
@@ -27,11 +29,13 @@ class AlertKey:
     peer_site: str | None = None
     rack: str | None = None
     domain: str | None = None
+    shard: str = ""
 
     @property
     def subject(self) -> str:
         # A domain's subject is prefixed: a hall named like a rack is another alert.
-        return self.link or self.rack or (f"domain:{self.domain}" if self.domain else "")
+        subject = self.link or self.rack or (f"domain:{self.domain}" if self.domain else "")
+        return f"{subject}@{self.shard}" if self.shard else subject
 
 
 @dataclass(frozen=True, slots=True)

@@ -318,6 +318,10 @@ FIELDS: dict[type[BaseModel], dict[str, str | Check]] = {
         "mem_used_pct": floats(0, 100, optional=True),
         "temp_c": floats(-40, 150, optional=True),
         "power_limit_w": floats(0, MAX_GPU_POWER_W, lo_open=True, optional=True),
+        "job": _OPTIONAL_IDS,
+        "tenant": _OPTIONAL_IDS,
+        "priority": _OPTIONAL_IDS,
+        "clock_reasons": counters(optional=True),
     },
     LinkCounters: {
         "site": _IDS,

@@ -24,6 +24,12 @@ shard stage's alerts, the site for the site stage's (the same book for a plain k
 worker saves each under its key, in the partition that key hashes to: the partition this
 worker processes it from.
 
+Energy at ingest (:mod:`pipeline.core.energy`) is shard-stage work: each key's monitor
+integrates its GPUs, racks, facility meters and work counters
+(:class:`pipeline.core.energy.book.SiteEnergy`), so that state moves and is forgotten
+with the key's partition; the fleet's job map and the ``priority_inversion`` rule are the
+processor's :class:`EnergyBook`, called once per message and once per key per tick.
+
 Per reading it does one dict update and a few list appends; everything per key or site
 (sums, rules) runs once per message or once per tick, not per reading.
 """
@@ -36,6 +42,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.core.alert_book import AlertBook
+from pipeline.core.energy.book import EnergyBook
+from pipeline.core.energy.meters import facility_rows, work_rows
 from pipeline.core.partial import PARTIAL_INTERVAL_MS, Partial
 from pipeline.core.policy import RuleConfig, SitePolicy
 from pipeline.core.readings import gpu_columns, link_columns, rack_power_columns
@@ -43,7 +51,15 @@ from pipeline.core.rows import DOMAIN_POWER_COLUMNS, SITE_POWER_COLUMNS, Columns
 from pipeline.core.site import SiteMonitor
 from pipeline.core.site_key import SiteKey
 from pipeline.core.site_stage import SiteStage
-from pipeline.events import Alert, GpuSample, LinkCounters, RackPower, SiteSpec
+from pipeline.events import (
+    Alert,
+    FacilityPower,
+    GpuSample,
+    LinkCounters,
+    RackPower,
+    SiteSpec,
+    WorkCounter,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +99,8 @@ class Processor:
         self._dirty: set[str] = set()
         self.unspecced_logged: set[str] = set()
         self._policies: dict[str, tuple[SiteSpec | None, SitePolicy]] = {}
+        #: the job map and the priority rules; the integration state is each monitor's
+        self.energy = EnergyBook()
 
     # --- state per key and per site ----------------------------------------------------
     def monitor(self, key: str, partition: int, now_ms: int) -> SiteMonitor:
@@ -162,15 +180,19 @@ class Processor:
         columns = rack_power_columns(events, partition, offset)
         racks, ts, watts = columns[1], columns[2], columns[3]
         moved = monitor.power.update_many(racks, ts, watts)
-        outcome = self._after_power(monitor, now_ms, moved > 0)
+        policy = self.policy(site)
+        outcome = self._after_power(monitor, now_ms, policy, moved > 0)
+        tree = monitor.domain_tree(policy)
+        columns += monitor.energy.rack_columns(racks, ts, watts, policy.stale_after_ms, tree)
         outcome.columns = columns
         return outcome
 
-    def _after_power(self, monitor: SiteMonitor, now_ms: int, moved: bool) -> Outcome:
+    def _after_power(
+        self, monitor: SiteMonitor, now_ms: int, policy: SitePolicy, moved: bool
+    ) -> Outcome:
         """After a rack power message: the site's power rules right away when its site
         stage is here; else the shard's partial, unless one went less than
         ``partial_interval_ms`` ago (then :meth:`due_partials` sends it)."""
-        policy = self.policy(monitor.site)
         stage = self._local_stage(monitor, now_ms)
         if stage is not None:
             stage.receive(monitor.partial(now_ms, policy, with_leaves=False))
@@ -224,8 +246,36 @@ class Processor:
         now_ms: int,
         key: str | None = None,
     ) -> Outcome:
-        monitor = self.monitor(key or events[0].site, partition, now_ms)
-        return Outcome(gpu_columns(monitor, events, partition, offset))
+        site = events[0].site
+        monitor = self.monitor(key or site, partition, now_ms)
+        max_gap_ms = self.policy(site).stale_after_ms
+        return Outcome(gpu_columns(monitor, events, partition, offset, self.energy, max_gap_ms))
+
+    def facility(
+        self,
+        events: Sequence[FacilityPower],
+        partition: int,
+        offset: int,
+        now_ms: int,
+        key: str | None = None,
+    ) -> Outcome:
+        """Facility meters: rows with their energy intervals (no rule reads them)."""
+        site = events[0].site
+        state = self.monitor(key or site, partition, now_ms).energy
+        max_gap_ms = self.policy(site).stale_after_ms
+        return Outcome(facility_rows(state, events, partition, offset, max_gap_ms))
+
+    def work(
+        self,
+        events: Sequence[WorkCounter],
+        partition: int,
+        offset: int,
+        now_ms: int,
+        key: str | None = None,
+    ) -> Outcome:
+        """Work counters: rows with their deltas (no rule reads them)."""
+        state = self.monitor(key or events[0].site, partition, now_ms).energy
+        return Outcome(work_rows(state, events, partition, offset))
 
     def link(
         self,
@@ -245,8 +295,8 @@ class Processor:
     # --- the periodic tick ---------------------------------------------------------------
     def tick_keys(self, now_ms: int, keys: Sequence[str]) -> Outcome:
         """The shard stage's tick of ``keys``: each key's partial with its leaves (to its
-        site stage here, else returned to be sent), the link and GPU rules, forgetting
-        racks silent past forget_after."""
+        site stage here, else returned to be sent), the link, GPU and priority rules,
+        forgetting racks (and energy entities) silent past forget_after."""
         out = Outcome()
         for key in keys:
             monitor = self.monitors.get(key)
@@ -259,6 +309,8 @@ class Processor:
             else:
                 out.partials.append(self._send(monitor, now_ms, policy, with_leaves=True))
             out.alerts += monitor.evaluate_gpus(now_ms, policy)
+            spec = self.spec_of(monitor.site)
+            out.alerts += monitor.evaluate_priorities(now_ms, policy, self.energy, spec)
             out.alerts += monitor.evaluate_link_silence(now_ms, policy)
             if monitor.sweep_due(now_ms):
                 gone, resolved = monitor.forget(now_ms, policy)

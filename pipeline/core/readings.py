@@ -16,6 +16,7 @@ from operator import ne
 from typing import Any
 
 from pipeline.core.columnar import column as field_column
+from pipeline.core.energy.book import EnergyBook
 from pipeline.core.gpu import board_power_w
 from pipeline.core.link_health import HEALTH_FIELDS, HealthRow
 from pipeline.core.rows import GPU_COLUMNS, Columns
@@ -23,7 +24,7 @@ from pipeline.core.site import SiteMonitor
 from pipeline.events import GpuSample, LinkClass, LinkCounters, RackPower
 
 #: the event fields of a GPU row: its columns between the site and the Kafka position
-_GPU_FIELDS = GPU_COLUMNS[1:-2]
+_GPU_FIELDS = GPU_COLUMNS[1 : GPU_COLUMNS.index("kafka_partition")]
 _LINK_COUNTERS = ("ts", "tx_packets", "rx_packets", "dropped_packets", "error_packets")
 _LINK_CLASS_TEXT = {member: member.value for member in LinkClass}
 
@@ -45,11 +46,19 @@ def rack_power_columns(events: Sequence[RackPower], partition: int, offset: int)
 
 
 def gpu_columns(
-    monitor: SiteMonitor, events: Sequence[GpuSample], partition: int, offset: int
+    monitor: SiteMonitor,
+    events: Sequence[GpuSample],
+    partition: int,
+    offset: int,
+    energy: EnergyBook,
+    max_gap_ms: int,
 ) -> Columns:
-    """The rows of table gpu_samples; the samples fed to their racks' GPU state."""
+    """The rows of table gpu_samples (:data:`pipeline.core.rows.GPU_COLUMNS`, then
+    :data:`pipeline.core.rows.GPU_ENERGY_COLUMNS`); the samples fed to their racks' GPU
+    state and integrated in the key's energy state (labelled from ``energy``'s job map)."""
     got = {name: field_column(events, name) for name in _GPU_FIELDS}
     _aggregate_gpus(monitor, got)
+    labels, intervals = energy.gpu_columns(monitor.site, monitor.energy, got, max_gap_ms)
     n = len(events)
     return [
         [events[0].site] * n,
@@ -64,8 +73,10 @@ def gpu_columns(
         got["mem_used_pct"],
         got["temp_c"],
         got["power_limit_w"],
+        *labels,
         [partition] * n,
         [offset] * n,
+        *intervals,
     ]
 
 

@@ -1,6 +1,6 @@
 """The rows the core hands to storage: column order of the raw tables, the alerts table and
 per-site and per-domain series (``sql/migrations/001_raw_tables.sql``, ``005_*``,
-``007_*``, ``009_*``).
+``007_*``, ``009_*``, ``010_*``).
 
 The core builds rows as columns (one list per column, the shape column-oriented inserts
 want) in exactly these orders; the worker's sink inserts them under these names with
@@ -63,6 +63,41 @@ GPU_COLUMNS = (
     "mem_used_pct",
     "temp_c",
     "power_limit_w",
+    "job",
+    "tenant",
+    "priority",
+    "clock_reasons",
+    "kafka_partition",
+    "kafka_offset",
+)
+#: what the worker adds to a reading from its integration state (pipeline.core.energy):
+#: the interval the reading closes (known seconds and joules, gap seconds and the gap's
+#: unknown joules) and, for GPUs, the clock-event reasons held over it
+INTERVAL_COLUMNS = ("interval_s", "energy_j", "gap_s", "unknown_j")
+GPU_ENERGY_COLUMNS = (*INTERVAL_COLUMNS, "held_reasons")
+RACK_ENERGY_COLUMNS = ("domains", *INTERVAL_COLUMNS)
+FACILITY_COLUMNS = (
+    "site",
+    "meter",
+    "meter_kind",
+    "ts",
+    "power_w",
+    *INTERVAL_COLUMNS,
+    "kafka_partition",
+    "kafka_offset",
+)
+WORK_COLUMNS = (
+    "site",
+    "host",
+    "job",
+    "counter",
+    "served_model",
+    "source",
+    "ts",
+    "total",
+    "delta",
+    "baseline",
+    "reset",
     "kafka_partition",
     "kafka_offset",
 )

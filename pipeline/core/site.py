@@ -3,10 +3,12 @@ rules (:mod:`pipeline.core.rules`) are evaluated on it.
 
 A :class:`SiteMonitor` holds the soft state of one key (``SITE``, or one shard
 ``SITE/SHARD`` of a site spread over partitions: :mod:`pipeline.core.site_key`): latest
-power per rack, link counters, GPU samples, and the :class:`AlertBook` of that key. It
-runs the rules of the registry by scope (:mod:`pipeline.core.rules.scopes`) that are
-local to its racks and links (link loss and silence, idle GPUs), and sums its racks'
-power into a :class:`pipeline.core.partial.Partial` for the site stage
+power per rack, link counters, GPU samples, the energy integration of its GPUs, racks and
+meters (:class:`pipeline.core.energy.book.SiteEnergy`), and the :class:`AlertBook` of
+that key. It runs the rules of the registry by scope (:mod:`pipeline.core.rules.scopes`)
+that are local to its racks and links (link loss and silence, idle GPUs; priority
+inversion on its own GPUs), and sums its racks' power into a
+:class:`pipeline.core.partial.Partial` for the site stage
 (:class:`pipeline.core.site_stage.SiteStage`), which runs the site's and its domains'
 power rules. For a plain ``SITE`` key the site stage lives beside it, in the same worker
 (same key, same partition), and shares its alert book; :meth:`SiteMonitor.evaluate_power`
@@ -27,6 +29,7 @@ from typing import Any
 
 from pipeline.core.alert_book import AlertBook
 from pipeline.core.domains import DomainTree
+from pipeline.core.energy.book import EnergyBook, SiteEnergy
 from pipeline.core.gpu import RackGpus
 from pipeline.core.link_health import HealthRow, LinkHealth
 from pipeline.core.links import LinkDelta, LinkState
@@ -46,7 +49,7 @@ from pipeline.core.rules.scopes import (
     Links,
 )
 from pipeline.core.site_stage import SiteStage
-from pipeline.events import Alert, LinkClass
+from pipeline.events import Alert, LinkClass, SiteSpec
 
 
 class SiteMonitor:
@@ -76,6 +79,7 @@ class SiteMonitor:
         self.power = SitePower(site)
         self.links: dict[str, tuple[LinkState, LinkClass, str | None]] = {}
         self.gpus: dict[str, RackGpus] = {}
+        self.energy = SiteEnergy()  # integration state: goes with the key's partition
         self.alerts = book if book is not None else AlertBook(site, durable)
         #: the site stage of a plain SITE key (same key, same worker); None for a shard
         self.stage = stage
@@ -153,11 +157,13 @@ class SiteMonitor:
 
     # --- forgetting -------------------------------------------------------------------
     def forget(self, now_ms: int, policy: SitePolicy) -> tuple[int, list[Alert]]:
-        """Drop racks (power and GPU state) and links silent for ``forget_after``:
-        their memory goes, coverage no longer counts them, and their alerts resolve
-        (nothing would ever evaluate them again). Returns (racks forgotten, alerts)."""
+        """Drop racks (power and GPU state), links and energy entities silent for
+        ``forget_after``: their memory goes, coverage no longer counts them, and their
+        alerts resolve (nothing would ever evaluate them again). Returns (racks
+        forgotten, alerts)."""
         self.swept_ms = now_ms
         cutoff = now_ms - policy.forget_after_ms
+        self.energy.sweep(cutoff)
         racks = self.power.racks_older_than(cutoff)
         self.power.forget_older_than(cutoff)
         known = set(racks)
@@ -259,6 +265,16 @@ class SiteMonitor:
         for evaluate in self.gpu_rules:
             out += evaluate(self.alerts, subject, now_ms, policy)
         return out
+
+    def evaluate_priorities(
+        self, now_ms: int, policy: SitePolicy, energy: EnergyBook, spec: SiteSpec | None
+    ) -> list[Alert]:
+        """Once per tick, the rules of each power domain's GPUs by priority class
+        (``priority_inversion``), on this key's GPUs: a shard's share of its domains."""
+        if self.warming(now_ms, policy):
+            return []
+        tree = self.domain_tree(policy)
+        return energy.evaluate(self.energy, self.alerts, now_ms, policy, tree, spec, self.shard)
 
 
 def _leaves(tree: DomainTree, slots: tuple[Sums, ...]) -> tuple[tuple[str, Sums], ...]:

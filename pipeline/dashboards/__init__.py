@@ -7,6 +7,7 @@ the SDK is a development dependency.
 """
 
 __all__ = [
+    "energy",
     "fleet",
     "health",
     "links",

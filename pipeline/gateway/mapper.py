@@ -16,7 +16,13 @@ comes from the labels and the mapping file (``--map``, the agents' format:
   threshold level (:class:`pipeline.gateway.table.Part`) is named with its index here;
   a series without its index label feeds nothing (``no_index_label``);
 * rack power: a ``rack`` label, else the map's ``racks:`` entry of the ``pdu`` or
-  instance label.
+  instance label;
+* GPU jobs and tenants: ``hpc_job`` or ``pod`` and ``namespace`` (dcgm-exporter's
+  labels, as the dcgm-exporter source reads them);
+* work counters: the job from ``hpc_job``/``pod`` (the inference server's pod, which
+  dcgm-exporter names as the job of its GPUs), the host from ``node``/``hostname``
+  labels or, without a job, the ``instance`` label's host; the served model from
+  ``model_name`` (vLLM), ``model`` (Triton) or ``model_id``.
 
 Whatever maps to nothing is counted by metric name and reason, never dropped
 silently. Pure: no I/O.
@@ -33,6 +39,7 @@ from typing import Any
 from pipeline.gateway.series import Series
 from pipeline.gateway.table import Part, Parts, lookup, reading, usable
 from pipeline.sources.dcgm import HOST_LABELS as DCGM_HOST_LABELS
+from pipeline.sources.dcgm import JOB_LABELS, TENANT_LABELS
 from pipeline.sources.mapping import Mapping, as_id
 
 HOST_LABELS = (*DCGM_HOST_LABELS, "host.name", "host_name")
@@ -44,6 +51,8 @@ INTERFACE_LABELS = (
     "interface-id",
     "name",
 )
+NODE_LABELS = ("node", "kubernetes_node", "k8s.node.name", *HOST_LABELS)
+SERVED_MODEL_LABELS = ("model_name", "model", "model_id")
 
 #: (kind, site, entity) -> the id fields of its events (site, rack, host, gpu, link, ...)
 Entity = tuple[str, str, tuple[str, ...]]
@@ -140,6 +149,8 @@ class SeriesMapper:
             return self._gpu(site, labels)
         if part.kind == "link":
             return self._link(site, labels)
+        if part.kind == "work":
+            return self._work(part, site, labels)
         return self._rack(site, labels)
 
     def _gpu(self, site: str, labels: dict[str, str]) -> tuple[Entity, dict[str, Any]] | str:
@@ -154,7 +165,31 @@ class SeriesMapper:
         model = labels.get("modelName")
         if model:
             ids["model"] = model[:64]
+        for name, keys in (("job", JOB_LABELS), ("tenant", TENANT_LABELS)):
+            found = next((labels[k] for k in keys if labels.get(k)), None)
+            if found:
+                ids[name] = as_id(found)
         return ("gpu", site, (rack, host, ids["gpu"])), ids
+
+    def _work(
+        self, part: Part, site: str, labels: dict[str, str]
+    ) -> tuple[Entity, dict[str, Any]] | str:
+        job = next((labels[k] for k in JOB_LABELS if labels.get(k)), None)
+        node = next((labels[k] for k in NODE_LABELS if labels.get(k)), None)
+        host = node or (None if job else _host(labels))
+        if not host and not job:
+            return "no_host_or_job_label"
+        ids: dict[str, Any] = {"site": site, "counter": part.work, "source": part.source}
+        if host:
+            mapped = self.mapping.hosts.get(host)
+            ids["host"] = mapped.host or as_id(host) if mapped else as_id(host)
+        if job:
+            ids["job"] = as_id(job)
+        served = next((labels[k] for k in SERVED_MODEL_LABELS if labels.get(k)), None)
+        if served:
+            ids["served_model"] = served[:128]
+        entity = (ids.get("host", ""), ids.get("job", ""), part.work, ids.get("served_model", ""))
+        return ("work", site, entity), ids
 
     def _link(self, site: str, labels: dict[str, str]) -> tuple[Entity, dict[str, Any]] | str:
         iface = next((labels[k] for k in INTERFACE_LABELS if labels.get(k)), None)

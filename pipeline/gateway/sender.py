@@ -28,7 +28,8 @@ import orjson
 from pydantic import BaseModel
 
 from pipeline.core.decode import Limits, MessageDecoder
-from pipeline.events import GpuSample, LinkCounters, RackPower
+from pipeline.events import GpuSample, LinkCounters, RackPower, WorkCounter
+from pipeline.gateway.table import TOPIC_OF
 from pipeline.sources.base import DEFAULT_BATCH_SIZE, OutMessage, encode_batches
 from pipeline.worker.identity import VIA_GATEWAY, VIA_HEADER
 
@@ -39,6 +40,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "rack_power": RackPower,
     "gpu": GpuSample,
     "link": LinkCounters,
+    "work": WorkCounter,
 }
 
 
@@ -74,7 +76,7 @@ class KafkaSender:
             good = self._checked(kind, site, batch)
             out.counts[kind] += len(good)
             out.messages += encode_batches(
-                kind, site, good, DEFAULT_BATCH_SIZE, self.limits.max_message_bytes
+                kind, site, good, DEFAULT_BATCH_SIZE, self.limits.max_message_bytes, TOPIC_OF[kind]
             )
         return out
 

@@ -23,7 +23,15 @@ Built in:
   carrier-transitions`` is ``carrier-transitions`` with the label ``name=swp1``), NVIDIA
   Cumulus Linux's OTLP names (``nvswitch_interface_*``), and megawatch's own
   ``megawatch_link_*_dbm`` for optics. A per-priority or per-lane series names its
-  priority or lane in a label (``priority``, ``lane``...) or, for ethtool, in its name.
+  priority or lane in a label (``priority``, ``lane``...) or, for ethtool, in its name;
+* ``DCGM_FI_DEV_CLOCKS_EVENT_REASONS``: the GPU's clock-event reasons bitmask; the
+  GPU's ``job`` and ``tenant`` come from dcgm-exporter's ``hpc_job``/``pod`` and
+  ``namespace`` labels (:mod:`pipeline.gateway.mapper`);
+* inference servers' work counters, one work event (``telemetry.work``) per counter:
+  vLLM's ``vllm:generation_tokens_total`` and ``vllm:prompt_tokens_total``, TGI's
+  ``tgi_request_generated_tokens_sum`` and ``tgi_request_input_length_sum`` (the sums of
+  its token histograms) and ``tgi_request_success``, Triton's ``nv_inference_count``
+  (inferences, a batch counting each) and ``nv_inference_request_success``.
 
 Pure: no I/O.
 """
@@ -37,18 +45,22 @@ from typing import Any
 
 from pipeline.events import MAX_PRIORITY, MIN_DBM
 from pipeline.gateway.link_event import NODE_PACKETS, OPENCONFIG_PACKETS, link_fields
+from pipeline.kafka.topics import GPU, LINK, RACK_POWER, WORK
 from pipeline.sources.dcgm import DCGM_BLANK
 
 
 @dataclass(frozen=True, slots=True)
 class Part:
-    kind: str  # "gpu", "link" or "rack_power"
+    kind: str  # "gpu", "link", "rack_power" or "work"
     name: str  # the part of the event it feeds
     counter: bool = False  # cumulative: an OTLP delta sum is not taken for it
     signed: bool = False  # may be negative (dBm)
     #: labels naming its index (a priority, a lane, a threshold level); the part is
     #: then ``name.index``, from the first of them that a series has
     index: tuple[str, ...] = ()
+
+    work: str = ""  # kind "work": the counter's name in the event (what it counts)
+    source: str = ""  # kind "work": the server that counts it
 
 
 PRIORITY_LABELS = ("priority", "switch_priority", "prio", "sp")
@@ -122,6 +134,10 @@ CUMULUS: dict[str, Part] = {
 }
 
 
+def _work(counter: str, source: str) -> Part:
+    return Part("work", "total", counter=True, work=counter, source=source)
+
+
 #: metric name -> the part it feeds
 METRICS: dict[str, Part] = {
     "DCGM_FI_DEV_GPU_UTIL": Part("gpu", "util"),
@@ -148,7 +164,17 @@ METRICS: dict[str, Part] = {
     **{name: part for stat, part in ETHTOOL.items() for name in _ethtool(stat)},
     **OPENCONFIG,
     **CUMULUS,
+    "DCGM_FI_DEV_CLOCKS_EVENT_REASONS": Part("gpu", "clock_reasons"),
+    "vllm:generation_tokens_total": _work("generation_tokens", "vllm"),
+    "vllm:prompt_tokens_total": _work("prompt_tokens", "vllm"),
+    "tgi_request_generated_tokens_sum": _work("generation_tokens", "tgi"),
+    "tgi_request_input_length_sum": _work("prompt_tokens", "tgi"),
+    "tgi_request_success": _work("requests", "tgi"),
+    "nv_inference_count": _work("inferences", "triton"),
+    "nv_inference_request_success": _work("requests", "triton"),
 }
+#: kind -> the topic its events go to
+TOPIC_OF = {"gpu": GPU, "link": LINK, "rack_power": RACK_POWER, "work": WORK}
 
 Parts = dict[str, float]
 
@@ -183,6 +209,8 @@ def _gpu(parts: Parts, event: dict[str, Any]) -> None:
     if used is not None and free is not None and total > 0:
         event["mem_used_pct"] = round(100.0 * used / total, 2)
     event["vendor"] = "nvidia"
+    if "clock_reasons" in parts:
+        event["clock_reasons"] = int(parts["clock_reasons"])
 
 
 KINDS: dict[str, Kind] = {
@@ -193,6 +221,8 @@ KINDS: dict[str, Kind] = {
     ),
     "link": Kind(NODE_PACKETS, {}, link_fields, (OPENCONFIG_PACKETS,)),
     "rack_power": Kind(frozenset({"power"}), {"power": "power_w"}),
+    # the counter's name and source are id fields (the mapper's): one event per counter
+    "work": Kind(frozenset({"total"}), {"total": "total"}),
 }
 
 

@@ -1,8 +1,9 @@
 """Publishing site specs to, and reading them back from, the compacted control.sites topic.
 
-Reading takes every record up to the topic's end and keeps the last value per site (what
-compaction would keep). On the embedded broker the end offset comes from
-:func:`pipeline.kafka.tansu.true_end_offsets`, since Tansu reports it short.
+Reading takes every record up to the topic's end and keeps the last value per key (what
+compaction would keep: :func:`latest_per_key`, which reads control.jobs too). On the
+embedded broker the end offset comes from :func:`pipeline.kafka.tansu.true_end_offsets`,
+since Tansu reports it short.
 """
 
 from __future__ import annotations
@@ -48,13 +49,8 @@ def publish_specs(settings: Settings, specs: list[SiteSpec]) -> None:
 
 def read_specs(settings: Settings) -> dict[str, SiteSpec]:
     """The current spec of every site on control.sites (last record per key)."""
-    endpoint, _ = resolve_kafka(settings, start_if_missing=False)
-    latest: dict[str, bytes | None] = {}
-    for key, value in _read_all(settings, endpoint, SITES):
-        if key:
-            latest[key.decode()] = value
     specs = {}
-    for site, raw in latest.items():
+    for site, raw in latest_per_key(settings, SITES).items():
         if not raw:
             continue  # a tombstone deletes the spec
         try:
@@ -62,6 +58,18 @@ def read_specs(settings: Settings) -> dict[str, SiteSpec]:
         except ValidationError:
             logger.warning("ignoring an invalid spec for %s on %s", site, SITES)
     return specs
+
+
+def latest_per_key(settings: Settings, topic: str) -> dict[str, bytes | None]:
+    """The last value of every key of a compacted topic (None: a null value, which
+    deletes the key), read up to the topic's end: what compaction would keep. Used for
+    control.sites here and control.jobs (:func:`pipeline.jobs.publish.read_jobs`)."""
+    endpoint, _ = resolve_kafka(settings, start_if_missing=False)
+    latest: dict[str, bytes | None] = {}
+    for key, value in _read_all(settings, endpoint, topic):
+        if key:
+            latest[bytes(key).decode("utf-8", errors="replace")] = value
+    return latest
 
 
 def _read_all(settings: Settings, endpoint: KafkaEndpoint, topic: str) -> list[tuple[Any, Any]]:

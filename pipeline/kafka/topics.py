@@ -26,17 +26,21 @@ RACK_POWER = "telemetry.rack_power"
 POWER_WAVE = "telemetry.power_wave"
 GPU = "telemetry.gpu"
 LINK = "telemetry.link"
+FACILITY = "telemetry.facility"
+WORK = "telemetry.work"
 DEADLETTER = "telemetry.deadletter"
 SITES = "control.sites"
+JOBS = "control.jobs"
 ALERTS = "alerts"
 #: Shard partials for the site stages (pipeline.core.partial), keyed by site: the
 #: workers' own topic, not the contract's.
 PARTIALS = "megawatch.partials"
 
 #: Topics keyed by site that must have one partition count (co-partitioning).
-COPARTITIONED = (RACK_POWER, POWER_WAVE, GPU, LINK, DEADLETTER, PARTIALS)
+COPARTITIONED = (RACK_POWER, POWER_WAVE, GPU, LINK, FACILITY, WORK, DEADLETTER, PARTIALS)
 
-#: control.sites is read whole by every worker (a Faust GlobalTable): one partition.
+#: control.sites and control.jobs are read whole by every worker (Faust GlobalTables):
+#: one partition each.
 SITES_PARTITIONS = 1
 
 
@@ -53,7 +57,10 @@ CONTRACT_TOPICS = (
     TopicSpec(GPU),
     TopicSpec(LINK),
     TopicSpec(DEADLETTER),
+    TopicSpec(FACILITY),
+    TopicSpec(WORK),
     TopicSpec(SITES, compacted=True, partitions=SITES_PARTITIONS),
+    TopicSpec(JOBS, compacted=True, partitions=SITES_PARTITIONS),
     TopicSpec(ALERTS),
     TopicSpec(PARTIALS),
 )
@@ -125,8 +132,9 @@ def key_partition(key: bytes, partitions: int) -> int:
 
 
 def topic_configs(spec: TopicSpec, replication: int) -> dict[str, str]:
-    """Configs of a new topic: compaction for control.sites, and with replicas, writes
-    acknowledged (acks=all) only once two copies hold them (one for a factor of 2)."""
+    """Configs of a new topic: compaction for control.sites and control.jobs, and with
+    replicas, writes acknowledged (acks=all) only once two copies hold them (one for a
+    factor of 2)."""
     configs = {"cleanup.policy": "compact"} if spec.compacted else {}
     if replication > 1:
         configs["min.insync.replicas"] = str(min(2, replication - 1))

@@ -8,7 +8,9 @@ dcgm-exporter's default counters (``etc/default-counters.csv``):
   ``power_w``: both needed, a GPU without them is skipped (logged once);
 * ``DCGM_FI_DEV_FB_USED`` / (``FB_USED + FB_FREE + FB_RESERVED``) (MiB) -> ``mem_used_pct``;
 * ``DCGM_FI_DEV_GPU_TEMP`` (C) -> ``temp_c``; ``DCGM_FI_DEV_POWER_MGMT_LIMIT`` (W, when
-  the exporter is configured to export it) -> ``power_limit_w``.
+  the exporter is configured to export it) -> ``power_limit_w``;
+* ``DCGM_FI_DEV_CLOCKS_EVENT_REASONS`` (NVML's clocks event reasons bitmask, when added
+  to the exporter's counters CSV) -> ``clock_reasons``.
 
 Labels: ``gpu`` (the index) is the GPU id, ``modelName`` the model; the host is the
 ``hostname`` label (``Hostname`` before dcgm-exporter 4.5), else the target's host name,
@@ -16,6 +18,11 @@ and the rack comes from the mapping file's ``hosts:`` (else the host name). Line
 GPU may repeat with extra labels (``pod``, ``namespace``, ``container`` of each pod
 sharing it): they are one GPU. DCGM's "blank" values (no reading: 0x7ffffff0 and above)
 are left out, as NVML's unsupported fields are.
+
+Jobs: the GPU's ``job`` is its ``hpc_job`` label (the exporter's HPC job mapping), else
+its ``pod`` (``pod_name`` before dcgm-exporter 2.x); its ``tenant`` the pod's
+``namespace`` (``pod_namespace``). A GPU time-sliced between pods of several jobs gets no
+job (DCGM does not say which pod drew what), and a tenant only when they share one.
 """
 
 from __future__ import annotations
@@ -40,11 +47,14 @@ FIELDS = {
     "DCGM_FI_DEV_GPU_TEMP": "temp_c",
     "DCGM_FI_DEV_POWER_MGMT_LIMIT": "power_limit_w",
 }
+REASONS = "DCGM_FI_DEV_CLOCKS_EVENT_REASONS"
 MEMORY = ("DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_FB_RESERVED")
 #: DCGM reports "no value" with sentinels from DCGM_INT32_BLANK (0x7ffffff0) upwards.
 DCGM_BLANK = float(0x7FFFFFF0)
 HOST_LABELS = ("hostname", "Hostname")
 UUID_LABELS = ("UUID", "uuid", "gpu_uuid")
+JOB_LABELS = ("hpc_job", "pod", "pod_name")
+TENANT_LABELS = ("namespace", "pod_namespace")
 
 GpuKey = tuple[str, str]  # host label, gpu index
 
@@ -54,7 +64,7 @@ def parse_page(text: str, default_host: str) -> dict[GpuKey, dict[str, Any]]:
 
     ``ValueError`` when the page is not Prometheus text."""
     gpus: dict[GpuKey, dict[str, Any]] = {}
-    wanted = set(FIELDS) | set(MEMORY)
+    wanted = {*FIELDS, *MEMORY, REASONS}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name not in wanted or "gpu" not in sample.labels:
@@ -62,6 +72,7 @@ def parse_page(text: str, default_host: str) -> dict[GpuKey, dict[str, Any]]:
             labels = sample.labels
             host = next((labels[k] for k in HOST_LABELS if labels.get(k)), default_host)
             fields = gpus.setdefault((host, labels["gpu"]), {})
+            _note_owner(fields, labels)
             # The first line of a GPU wins: later ones are the same GPU seen from another pod.
             if sample.name in fields or not 0 <= sample.value < DCGM_BLANK:
                 continue
@@ -72,6 +83,16 @@ def parse_page(text: str, default_host: str) -> dict[GpuKey, dict[str, Any]]:
             if uuid:
                 fields.setdefault("uuid", uuid)
     return gpus
+
+
+def _note_owner(fields: dict[str, Any], labels: dict[str, str]) -> None:
+    """Collect the jobs and tenants a GPU's lines name (several under time-slicing)."""
+    job = next((labels[k] for k in JOB_LABELS if labels.get(k)), None)
+    tenant = next((labels[k] for k in TENANT_LABELS if labels.get(k)), None)
+    if job:
+        fields.setdefault("jobs", set()).add(as_id(job))
+    if tenant:
+        fields.setdefault("tenants", set()).add(as_id(tenant))
 
 
 def gpu_event(
@@ -96,6 +117,11 @@ def gpu_event(
     event["vendor"] = "nvidia"
     if "model" in fields:
         event["model"] = fields["model"]
+    if REASONS in fields:
+        event["clock_reasons"] = int(fields[REASONS])
+    for name, many in (("job", "jobs"), ("tenant", "tenants")):
+        if len(fields.get(many, ())) == 1:
+            event[name] = next(iter(fields[many]))
     return event
 
 

@@ -22,8 +22,15 @@ from pydantic import BaseModel
 
 from pipeline.core.decode import Limits, MessageDecoder
 from pipeline.errors import SourceError
-from pipeline.events import GpuSample, LinkCounters, PowerWave, RackPower
-from pipeline.kafka.topics import GPU, LINK, POWER_WAVE, RACK_POWER
+from pipeline.events import (
+    FacilityPower,
+    GpuSample,
+    LinkCounters,
+    PowerWave,
+    RackPower,
+    WorkCounter,
+)
+from pipeline.kafka.topics import FACILITY, GPU, LINK, POWER_WAVE, RACK_POWER, WORK
 
 #: telemetry topic -> the model the worker decodes its messages with
 MODELS: dict[str, type[BaseModel]] = {
@@ -31,6 +38,8 @@ MODELS: dict[str, type[BaseModel]] = {
     POWER_WAVE: PowerWave,
     GPU: GpuSample,
     LINK: LinkCounters,
+    FACILITY: FacilityPower,
+    WORK: WorkCounter,
 }
 _ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 

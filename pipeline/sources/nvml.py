@@ -3,9 +3,15 @@
 Needs the ``nvidia-ml-py`` package (``pip install 'megawatch[nvml]'``) and an NVIDIA
 driver; both are looked for only when the source starts, so this module imports
 anywhere. Each tick reads every GPU of this host: utilization, power, enforced power
-limit, memory used and temperature, with vendor ``nvidia`` and the device name as model.
-A field the device does not support is left out; a GPU without utilization or power is
-skipped (logged once).
+limit, memory used, temperature and the clocks event reasons (NVML's bitmask: power cap,
+slowdown, power brake), with vendor ``nvidia`` and the device name as model. A field the
+device does not support is left out; a GPU without utilization or power is skipped
+(logged once).
+
+Jobs: ``--job-dir`` reads the directory a Slurm prolog writes for dcgm-exporter's HPC
+job mapping (one file per GPU index holding the job id; several ids, a GPU shared: no
+job), each tick; ``--priority`` and ``--tenant`` label every GPU of the host (a host
+kept for inference, say). The job map (``control.jobs``) labels what is left.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ import re
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from pipeline.errors import SourceError
 from pipeline.sources.base import DEFAULT_BATCH_SIZE, Tick, encode_batches
 from pipeline.sources.kind import BuildContext
+from pipeline.sources.mapping import as_id
 from pipeline.sources.registry import NvmlSourceOptions
 
 logger = logging.getLogger(__name__)
@@ -59,9 +67,13 @@ class NvmlSource:
         host: str | None = None,
         interval_s: float = 1.0,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        job_dir: Path | None = None,
+        labels: dict[str, str] | None = None,
     ) -> None:
         self.site, self.rack, self.host = site, rack, host_id(host)
         self.interval_s, self.batch_size = interval_s, batch_size
+        self.job_dir = job_dir
+        self.labels = labels or {}  # tenant, priority of every GPU of the host
         self.nvml = _load_nvml()
         try:
             count = self.nvml.nvmlDeviceGetCount()
@@ -72,6 +84,10 @@ class NvmlSource:
             raise SourceError("--source nvml: NVML found no GPU on this host")
         self.names = [self._name(handle) for handle in self.handles]
         self._skipped: set[int] = set()
+        # renamed in NVML 12.x (clocks "event" reasons, were "throttle" reasons)
+        self._reasons = getattr(
+            self.nvml, "nvmlDeviceGetCurrentClocksEventReasons", None
+        ) or getattr(self.nvml, "nvmlDeviceGetCurrentClocksThrottleReasons", None)
 
     def _name(self, handle: Any) -> str:
         name = self.nvml.nvmlDeviceGetName(handle)
@@ -122,7 +138,26 @@ class NvmlSource:
         limit = self._optional(nvml.nvmlDeviceGetEnforcedPowerLimit, handle)
         if limit:
             event["power_limit_w"] = limit / 1000.0
+        reasons = self._optional(self._reasons, handle) if self._reasons else None
+        if reasons is not None:
+            event["clock_reasons"] = int(reasons)
+        job = self._job(index)
+        if job:
+            event["job"] = job
+        event.update(self.labels)
         return event
+
+    def _job(self, index: int) -> str | None:
+        """The job of GPU ``index`` from ``--job-dir`` (dcgm-exporter's HPC job mapping
+        format), or None: no file, an empty one, or several jobs sharing the GPU."""
+        if self.job_dir is None:
+            return None
+        try:
+            text = (self.job_dir / str(index)).read_text(errors="replace")
+        except OSError:
+            return None
+        jobs = {as_id(line.split()[0]) for line in text.splitlines() if line.strip()}
+        return jobs.pop() if len(jobs) == 1 else None
 
     def ticks(self) -> Iterator[Tick]:
         """Samples taken at their due time (the loop then sends them at once)."""
@@ -142,6 +177,12 @@ class NvmlSource:
 
 def nvml_source(options: NvmlSourceOptions, context: BuildContext) -> NvmlSource:
     """``--source nvml``: this host's GPUs, in rack ``--rack`` of the one ``--site``."""
+    labels = {"tenant": options.tenant, "priority": options.priority}
     return NvmlSource(
-        options.site, options.rack, interval_s=options.interval_s, batch_size=options.batch_size
+        options.site,
+        options.rack,
+        interval_s=options.interval_s,
+        batch_size=options.batch_size,
+        job_dir=options.job_dir,
+        labels={name: as_id(value) for name, value in labels.items() if value},
     )

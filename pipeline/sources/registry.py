@@ -177,6 +177,9 @@ REPLAY_PARAMS = (
 @dataclass(frozen=True, kw_only=True)
 class NvmlSourceOptions(TickedOptions):
     rack: str = "rack-0"
+    job_dir: Path | None = None
+    tenant: str | None = None
+    priority: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -227,6 +230,18 @@ SOURCE_KINDS: dict[str, SourceKind[Any]] = {
             (
                 SITE.noted("this host's site"),
                 Param("--rack", "rack", "rack id of this host."),
+                Param(
+                    "--job-dir",
+                    "job_dir",
+                    "a file per GPU index naming its job (dcgm-exporter's HPC job mapping).",
+                    type=Path,
+                ),
+                Param("--tenant", "tenant", "tenant of every GPU of this host."),
+                Param(
+                    "--priority",
+                    "priority",
+                    "priority class of this host's GPUs (inference, training, batch, ...).",
+                ),
                 INTERVAL,
             ),
             "pipeline.sources.nvml:nvml_source",

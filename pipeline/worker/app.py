@@ -2,7 +2,8 @@
 
 Topics carry raw bytes (decoding is ours, batched and fast); Faust supplies the consumer
 group, partition assignment, the changelog-backed table of durable alert states and
-the GlobalTable of site specs from the compacted ``control.sites`` topic. Hot state
+the GlobalTables of site specs and of the job map from the compacted ``control.sites``
+and ``control.jobs`` topics. Hot state
 lives in :class:`pipeline.core.processor.Processor`, history goes to ClickHouse through
 :class:`pipeline.worker.sink.ClickHouseSink`.
 
@@ -23,11 +24,21 @@ from faust.types import TP
 
 from pipeline.core.decode import MessageDecoder
 from pipeline.core.processor import Processor
-from pipeline.events import GpuSample, LinkCounters, RackPower
+from pipeline.events import FacilityPower, GpuSample, LinkCounters, RackPower, WorkCounter
 from pipeline.kafka.endpoint import KafkaEndpoint, faust_options, resolve_kafka
 from pipeline.kafka.faust_fixes import DRAIN_ATTR, MegawatchTableManager
 from pipeline.kafka.tansu import MegawatchApp
-from pipeline.kafka.topics import ALERTS, DEADLETTER, GPU, LINK, PARTIALS, RACK_POWER, key_partition
+from pipeline.kafka.topics import (
+    ALERTS,
+    DEADLETTER,
+    FACILITY,
+    GPU,
+    LINK,
+    PARTIALS,
+    RACK_POWER,
+    WORK,
+    key_partition,
+)
 from pipeline.settings import Settings
 from pipeline.sites import SpecCache
 from pipeline.worker.handlers import TELEMETRY, Handlers, Publishers
@@ -36,7 +47,7 @@ from pipeline.worker.parameters import decode_limits, rule_config
 from pipeline.worker.resources import WorkerResources, open_resources
 from pipeline.worker.services import register_services
 from pipeline.worker.sink import ClickHouseSink
-from pipeline.worker.tables import RAW, alert_state_table, spec_table
+from pipeline.worker.tables import RAW, alert_state_table, job_table, spec_table
 from pipeline.worker.topic_rows import without_stored_dead_letters
 from pipeline.worker.web import register_views
 
@@ -63,7 +74,7 @@ def create_app(
     app = _faust_app(settings, endpoint)
     topics = {
         name: app.topic(name, partitions=settings.kafka_partitions, **RAW)
-        for name in (RACK_POWER, GPU, LINK, DEADLETTER, ALERTS, PARTIALS)
+        for name in (*TELEMETRY, DEADLETTER, ALERTS, PARTIALS)
     }
     stages = SiteStages(settings.kafka_partitions)
     handlers = _handlers(app, settings, topics, resources, stages)
@@ -171,6 +182,8 @@ def _handlers(
         RACK_POWER: MessageDecoder(RackPower, limits),
         GPU: MessageDecoder(GpuSample, limits),
         LINK: MessageDecoder(LinkCounters, limits),
+        FACILITY: MessageDecoder(FacilityPower, limits),
+        WORK: MessageDecoder(WorkCounter, limits),
     }
     publishers = Publishers(
         lambda k, v: send(ALERTS, k, v),
@@ -185,6 +198,7 @@ def _handlers(
         stages.partition_of,
         settings.partial_interval_ms,
     )
+    job_table(app, processor.energy.jobs.apply)  # the job map, fed as control.jobs is read
     return Handlers(processor, sink, decoders, publishers, metrics)
 
 

@@ -26,13 +26,17 @@ from pipeline.core.processor import Outcome, Processor
 from pipeline.core.rows import (
     ALERT_COLUMNS,
     DOMAIN_POWER_COLUMNS,
+    FACILITY_COLUMNS,
     GPU_COLUMNS,
+    GPU_ENERGY_COLUMNS,
     LINK_COLUMNS,
+    RACK_ENERGY_COLUMNS,
     RACK_POWER_COLUMNS,
     SITE_POWER_COLUMNS,
+    WORK_COLUMNS,
 )
 from pipeline.events import Alert
-from pipeline.kafka.topics import ALERTS, GPU, LINK, RACK_POWER
+from pipeline.kafka.topics import ALERTS, FACILITY, GPU, LINK, RACK_POWER, WORK
 from pipeline.worker.dead_letters import MAX_KEY_BYTES, dead_letter_record
 from pipeline.worker.metrics import Metrics
 from pipeline.worker.partials import PartialRelay
@@ -52,9 +56,11 @@ ProcessMethod = Callable[[Any, int, int, int, str], Outcome]
 
 #: topic -> (ClickHouse table, its columns, the Processor method for its events)
 TELEMETRY: dict[str, tuple[str, tuple[str, ...], Callable[[Processor], ProcessMethod]]] = {
-    RACK_POWER: ("rack_power", RACK_POWER_COLUMNS, lambda p: p.rack_power),
-    GPU: ("gpu_samples", GPU_COLUMNS, lambda p: p.gpu),
+    RACK_POWER: ("rack_power", (*RACK_POWER_COLUMNS, *RACK_ENERGY_COLUMNS), lambda p: p.rack_power),
+    GPU: ("gpu_samples", (*GPU_COLUMNS, *GPU_ENERGY_COLUMNS), lambda p: p.gpu),
     LINK: ("link_samples", LINK_COLUMNS, lambda p: p.link),
+    FACILITY: ("facility_power", FACILITY_COLUMNS, lambda p: p.facility),
+    WORK: ("work_samples", WORK_COLUMNS, lambda p: p.work),
 }
 
 

@@ -1,4 +1,4 @@
-"""The worker's two Faust tables: site specs (global) and durable alert states.
+"""The worker's Faust tables: site specs and the job map (global), durable alert states.
 
 Site specs are keyed by site; alert states by the key of their alert book: the message
 key for a shard's rack and link alerts (``SITE/SHARD``), the site for the alerts of its
@@ -9,12 +9,13 @@ types are set here rather than a schema.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import faust
 from faust.tables.globaltable import GlobalTable
 
-from pipeline.kafka.topics import SITES, SITES_PARTITIONS
+from pipeline.kafka.topics import JOBS, SITES, SITES_PARTITIONS
 
 RAW: dict[str, Any] = {
     "key_type": bytes,
@@ -53,6 +54,43 @@ def spec_table(app: faust.App) -> Any:
             recovery_buffer_size=1,
         )
     )
+
+
+class JobTable(SpecTable):
+    """A GlobalTable of ``control.jobs`` that hands every record it applies (recovery and
+    live updates alike: Faust applies both through :meth:`apply_changelog_batch`) to
+    ``on_record(key, value)``: the job map indexes jobs by site and host as they come."""
+
+    on_record: Callable[[str, bytes | None], None] = staticmethod(lambda key, value: None)
+
+    def _changelog_topic_name(self) -> str:
+        return JOBS
+
+    def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
+        events = list(batch)
+        super().apply_changelog_batch(events)
+        for event in events:
+            key = event.key
+            if key is not None:
+                self.on_record(bytes(key).decode("utf-8", errors="replace"), event.value)
+
+
+def job_table(app: faust.App, on_record: Callable[[str, bytes | None], None]) -> Any:
+    """control.jobs, read whole by every worker like control.sites."""
+    table = JobTable(
+        app,
+        name="jobs",
+        beacon=app.tables.beacon,
+        partitions=SITES_PARTITIONS,
+        changelog_topic=app.topic(JOBS, partitions=SITES_PARTITIONS, **RAW),
+        key_type=bytes,
+        value_type=bytes,
+        is_global=True,
+        standby_buffer_size=1,
+        recovery_buffer_size=1,
+    )
+    table.on_record = on_record
+    return app.tables.add(table)
 
 
 def alert_state_table(app: faust.App, partitions: int) -> Any:

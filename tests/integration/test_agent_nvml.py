@@ -92,6 +92,7 @@ def _fake_nvml(devices: list[dict]) -> types.SimpleNamespace:
         nvmlDeviceGetMemoryInfo=read("memory"),
         nvmlDeviceGetTemperature=read("temp"),
         nvmlDeviceGetEnforcedPowerLimit=read("limit_mw"),
+        nvmlDeviceGetCurrentClocksEventReasons=read("reasons"),
     )
 
 
@@ -108,6 +109,7 @@ def test_readings_follow_the_contract_and_unsupported_fields_are_left_out(
             "memory": types.SimpleNamespace(used=40 * 2**30, total=80 * 2**30),
             "temp": 64,
             "limit_mw": 700_000,
+            "reasons": 0x4,  # nvmlClocksEventReasonSwPowerCap
         },
         {"name": "NVIDIA H100 80GB HBM3", "util": types.SimpleNamespace(gpu=0), "power_mw": 71_000},
         {"name": "NVIDIA A100", "util": types.SimpleNamespace(gpu=5)},  # no power reading
@@ -132,10 +134,33 @@ def test_readings_follow_the_contract_and_unsupported_fields_are_left_out(
         "mem_used_pct": 50.0,
         "temp_c": 64.0,
         "power_limit_w": 700.0,
+        "clock_reasons": 4,
     }
     assert "temp_c" not in events[1] and "mem_used_pct" not in events[1]
+    assert "clock_reasons" not in events[1]  # not supported: left out
     decoded = MessageDecoder(GpuSample).decode(message.value, message.key, datetime.now(UTC))
     assert len(decoded.events) == 2 and not decoded.rejects
+
+
+def test_jobs_come_from_the_hpc_job_mapping_dir_and_the_host_labels(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    from pipeline.sources.nvml import NvmlSource
+
+    device = {"name": "NVIDIA H100", "util": types.SimpleNamespace(gpu=90), "power_mw": 600_000}
+    monkeypatch.setitem(sys.modules, "pynvml", _fake_nvml([device] * 3))
+    jobs = tmp_path / "dcgm-job-map"
+    jobs.mkdir()
+    (jobs / "0").write_text("4471203\n")
+    (jobs / "1").write_text("4471203\n4471999\n")  # shared by two jobs: none of them
+    labels = {"tenant": "lab-1", "priority": "training"}
+    source = NvmlSource("s1", "r1", host="n1", job_dir=jobs, labels=labels)
+    got = [source.sample(i, 1) for i in range(3)]
+    assert [(e or {}).get("job") for e in got] == ["4471203", None, None]
+    assert all(
+        e is not None and e["tenant"] == "lab-1" and e["priority"] == "training" for e in got
+    )
+    assert all(GpuSample.model_validate(e) for e in got)
 
 
 def test_agent_help_lists_scenarios_without_importing_the_heavy_parts(tmp_path: Path):

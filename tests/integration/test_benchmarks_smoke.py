@@ -34,12 +34,13 @@ QUICK = {
     "gateway_http": "gateway_http.json",
     "rack_memory": "rack_memory.json",
     "power_eval": "power_eval.json",
+    "energy_campus": "energy_campus.json",
 }
 #: lanes of benchmarks that start a broker and workers, run at once (about a minute each:
 #: mostly waiting, so they share two cores well)
 LANES = (
-    {"latency_moving": "latency_moving.json"},
-    {"peers": "peers.json", "bench_notify": "notify.json"},
+    {"latency_moving": "latency_moving.json", "shard_latency": "shard_latency.json"},
+    {"peers": "peers.json", "bench_notify": "notify.json", "campus_shards": "campus_shards.json"},
     {"throughput": "throughput.json", "faults": "faults.json", "gateway": "gateway.json"},
 )
 #: runnable files that are no benchmark of their own

@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from energy_fixed import load_energy_rollups
 from test_queries import MW, UNTIL, at, insert, insert_link_health, load_fixed_data
 
 from pipeline.dashboards.__main__ import DASHBOARDS, OUT, main, rendered
@@ -96,6 +97,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, lis
         load_fixed_data(store)
         insert(store, "domain_power", domain_rows())
         insert_link_health(store)
+        load_energy_rollups(store, SITE, at(0))  # the 10:00 hour of the window
         for name, text in rendered().items():
             board = json.loads(text)
             found[name] = {}
@@ -178,3 +180,16 @@ def test_link_health_panels(results: dict[str, Any]) -> None:
     assert {r["link_name"] for r in optics} == {"ams-1 ib-7"}
     pauses = next(rows for rows in links.values() if rows and "pause_pct" in rows[0])
     assert max(r["pause_pct"] for r in pauses) == pytest.approx(20.0)
+
+
+def test_energy_pue_jobs_and_unattributed(results: dict[str, Any]) -> None:
+    """energy_fixed.py: PUE 1.25, j1 4.8 kWh, rack r2 metering 10 kWh no GPU explains."""
+    board = "megawatch-energy.json"
+    (pue,) = rows_of(results, board, "SELECT f.hour AS time, f.facility / i.it AS pue")
+    assert pue["pue"] == pytest.approx(1.25)
+    jobs = {r["job"]: r for r in rows_of(results, board, "SELECT job,")}
+    assert jobs["j1"]["kwh"] == pytest.approx(4.8) and jobs["j2"]["capped_pct"] == 25.0
+    racks = {r["rack"]: r for r in rows_of(results, board, "SELECT p.rack AS rack,")}
+    assert racks["r2"]["unattributed_kwh"] == pytest.approx(10.0)
+    (work,) = rows_of(results, board, "SELECT w.served_model AS served_model")
+    assert work["work_per_joule"] == pytest.approx(2.0)

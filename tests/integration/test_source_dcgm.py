@@ -23,7 +23,7 @@ from pipeline.events import GpuSample
 from pipeline.kafka.endpoint import resolve_kafka
 from pipeline.settings import Settings, load_settings
 from pipeline.sources.agent import AgentRun, kafka_publisher
-from pipeline.sources.dcgm import parse_page
+from pipeline.sources.dcgm import gpu_event, parse_page
 from pipeline.sources.registry import DeviceSourceOptions, source_kind
 
 pytestmark = pytest.mark.integration
@@ -53,12 +53,28 @@ def value_of(field: str, gpu: int) -> float:
     }.get(field, 1)
 
 
+#: added to the exporter's counters CSV to get clock-event reasons (not a default counter)
+REASONS_ROW = (
+    "DCGM_FI_DEV_CLOCKS_EVENT_REASONS",
+    "gauge",
+    "Current clock event reasons (bitmask of DCGM_CLOCKS_EVENT_REASON_*)",
+)
+
+
 def render(
-    host: str, host_label: str = "hostname", gpus: int = 2, help_lines: bool = True, pods: int = 0
+    host: str,
+    host_label: str = "hostname",
+    gpus: int = 2,
+    help_lines: bool = True,
+    pods: int = 0,
+    reasons: int | None = None,
+    owner: str = "",
 ) -> str:
-    """A /metrics page as dcgm-exporter renders it (gpuMetricsFormat)."""
+    """A /metrics page as dcgm-exporter renders it (gpuMetricsFormat); ``reasons`` adds
+    the clock-event reasons counter, ``owner`` extra labels on every line (hpc_job)."""
     lines = []
-    for field, prom_type, help_text in default_counters():
+    rows = default_counters() + ([REASONS_ROW] if reasons is not None else [])
+    for field, prom_type, help_text in rows:
         if help_lines:
             lines += [f"# HELP {field} {help_text}", f"# TYPE {field} {prom_type}"]
         for gpu in range(gpus):
@@ -68,8 +84,9 @@ def render(
                 f'modelName="{MODEL}",{host_label}="{host}"'
             )
             pod_sets = [f',container="trainer",namespace="ml",pod="job-{p}"' for p in range(pods)]
+            value = reasons if field == REASONS_ROW[0] else value_of(field, gpu)
             for extra in pod_sets or [""]:
-                lines.append(f"{field}{{{labels}{extra}}} {value_of(field, gpu)}")
+                lines.append(f"{field}{{{labels}{extra}{owner}}} {value}")
     return "\n".join(lines) + "\n"
 
 
@@ -107,6 +124,35 @@ def test_every_variant_gives_one_reading_per_gpu(page: str) -> None:
     assert fields["DCGM_FI_DEV_POWER_USAGE"] == 413.125
     assert fields["DCGM_FI_DEV_GPU_UTIL"] == 38
     assert fields["model"] == MODEL
+
+
+@pytest.mark.parametrize(
+    ("page", "job", "tenant"),
+    [
+        (render("n1", pods=1), "job-0", "ml"),  # a pod of its own: its job and namespace
+        (render("n1", pods=3), None, "ml"),  # time-sliced by three pods: no single job
+        (render("n1", owner=',hpc_job="4471203"'), "4471203", None),  # HPC job mapping
+        (render("n1"), None, None),
+    ],
+    ids=["one-pod", "time-sliced", "hpc-job", "none"],
+)
+def test_jobs_and_tenants_come_from_the_pod_and_hpc_labels(
+    page: str, job: str | None, tenant: str | None
+) -> None:
+    fields = parse_page(page, "x")[("n1", "1")]
+    event = gpu_event("s", ("r", "n1"), "1", fields, 1)
+    assert event is not None and (event.get("job"), event.get("tenant")) == (job, tenant)
+    GpuSample.model_validate(event)
+
+
+def test_clock_event_reasons_become_the_bitmask() -> None:
+    fields = parse_page(render("n1", reasons=0x4 | 0x80), "x")[("n1", "0")]
+    event = gpu_event("s", ("r", "n1"), "0", fields, 1)
+    assert event is not None and event["clock_reasons"] == 0x84
+    assert GpuSample.model_validate(event).clock_reasons == 132
+    assert "clock_reasons" not in (
+        gpu_event("s", ("r", "n1"), "0", parse_page(render("n1"), "x")[("n1", "0")], 1) or {}
+    )
 
 
 class Exporter:

@@ -49,6 +49,19 @@ SPEC_TABLES = {
     "rack_power_per_minute": "View",
     "gpu_per_minute": "View",
     "link_per_minute": "View",
+    # 010: energy
+    "gpu_energy_1h": "AggregatingMergeTree",
+    "gpu_energy_1h_mv": "MaterializedView",
+    "rack_energy_1h": "AggregatingMergeTree",
+    "rack_energy_1h_mv": "MaterializedView",
+    "facility_power": "MergeTree",
+    "facility_power_ledger_mv": "MaterializedView",
+    "facility_energy_1h": "AggregatingMergeTree",
+    "facility_energy_1h_mv": "MaterializedView",
+    "work_samples": "MergeTree",
+    "work_samples_ledger_mv": "MaterializedView",
+    "work_1h": "AggregatingMergeTree",
+    "work_1h_mv": "MaterializedView",
     HISTORY_TABLE: "MergeTree",
 }
 
@@ -80,10 +93,11 @@ def test_migrate_creates_the_spec_tables_and_twice_is_a_no_op(empty_store: Store
             (7, "alert_domain"),
             (8, "gateway_rows"),
             (9, "link_health"),
+            (10, "energy"),
         ]
     )
     status = empty_store.migration_status()
-    assert [r.version for r in status.applied] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert [r.version for r in status.applied] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     assert status.pending == []
     assert all(r.applied_at.tzinfo is not None for r in status.applied)
 
@@ -161,8 +175,20 @@ RAW_TABLES = {
     "alerts",
     "alert_deliveries",
     "dead_letters",
+    "facility_power",
+    "work_samples",
 }
-ROLLUPS = {"rack_power_1m", "site_power_1m", "gpu_1m", "link_1m", "domain_power_1m"}
+ROLLUPS = {
+    "rack_power_1m",
+    "site_power_1m",
+    "gpu_1m",
+    "link_1m",
+    "domain_power_1m",
+    "gpu_energy_1h",
+    "rack_energy_1h",
+    "facility_energy_1h",
+    "work_1h",
+}
 
 
 def test_ttl_follows_the_retention_settings(store: Store, store_settings: Settings) -> None:
@@ -202,8 +228,10 @@ def test_the_rows_the_worker_builds_fit_their_tables(store: Store) -> None:
 
     written = {
         "alerts": rows.ALERT_COLUMNS,
-        "rack_power": rows.RACK_POWER_COLUMNS,
-        "gpu_samples": rows.GPU_COLUMNS,
+        "rack_power": (*rows.RACK_POWER_COLUMNS, *rows.RACK_ENERGY_COLUMNS),
+        "gpu_samples": (*rows.GPU_COLUMNS, *rows.GPU_ENERGY_COLUMNS),
+        "facility_power": rows.FACILITY_COLUMNS,
+        "work_samples": rows.WORK_COLUMNS,
         "link_samples": rows.LINK_COLUMNS,
         "site_power": rows.SITE_POWER_COLUMNS,
         "domain_power": rows.DOMAIN_POWER_COLUMNS,

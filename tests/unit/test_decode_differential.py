@@ -183,6 +183,8 @@ def maybe(rng: random.Random, value: Any) -> tuple[bool, Any]:
 
 MODELS = ["NVIDIA H100 80GB HBM3", "MI300X", "", "m" * 65, "ü", 7]
 CLASSES = ["fabric", "wan", "lan", 1, None]
+PRIORITIES = ["inference", "training", "batch", "", "p" * 65, 3, ["x"]]
+REASONS = [0, 0x4, 0x8, 0x80, 0x4 | 0x80, 0x1]  # idle, power cap, slowdown, brake
 
 
 def gen_event(
@@ -212,6 +214,10 @@ def gen_event(
             "mem_used_pct": gen_number(rng, 0, 100, odd),
             "temp_c": gen_number(rng, -40, 150, odd),
             "power_limit_w": gen_number(rng, 0, 5000, odd),
+            "job": gen_id(rng, odd),
+            "tenant": gen_id(rng, odd),
+            "priority": rng.choice(PRIORITIES if odd else PRIORITIES[:3]),
+            "clock_reasons": rng.choice(REASONS) if rng.random() < 0.5 else gen_counter(rng, odd),
         }
     else:
         event |= {

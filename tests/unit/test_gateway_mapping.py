@@ -10,6 +10,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 
+from pipeline.events import GpuSample, WorkCounter
 from pipeline.gateway import otlp, remote_write
 from pipeline.gateway.joins import Joiner
 from pipeline.gateway.mapper import SeriesMapper
@@ -307,3 +308,82 @@ def test_the_gateway_map_adds_a_site_to_the_agents_format(tmp_path: Path) -> Non
     path.write_text("site: atl-1\nhosts:\n  n1: {rack: r1}\n")
     mapping, site = load_places(path)
     assert site == "atl-1" and mapping.hosts == {"n1": HostPlace("r1")}
+
+
+def test_dcgm_job_labels_and_clock_reasons_reach_the_gpu_sample() -> None:
+    mapper, joiner = SeriesMapper(MAPPING), Joiner(30)
+    pod = {"pod": "llama-serve-7f9c", "namespace": "shop", "container": "vllm"}
+    got = events(
+        joiner,
+        mapper,
+        [
+            gpu("DCGM_FI_DEV_GPU_UTIL", 90, **pod),
+            gpu("DCGM_FI_DEV_POWER_USAGE", 650, **pod),
+            gpu("DCGM_FI_DEV_CLOCKS_EVENT_REASONS", 0x4 | 0x80, **pod),
+        ],
+    )
+    ((_kind, event),) = got
+    assert (event["job"], event["tenant"], event["clock_reasons"]) == (
+        "llama-serve-7f9c",
+        "shop",
+        132,
+    )
+    assert GpuSample.model_validate(event).clock_reasons == 132
+
+
+@pytest.mark.parametrize(
+    ("name", "labels", "want"),
+    [
+        (
+            "vllm:generation_tokens_total",
+            {"instance": "gpu-node-01:8000", "model_name": "meta-llama/Llama-3.1-70B"},
+            {
+                "counter": "generation_tokens",
+                "source": "vllm",
+                "host": "gpu-node-01",
+                "served_model": "meta-llama/Llama-3.1-70B",
+            },
+        ),
+        (
+            "vllm:prompt_tokens_total",
+            {"instance": "10.1.2.3:8000", "pod": "llama-serve-7f9c", "model_name": "llama"},
+            {
+                "counter": "prompt_tokens",
+                "source": "vllm",
+                "job": "llama-serve-7f9c",
+                "served_model": "llama",
+            },
+        ),
+        (
+            "tgi_request_generated_tokens_sum",
+            {"instance": "10.1.2.4:80", "pod": "tgi-0", "node": "gpu-node-02"},
+            {"counter": "generation_tokens", "source": "tgi", "job": "tgi-0", "host": "n02"},
+        ),
+        (
+            "nv_inference_count",
+            {"instance": "gpu-node-03:8002", "model": "resnet50", "version": "1"},
+            {
+                "counter": "inferences",
+                "source": "triton",
+                "host": "gpu-node-03",
+                "served_model": "resnet50",
+            },
+        ),
+    ],
+    ids=["vllm-host", "vllm-pod", "tgi-node", "triton"],
+)
+def test_inference_servers_work_counters_become_work_events(
+    name: str, labels: dict[str, str], want: dict[str, Any]
+) -> None:
+    mapper, joiner = SeriesMapper(MAPPING), Joiner(30)
+    series = Series(name, {"site": "atl-1", **labels}, [(T, 18234.0)])
+    ((kind, event),) = events(joiner, mapper, [series])
+    assert kind == "work"
+    assert event == {"site": "atl-1", "ts": T, "total": 18234.0, **want}
+    WorkCounter.model_validate(event)
+
+
+def test_a_work_counter_without_host_or_job_is_counted_not_sent() -> None:
+    mapper = SeriesMapper(MAPPING)
+    mapped = mapper.map([Series("vllm:generation_tokens_total", {"site": "atl-1"}, [(T, 1.0)])])
+    assert mapped.unmapped == {("vllm:generation_tokens_total", "no_host_or_job_label"): 1}

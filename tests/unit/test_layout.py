@@ -40,6 +40,7 @@ EDGES = {
         "sources",
         "gateway",
         "analytics",
+        "jobs",
         "demo",
         "cli",
         "settings",

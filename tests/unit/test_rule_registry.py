@@ -10,13 +10,21 @@ import pytest
 from pydantic import ValidationError
 
 from pipeline.core.decode import describe_validation_error
+from pipeline.core.energy.book import EnergyBook
 from pipeline.core.policy import RuleConfig, SitePolicy
 from pipeline.core.rules.cap import evaluate_cap
 from pipeline.core.rules.cap_forecast import evaluate_forecast
 from pipeline.core.rules.common import MIN_COVERAGE
 from pipeline.core.rules.coverage import evaluate_coverage
 from pipeline.core.rules.registry import Param, Registry, Rule, registry
-from pipeline.core.rules.scopes import LINK_HEALTH, LINK_SAMPLES, LINK_TICK, POWER, RACK_GPUS
+from pipeline.core.rules.scopes import (
+    DOMAIN_PRIORITIES,
+    LINK_HEALTH,
+    LINK_SAMPLES,
+    LINK_TICK,
+    POWER,
+    RACK_GPUS,
+)
 from pipeline.core.site import SiteMonitor
 from pipeline.core.site_stage import SiteStage
 from pipeline.errors import ConfigError
@@ -182,7 +190,10 @@ def test_the_monitor_and_site_stage_run_the_rules_of_each_scope() -> None:
     assert monitor.gpu_rules == rules.rules_of(RACK_GPUS)
     every = {*stage.power_rules, *monitor.link_rules, *monitor.link_tick_rules}
     every |= set(monitor.link_health_rules)
-    assert every | set(monitor.gpu_rules) == {rule.evaluate for rule in rules.rules}
+    # the energy book runs the domain-priority scope on the key's tick (priority_inversion)
+    energy = EnergyBook().rules
+    assert energy == rules.rules_of(DOMAIN_PRIORITIES) and energy
+    assert every | set(monitor.gpu_rules) | set(energy) == {rule.evaluate for rule in rules.rules}
 
 
 def nested(param: Param[Any], value: float) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 from pipeline.cli.publish_cmd import messages
 from pipeline.core.decode import Limits
 from pipeline.errors import SourceError
-from pipeline.kafka.topics import POWER_WAVE, RACK_POWER
+from pipeline.kafka.topics import FACILITY, POWER_WAVE, RACK_POWER, WORK
 from pipeline.sources.line_check import Checked, LineChecker
 
 
@@ -110,6 +110,17 @@ def test_power_waves_are_checked_too() -> None:
     assert check(POWER_WAVE, "atl-2", wave).refused == []
     [refusal] = check(POWER_WAVE, "atl-2", {**wave, "power_w": [-1.0]}).refused
     assert refusal.reason == "power_w.0: Input should be greater than or equal to 0 (got -1.0)"
+
+
+def test_facility_meters_and_work_counters_are_checked_too() -> None:
+    meter = {"site": "atl-2", "meter": "m1", "meter_kind": "cooling", "ts": NOW_MS, "power_w": 9e5}
+    assert check(FACILITY, "atl-2", meter).refused == []
+    [refusal] = check(FACILITY, "atl-2", {**meter, "meter_kind": "lights"}).refused
+    assert refusal.reason.startswith("meter_kind: Input should be 'utility', 'cooling'")
+    work = {"site": "atl-2", "ts": NOW_MS, "counter": "generation_tokens", "total": 5.0}
+    assert check(WORK, "atl-2/hall-1", {**work, "host": "h1"}).refused == []
+    [refusal] = check(WORK, "atl-2", work).refused
+    assert "host or job: a work counter belongs to at least one" in refusal.reason
 
 
 def test_other_topics_need_one_json_object_a_line() -> None:

@@ -13,7 +13,11 @@ policy) -> list[Alert]``, typed by the scope's protocol:
   (:class:`Links`; their :class:`pipeline.core.link_health.LinkHealth` is set), once per
   message;
 * :data:`LINK_TICK`: every known link of the site (:class:`Links`), once per tick;
-* :data:`RACK_GPUS`: every rack's GPU statistics (:class:`GpuRacks`), once per tick.
+* :data:`RACK_GPUS`: every rack's GPU statistics (:class:`GpuRacks`), once per tick;
+* :data:`DOMAIN_PRIORITIES`: every power domain's fresh GPUs per priority class, capped
+  or not (:class:`pipeline.core.energy.priorities.DomainPriorities`), once per tick on
+  each key's monitor (:meth:`pipeline.core.site.SiteMonitor.evaluate_priorities`, through
+  :meth:`pipeline.core.energy.book.EnergyBook.evaluate`): a shard judges its own GPUs.
 
 The batched scopes hand a rule all its subjects at once, so that it reads its
 parameters once and costs one call per message or tick, not one per link or rack.
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     from pipeline.core.alert_book import AlertBook
+    from pipeline.core.energy.priorities import DomainPriorities
     from pipeline.core.forecast import PowerTrend
     from pipeline.core.gpu import RackGpuStats
     from pipeline.core.links import LinkState
@@ -94,6 +99,12 @@ class GpuRule(Protocol):
     ) -> list[Alert]: ...
 
 
+class PrioritiesRule(Protocol):
+    def __call__(
+        self, book: AlertBook, subject: DomainPriorities, now_ms: int, policy: SitePolicy, /
+    ) -> list[Alert]: ...
+
+
 POWER: Scope[PowerRule] = Scope(
     "power", "a site's or power domain's draw, cap and trend; per message and per tick"
 )
@@ -106,4 +117,8 @@ LINK_HEALTH: Scope[LinksRule] = Scope(
 LINK_TICK: Scope[LinksRule] = Scope("link tick", "every known link of the site; per tick")
 RACK_GPUS: Scope[GpuRule] = Scope(
     "rack GPUs", "every rack's GPU utilization and power over the window; per tick"
+)
+DOMAIN_PRIORITIES: Scope[PrioritiesRule] = Scope(
+    "domain priorities",
+    "every power domain's fresh GPUs per priority class, capped or not; per tick",
 )

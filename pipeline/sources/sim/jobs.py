@@ -77,3 +77,8 @@ class JobTimeline:
 
     def phase(self, t_s: float) -> Phase:
         return self.run_at(t_s).phase(t_s)
+
+    @property
+    def run_number(self) -> int:
+        """Which run :meth:`run_at` last returned (0 for the first): each run is a job."""
+        return self._index

@@ -5,6 +5,12 @@ inference at the hour's demand, a phase of a training job, idling in reserve) an
 toward it with the ramp time measured on real H100s; rack power is exactly the sum of its
 accelerators, its hosts (which draw more as their GPUs work) and the rack's fixed load,
 so rack and GPU readings agree. Constants and their sources: :mod:`.hardware`.
+
+Jobs: each run of a training job is a job (``SITE-train-J-N``, priority ``training``);
+each inference rack serves as one (``SITE-serve-RACK``, priority ``inference``); reserve
+racks run none. Tenants are drawn from :data:`TENANTS` by job. A GPU within 3 % of its
+board power reports the software power cap (NVML's clocks event reason 0x4), an idle
+one the idle reason (0x1).
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ from pipeline.sources.sim.jobs import JobTimeline, Phase
 from pipeline.sources.sim.layout import SiteLayout
 from pipeline.sources.sim.scenarios import ScenarioPlan
 
+TENANTS = ("search", "ads", "research", "assistant", "vision")
+CAP_NEAR = 0.97  # of board power: the power cap holds the clocks down (assumed)
+SW_POWER_CAP, GPU_IDLE = 0x4, 0x1  # NVML clocks event reasons
 DEMAND_TAU_S = 120.0  # inference demand wander per rack (assumed)
 DEMAND_SIGMA = 0.08
 SURGE_TAU_S = 300.0  # site-wide demand wander (assumed)
@@ -81,6 +90,22 @@ class SitePower:
         self.host_w = lay.host_idle.copy()
         self.rack_w = np.zeros(lay.n_racks)
         self.first = True
+        #: per GPU, an index into ``owners`` (job, tenant, priority); -1: no job
+        self.owners: list[tuple[str, str, str]] = []
+        self._owner_of: dict[tuple[str, str, str], int] = {}
+        self.owner = np.full(lay.n_gpus, -1, np.int64)
+        if sim.profile == "inference":
+            for r in np.flatnonzero(~lay.rack_reserve):
+                tenant = TENANTS[int(r) % len(TENANTS)]
+                code = self._code((f"{spec.site}-serve-{lay.rack_ids[r]}", tenant, "inference"))
+                self.owner[lay.gpu_rack == r] = code
+
+    def _code(self, owner: tuple[str, str, str]) -> int:
+        code = self._owner_of.get(owner)
+        if code is None:
+            code = self._owner_of[owner] = len(self.owners)
+            self.owners.append(owner)
+        return code
 
     # --- targets ----------------------------------------------------------------
     def _inference_targets(self, t_s: float, dt_s: float, start_hour: float) -> Targets:
@@ -106,6 +131,9 @@ class SitePower:
             sel = lay.gpu_job == j
             run = job.run_at(t_s)
             phase = run.phase(t_s)
+            name = f"{self.spec.site}-train-{j}-{job.run_number}"
+            owner = (name, TENANTS[j % len(TENANTS)], "training")
+            self.owner[sel] = -1 if phase == Phase.IDLE else self._code(owner)
             if phase == Phase.LOADING:
                 progress = run.loading_progress(t_s)
                 target[sel] = lay.loading[sel]
@@ -184,7 +212,10 @@ class SitePower:
         util = self.util[index].round(0).tolist()
         mem = self.mem[index].round(1).tolist()
         temp = self.temp[index].round(0).tolist()
-        return [
+        owners = [self.owners[c] if c >= 0 else None for c in self.owner[index].tolist()]
+        reasons = np.where(self.power[index] >= CAP_NEAR * lay.board_w[index], SW_POWER_CAP, 0)
+        reasons = np.where(self.util[index] < 1, reasons | GPU_IDLE, reasons).tolist()
+        events = [
             {
                 "site": site,
                 "rack": lay.rack_ids[lay.gpu_rack[g]],
@@ -198,6 +229,13 @@ class SitePower:
                 "mem_used_pct": m,
                 "temp_c": c,
                 "power_limit_w": lay.limit[g],
+                "clock_reasons": r,
             }
-            for g, p, u, m, c in zip(index.tolist(), power, util, mem, temp, strict=True)
+            for g, p, u, m, c, r in zip(
+                index.tolist(), power, util, mem, temp, reasons, strict=True
+            )
         ]
+        for event, owner in zip(events, owners, strict=True):
+            if owner is not None:
+                event["job"], event["tenant"], event["priority"] = owner
+        return events
