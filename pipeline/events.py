@@ -156,6 +156,51 @@ class PowerWave(Event):
         Field(min_length=1, max_length=MAX_WAVE_SAMPLES),
     ]
     source: Id | None = None
+    meter: Id | None = Field(
+        None,
+        description="one of several meters of the rack (a host, a PDU feed): each is "
+        "aligned on its own and summed into the rack; unset: the rack's one meter",
+    )
+
+
+class DemandResponse(BaseModel):
+    """A demand-response event: a utility or aggregator asks a site, or every site of a
+    region, to stay under a ceiling or to cut a share of its baseline from ``start_ts``
+    to ``end_ts`` (compacted topic control.dr, key = ``id``; ``cancelled`` ends it early,
+    a null value forgets it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Id = Field(description="the utility's or aggregator's id of the event")
+    site: Id | None = Field(None, description="the site asked (or give region)")
+    region: Id | None = Field(None, description="every site of this region, as one load")
+    start_ts: Timestamp
+    end_ts: Timestamp
+    ceiling_mw: Annotated[float, Field(ge=0, le=MAX_CAP_MW, allow_inf_nan=False)] | None = Field(
+        None, description="stay at or under this load (or give reduction_pct)"
+    )
+    reduction_pct: Annotated[float, Field(gt=0, lt=100, allow_inf_nan=False)] | None = Field(
+        None, description="cut this share of the baseline (the load without the event)"
+    )
+    program: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+        None, description="the program it belongs to, as the utility names it"
+    )
+    cancelled: bool = Field(False, description="called off: measured until now, then ended")
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> DemandResponse:
+        if (self.site is None) == (self.region is None):
+            raise ValueError("give site or region, not both")
+        if (self.ceiling_mw is None) == (self.reduction_pct is None):
+            raise ValueError("give ceiling_mw or reduction_pct, not both")
+        if self.end_ts <= self.start_ts:
+            raise ValueError("end_ts must be after start_ts")
+        return self
+
+    @property
+    def scope(self) -> str:
+        """The site or region asked."""
+        return self.site or self.region or ""
 
 
 class GpuSample(Event):
@@ -488,6 +533,7 @@ KINDS: dict[str, type[BaseModel]] = {
     "facility": FacilityPower,
     "work": WorkCounter,
     "job": JobSpec,
+    "dr_event": DemandResponse,
 }
 
 

@@ -33,6 +33,7 @@ SECRET_FIELDS = frozenset(
         "slack_webhook_url",
         "redfish_password",
         "gateway_token",
+        "dr_token",
     }
 )
 
@@ -125,6 +126,30 @@ class Settings(_RuleSettings):
     # rows held for the store at most (buffered + being written); beyond: back-pressure
     # (three batches: one being written while the next fills, without pausing)
     sink_max_buffered_rows: int = Field(300_000, ge=1_000)
+
+    # --- power waves (telemetry.power_wave, docs/power-dynamics.md) -------------------
+    wave_step_ms: int = Field(50, ge=10, le=1000)  # the alignment grid: 20 Hz
+    wave_lateness_ms: int = Field(2000, ge=0, le=60_000)  # a cell waits this long for meters
+    wave_hold_ms: int = Field(10_000, ge=0, le=3_600_000)  # a silent meter held, then unknown
+    wave_window_s: float = Field(10.0, ge=1, le=600)  # the features' window (FFT, swing)
+    wave_stride_s: float = Field(1.0, ge=0.1, le=60)  # a feature row per this much event time
+    # a site stage waits this long for a late shard's block (a region for a site's series)
+    wave_part_wait_ms: int = Field(3000, ge=0, le=600_000)
+    wave_region_wait_ms: int = Field(6000, ge=0, le=600_000)
+    # the raw samples too, in power_wave_samples, kept this many days
+    wave_store_samples: bool = False
+    wave_sample_retention_days: int = Field(7, ge=1, le=36500)
+    # demand response: POST /api/dr on the worker's port wants this bearer token (unset:
+    # the endpoint is off), or the token in this file (one line)
+    dr_token: SecretStr | None = None
+    dr_token_file: Path | None = None
+    # the baseline of a DR event: the mean of the `highest` of the `days` most recent
+    # comparable days at the event's hours (NYISO: 5 of 10 weekdays), shifted by the event
+    # day's level in the hour before it by at most `adjust_cap` (0: no adjustment)
+    dr_baseline_highest: int = Field(5, ge=1, le=60)
+    dr_baseline_days: int = Field(10, ge=1, le=60)
+    dr_baseline_same_day_type: bool = True  # weekdays with weekdays; false: all days compare
+    dr_baseline_adjust_cap: float = Field(0.0, ge=0, le=1)
 
     # --- alert delivery ------------------------------------------------------------
     webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
@@ -291,8 +316,8 @@ def shown_value(value: Any) -> str:
 #: (low, high) settings besides the rules' own (those declare ``at_most``): ``low`` must
 #: not exceed ``high``
 ORDERED_SETTINGS: tuple[tuple[str, str], ...] = (
-    # the rows held for the store must take at least one insert batch
-    ("sink_max_rows", "sink_max_buffered_rows"),
+    # a baseline averages some of the days it looks at
+    ("dr_baseline_highest", "dr_baseline_days"),
 )
 
 

@@ -37,6 +37,7 @@ from pipeline.analytics.findings_pipeline import (
     dead_letter_findings,
     delivery_findings,
 )
+from pipeline.analytics.findings_waves import WaveInputs, wave_findings
 from pipeline.analytics.ranking import TOP, Finding, rank
 
 DIGEST_VERSION = "1"
@@ -58,6 +59,7 @@ class DigestInputs:
     coverage: list[CoverageMinute] = field(default_factory=list)
     domains: list[DomainTime] = field(default_factory=list)
     energy: EnergyInputs | None = None  # jobs, PUE, work per joule (findings_energy)
+    waves: WaveInputs | None = None  # DR events, fleet incidents (findings_waves)
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ def candidate_findings(inputs: DigestInputs, thresholds: LossThresholds) -> list
         *coverage_findings(inputs.coverage),
         *domain_findings(inputs.domains),
         *energy_findings(inputs.energy),
+        *wave_findings(inputs.waves, inputs.end),
     ]
 
 

@@ -35,6 +35,7 @@ from pipeline.analytics.findings_pipeline import (
     DeadLetterGroup,
     DeliveryTrouble,
 )
+from pipeline.analytics.findings_waves import DrVerified, FleetDrop, WaveInputs
 from pipeline.analytics.ranking import TOP
 from pipeline.core.policy import RuleConfig, SitePolicy
 from pipeline.core.rules.common import MIN_COVERAGE
@@ -220,6 +221,7 @@ def gather_inputs(
         else []
     )
     energy = energy_inputs(run, since_s, until, site)
+    waves = wave_inputs(run, since_s, until, site)
     return DigestInputs(
         until - timedelta(seconds=since_s),
         until,
@@ -233,7 +235,47 @@ def gather_inputs(
         coverage,
         domains,
         energy,
+        waves,
     )
+
+
+def wave_inputs(run: QueryRunner, since_s: int, until: datetime, site: str | None) -> WaveInputs:
+    """The power-wave queries' rows as records."""
+    window = {"since_s": since_s, "until": until, "site": site or ""}
+    dr = [
+        DrVerified(
+            str(r["event_id"]),
+            str(r["scope"]),
+            bool(r["is_region"]),
+            _time(r["start_at"]),
+            _time(r["end_at"]),
+            _target_text(_num(r["ceiling_mw"]), _num(r["reduction_pct"])),
+            str(r["baseline_method"]),
+            _num(r["curtailed_mwh"]),
+            _num(r["requested_mwh"]),
+            _num(r["compliance_pct"]),
+            _num(r["time_to_target_s"]),
+            _num(r["coverage"]),
+        )
+        for r in _rows(run("dr_verification", **window))
+    ]
+    incidents = [
+        FleetDrop(
+            str(r["region"]),
+            _time(r["start_at"]),
+            [str(s) for s in r["sites"]],
+            float(r["lost_mw"]),
+            float(r["span_s"]),
+        )
+        for r in _rows(run("fleet_incidents", **window))
+    ]
+    return WaveInputs(dr, incidents)
+
+
+def _target_text(ceiling_mw: float | None, reduction_pct: float | None) -> str:
+    if ceiling_mw is not None:
+        return f"a {ceiling_mw:g} MW ceiling"
+    return f"-{reduction_pct or 0:g} % of the baseline"
 
 
 def energy_inputs(

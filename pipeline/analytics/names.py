@@ -43,9 +43,14 @@ _STORED: dict[str, str] = {
         " UNION ALL SELECT site FROM link_1m GROUP BY site"
         " UNION ALL SELECT peer_site FROM link_1m GROUP BY peer_site"
         " UNION ALL SELECT site FROM alerts WHERE test = 0 GROUP BY site"
+        " UNION ALL SELECT site FROM wave_features GROUP BY site"
+        " UNION ALL SELECT scope FROM dr_events GROUP BY scope"
         ") WHERE name != ''"
     ),
-    "region": "SELECT DISTINCT region FROM site_power_1m WHERE region != ''",
+    "region": (
+        "SELECT DISTINCT region FROM (SELECT region FROM site_power_1m"
+        " UNION ALL SELECT region FROM wave_features) WHERE region != ''"
+    ),
     "link": "SELECT DISTINCT link FROM link_1m",
     "domain": "SELECT DISTINCT domain FROM domain_power_1m",
     "rule": "SELECT DISTINCT rule FROM alerts",

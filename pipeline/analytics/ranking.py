@@ -33,6 +33,9 @@ Every candidate :class:`Finding` gets one score::
   job_energy_intensity the job's MWh                   1 MWh      info
   energy_per_work      MWh of the outlier              0.1 MWh    warning
   capped_priority      GPU-hours capped                100        info
+  dr_event             MWh curtailed                   1 MWh      warning (fell short),
+                                                                  info
+  fleet_drop           MW the region's sites lost      10 MW      critical
   ===================  ==============================  =========  ==================
 
 Ties break by kind (in the order above), then by subject, so the digest is stable.
@@ -61,6 +64,8 @@ REFERENCE = {
     "job_energy_intensity": 1.0,
     "energy_per_work": 0.1,
     "capped_priority": 100.0,
+    "dr_event": 1.0,
+    "fleet_drop": 10.0,
 }
 KIND_ORDER = {kind: index for index, kind in enumerate(REFERENCE)}
 MIN_DURATION_S = 60.0

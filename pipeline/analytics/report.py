@@ -146,6 +146,11 @@ def _sites_by_share(series: pd.DataFrame) -> list[str]:
     return [str(site) for site in ordered.index]
 
 
+def details_table(frame: pd.DataFrame, summary: str) -> str:
+    """``frame`` as a table folded under ``summary`` (the other pages' tables)."""
+    return _details(_table(frame), summary)
+
+
 def _details(table_html: str, summary: str) -> str:
     if not table_html:
         return ""

@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "publish": "pipeline.cli.publish_cmd:publish",
     "report": "pipeline.cli.report_cmd:report",
     "digest": "pipeline.cli.digest_cmd:digest",
+    "dr": "pipeline.cli.dr_cmd:dr",
     "gateway": "pipeline.cli.gateway_cmd:gateway",
     "jobs": "pipeline.cli.jobs_cmd:jobs",
     "headroom": "pipeline.cli.headroom_cmd:headroom",

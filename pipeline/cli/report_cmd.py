@@ -34,10 +34,11 @@ from pipeline.errors import ConfigError
 @click.option(
     "--page",
     "page_name",
-    type=click.Choice(["fleet", "energy"]),
+    type=click.Choice(["fleet", "energy", "dynamics"]),
     default="fleet",
     show_default=True,
-    help="fleet: power, caps, links, GPUs; energy: jobs, tenants, PUE, capped time, headroom.",
+    help="fleet: power, caps, links, GPUs; energy: jobs, tenants, PUE, capped time, headroom; "
+    "dynamics: demand response verified, ramps, oscillation, fleet incidents.",
 )
 @click.option(
     "--png",
@@ -47,9 +48,11 @@ from pipeline.errors import ConfigError
 )
 @click.option(
     "--png-chart",
-    type=click.Choice(["ledger", "heatmap", "power", "loss", "gpus", "jobs", "pue", "headroom"]),
+    type=click.Choice(
+        ["ledger", "heatmap", "power", "loss", "gpus", "jobs", "pue", "headroom", "dr", "ramps"]
+    ),
     default=None,
-    help="The chart --png writes (default: power; jobs on the energy page).",
+    help="The chart --png writes (default: power; jobs on the energy page; dr on dynamics).",
 )
 def report(
     out: Path,
@@ -68,6 +71,7 @@ def report(
       megawatch report --out report.html
       megawatch report --site train-ams-1 --since 7d --out ams-1.html
       megawatch report --page energy --since 7d --out energy.html
+      megawatch report --page dynamics --since 7d --out dr.html
     """
     from pipeline.analytics.names import check_name, known_names
     from pipeline.analytics.report import build_sections, read_report_data, render_html
@@ -83,9 +87,15 @@ def report(
             from pipeline.analytics.report_energy import energy_sections, read_energy_data
 
             data = read_energy_data(target, *window)
+            sections = energy_sections(data)
+        elif page_name == "dynamics":
+            from pipeline.analytics.report_dynamics import dynamics_sections, read_dynamics_data
+
+            data = read_dynamics_data(target, *window)
+            sections = dynamics_sections(data)
         else:
             data = read_report_data(target, *window)
-    sections = energy_sections(data) if page_name == "energy" else build_sections(data)
+            sections = build_sections(data)
     page = render_html(data, sections)
     try:
         out.write_text(page, encoding="utf-8")
@@ -99,7 +109,7 @@ def report(
     if png is not None:
         from pipeline.analytics.report import write_png
 
-        key = png_chart or ("jobs" if page_name == "energy" else "power")
+        key = png_chart or {"energy": "jobs", "dynamics": "dr"}.get(page_name, "power")
         chart = next((section for section in sections if section.key == key), None)
         if chart is None:
             raise ConfigError(f"--png-chart {key}: not a chart of the {page_name} page")

@@ -21,7 +21,9 @@ class AlertKey:
     """What an alert is about: rule, severity and subject (a link, a rack, a power
     domain, or the site). ``shard``: set by a rule that judges a domain or the site on
     the share of it one shard holds (``priority_inversion``), so that each shard's
-    judgement is an alert of its own, not one fingerprint stepped by several books."""
+    judgement is an alert of its own, not one fingerprint stepped by several books.
+    ``detail``: what else tells one alert of a rule from another about the same subject
+    (a frequency band, a demand-response event); in the fingerprint, not a field."""
 
     rule: str
     severity: Severity
@@ -30,11 +32,14 @@ class AlertKey:
     rack: str | None = None
     domain: str | None = None
     shard: str = ""
+    detail: str = ""
 
     @property
     def subject(self) -> str:
         # A domain's subject is prefixed: a hall named like a rack is another alert.
         subject = self.link or self.rack or (f"domain:{self.domain}" if self.domain else "")
+        if self.detail:
+            subject = f"{subject}#{self.detail}"
         return f"{subject}@{self.shard}" if self.shard else subject
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pipeline.core.rules.common import FORGET_AFTER, STALE_AFTER, STALE_HOLD
-from pipeline.core.rules.registry import Number, Param, registry
+from pipeline.core.rules.registry import Number, Param, SpecField, Value, registry
 from pipeline.events import PowerDomain, SiteSpec
 
 Derived = TypeVar("Derived")
@@ -35,7 +35,8 @@ class RuleConfig:
         unknown = sorted(set(values) - set(declared))
         if unknown:
             raise ValueError(f"unknown rule parameter: {', '.join(unknown)}")
-        self.values: Mapping[str, Any] = declared | values
+        structured = {f.name: f.default for f in registry().fields}
+        self.values: Mapping[str, Any] = structured | declared | values
 
     def __getitem__(self, param: Param[Number]) -> Number:
         return self.values[param.name]  # type: ignore[no-any-return]
@@ -99,6 +100,10 @@ class SitePolicy:
             own = param.spec_value(spec)
             if own is not None:
                 values[param.name] = own
+        for structured in registry().fields:
+            value = getattr(spec, structured.name, None)
+            if value is not None:
+                values[structured.name] = value
         return cls(
             site,
             values,
@@ -116,6 +121,10 @@ class SitePolicy:
     def ms(self, param: Param[Any]) -> int:
         """A parameter in seconds, as integer milliseconds."""
         return int(self.values[param.name] * 1000)
+
+    def spec_field(self, spec_field: SpecField[Value]) -> Value:
+        """A structured site-spec field's value: the spec's, else its default."""
+        return self.values[spec_field.name]  # type: ignore[no-any-return]
 
     def derived(self, make: Callable[[SitePolicy], Derived]) -> Derived:
         """``make(self)``, made once per policy: a rule's parameters in the form it

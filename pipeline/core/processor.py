@@ -140,6 +140,13 @@ class Processor:
             book = self.books[key] = AlertBook(site, self.durable_of(key))
         return book
 
+    def shared_book(self, key: str, partition: int) -> AlertBook:
+        """The alert book of durable key ``key`` (a site, or a region) for the wave
+        stream's stages (:mod:`pipeline.core.wave.processor`): one book per durable key,
+        so the key's saved states are one dict whichever stream stepped them."""
+        self.partition_of.setdefault(key, partition)
+        return self._book(key, key, partition)
+
     def policy(self, site: str) -> SitePolicy:
         """The site's policy, rebuilt only when its spec changes (a new parsed object)."""
         spec = self.spec_of(site)

@@ -7,6 +7,7 @@ the SDK is a development dependency.
 """
 
 __all__ = [
+    "dynamics",
     "energy",
     "fleet",
     "health",

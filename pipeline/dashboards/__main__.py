@@ -10,6 +10,7 @@ from pathlib import Path
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
+from pipeline.dashboards.dynamics import dynamics_dashboard
 from pipeline.dashboards.energy import energy_dashboard
 from pipeline.dashboards.fleet import fleet_dashboard
 from pipeline.dashboards.health import health_dashboard
@@ -23,6 +24,7 @@ DASHBOARDS: dict[str, Callable[[], Dashboard]] = {
     "megawatch-links.json": links_dashboard,
     "megawatch-pipeline.json": health_dashboard,
     "megawatch-energy.json": energy_dashboard,
+    "megawatch-dynamics.json": dynamics_dashboard,
 }
 
 

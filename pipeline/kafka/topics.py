@@ -31,16 +31,34 @@ WORK = "telemetry.work"
 DEADLETTER = "telemetry.deadletter"
 SITES = "control.sites"
 JOBS = "control.jobs"
+#: Demand-response events (pipeline.events.DemandResponse), keyed by event id.
+DR = "control.dr"
 ALERTS = "alerts"
 #: Shard partials for the site stages (pipeline.core.partial), keyed by site: the
 #: workers' own topic, not the contract's.
 PARTIALS = "megawatch.partials"
+#: Power-wave blocks of shards for the site stages (pipeline.core.wave.codec), keyed by
+#: site; and load drops and the sites' series for the regions, keyed by region: the
+#: workers' own topics, not the contract's.
+WAVES = "megawatch.waves"
+REGIONS = "megawatch.regions"
 
 #: Topics keyed by site that must have one partition count (co-partitioning).
-COPARTITIONED = (RACK_POWER, POWER_WAVE, GPU, LINK, FACILITY, WORK, DEADLETTER, PARTIALS)
+COPARTITIONED = (
+    RACK_POWER,
+    POWER_WAVE,
+    GPU,
+    LINK,
+    FACILITY,
+    WORK,
+    DEADLETTER,
+    PARTIALS,
+    WAVES,
+    REGIONS,
+)
 
-#: control.sites and control.jobs are read whole by every worker (Faust GlobalTables):
-#: one partition each.
+#: control.sites, control.jobs and control.dr are read whole by every worker (Faust
+#: GlobalTables): one partition each.
 SITES_PARTITIONS = 1
 
 
@@ -61,8 +79,11 @@ CONTRACT_TOPICS = (
     TopicSpec(WORK),
     TopicSpec(SITES, compacted=True, partitions=SITES_PARTITIONS),
     TopicSpec(JOBS, compacted=True, partitions=SITES_PARTITIONS),
+    TopicSpec(DR, compacted=True, partitions=SITES_PARTITIONS),
     TopicSpec(ALERTS),
     TopicSpec(PARTIALS),
+    TopicSpec(WAVES),
+    TopicSpec(REGIONS),
 )
 
 
@@ -132,7 +153,7 @@ def key_partition(key: bytes, partitions: int) -> int:
 
 
 def topic_configs(spec: TopicSpec, replication: int) -> dict[str, str]:
-    """Configs of a new topic: compaction for control.sites and control.jobs, and with
+    """Configs of a new topic: compaction for the control topics, and with
     replicas, writes acknowledged (acks=all) only once two copies hold them (one for a
     factor of 2)."""
     configs = {"cleanup.policy": "compact"} if spec.compacted else {}

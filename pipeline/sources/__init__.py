@@ -24,7 +24,7 @@ or any kind by name: ``source_kind("netdev").build(LinkSourceOptions(...), setti
 * :mod:`.buffer` the bounded outbox; :mod:`.publisher` the buffering Kafka producer;
   :mod:`.line_check` ``megawatch publish``'s lines checked with the worker's decoder
 * :mod:`.sim` the simulator; :mod:`.replay_read` and :mod:`.replay` recordings;
-  :mod:`.nvml` this host's GPUs
+  :mod:`.nvml` this host's GPUs, :mod:`.nvml_wave` their buffered power samples as waves
 * polled devices: :mod:`.polling` the shared tick loop, :mod:`.devices` their builders,
   :mod:`.mapping` ``--map`` files, :mod:`.dcgm`, :mod:`.redfish` and
   :mod:`.redfish_session`, :mod:`.netdev`, :mod:`.rdma`, :mod:`.http_devices` (TLS,
@@ -45,6 +45,7 @@ __all__ = [
     "mapping",
     "netdev",
     "nvml",
+    "nvml_wave",
     "polling",
     "publisher",
     "rdma",

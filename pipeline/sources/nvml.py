@@ -2,7 +2,8 @@
 
 Needs the ``nvidia-ml-py`` package (``pip install 'megawatch[nvml]'``) and an NVIDIA
 driver; both are looked for only when the source starts, so this module imports
-anywhere. Each tick reads every GPU of this host: utilization, power, enforced power
+anywhere (``--wave``: the power waves of :mod:`pipeline.sources.nvml_wave` instead).
+Each tick reads every GPU of this host: utilization, power, enforced power
 limit, memory used, temperature and the clocks event reasons (NVML's bitmask: power cap,
 slowdown, power brake), with vendor ``nvidia`` and the device name as model. A field the
 device does not support is left out; a GPU without utilization or power is skipped
@@ -41,7 +42,8 @@ def host_id(name: str | None = None) -> str:
     return cleaned or "host"
 
 
-def _load_nvml() -> Any:
+def load_nvml() -> Any:
+    """pynvml, initialised; a one-line SourceError without the package or the driver."""
     try:
         import pynvml
     except ImportError:
@@ -74,7 +76,7 @@ class NvmlSource:
         self.interval_s, self.batch_size = interval_s, batch_size
         self.job_dir = job_dir
         self.labels = labels or {}  # tenant, priority of every GPU of the host
-        self.nvml = _load_nvml()
+        self.nvml = load_nvml()
         try:
             count = self.nvml.nvmlDeviceGetCount()
             self.handles = [self.nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
@@ -175,8 +177,19 @@ class NvmlSource:
             self._optional(self.nvml.nvmlShutdown)
 
 
-def nvml_source(options: NvmlSourceOptions, context: BuildContext) -> NvmlSource:
-    """``--source nvml``: this host's GPUs, in rack ``--rack`` of the one ``--site``."""
+def nvml_source(options: NvmlSourceOptions, context: BuildContext) -> NvmlSource | Any:
+    """``--source nvml``: this host's GPUs, in rack ``--rack`` of the one ``--site``; with
+    ``--wave`` their power waves (:class:`pipeline.sources.nvml_wave.NvmlWaveSource`)."""
+    if options.wave:
+        from pipeline.sources.nvml_wave import NvmlWaveSource
+
+        return NvmlWaveSource(
+            options.site,
+            options.rack,
+            interval_ms=options.wave_interval_ms,
+            tick_s=options.interval_s,
+            batch_size=options.batch_size,
+        )
     labels = {"tenant": options.tenant, "priority": options.priority}
     return NvmlSource(
         options.site,

@@ -21,6 +21,8 @@ from pipeline.sources.kind import Param, SourceKind, SourceOptionError, SourceOp
 # Kept in sync with pipeline.sources.sim.scenarios.SCENARIOS (a test checks); repeated
 # here so that `megawatch agent --help` does not import the simulator.
 SCENARIO_NAMES = ("steady", "cap-breach", "wan-loss", "stale-racks", "chaos")
+# ... and with pipeline.sources.sim.scenarios.WAVE_SCENARIOS
+WAVE_SCENARIO_NAMES = ("training-swing", "load-drop", "demand-response")
 
 SITE = Param("--site", "sites", "Site id (repeatable).", multiple=True)
 INTERVAL = Param(
@@ -180,6 +182,40 @@ class NvmlSourceOptions(TickedOptions):
     job_dir: Path | None = None
     tenant: str | None = None
     priority: str | None = None
+    wave: bool = False  # power waves (telemetry.power_wave) instead of GPU samples
+    wave_interval_ms: int = 50
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaveSimOptions(TickedOptions):
+    racks: int = 16
+    wave_interval_ms: int = 50
+    wave_scenarios: tuple[str, ...] = ("training-swing",)
+    seed: int = 0
+    effects_at_s: float = 10.0
+    smoothing: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.sites:
+            raise SourceOptionError("--source sim-wave needs at least one --site")
+
+
+WAVE_INTERVAL = Param(
+    "--wave-interval-ms",
+    "wave_interval_ms",
+    "ms between samples of a power wave (10-1000).",
+    type=int,
+    low=10,
+    high=1000,
+)
+WAVE_SCENARIOS_HELP = """\
+Wave scenarios (--source sim-wave; repeat --wave-scenario to combine; --effects-at
+moves +10 s):
+  training-swing   a synchronised training job: iterations of 0.47 s (2.14 Hz),
+                   checkpoint pauses every 68.5 s, a start ramp (the base)
+  load-drop        40 % of each site's racks trip off at +10 s for 120 s, the
+                   sites 0.2 s apart (a region's sites: a fleet incident)
+  demand-response  each site curtails by 30 % over 30 s from +10 s for 600 s"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -242,11 +278,57 @@ SOURCE_KINDS: dict[str, SourceKind[Any]] = {
                     "priority",
                     "priority class of this host's GPUs (inference, training, batch, ...).",
                 ),
+                Param(
+                    "--wave",
+                    "wave",
+                    "power waves of this host (NVML's buffered power samples, summed over its "
+                    "GPUs) instead of GPU samples.",
+                    type=bool,
+                ),
+                WAVE_INTERVAL.noted("--wave: the wave's sample interval"),
                 INTERVAL,
             ),
             "pipeline.sources.nvml:nvml_source",
             one_site="this host's site",
-            examples=("--source nvml --site inf-fra-1 --rack r017",),
+            examples=(
+                "--source nvml --site inf-fra-1 --rack r017",
+                "--source nvml --site train-dfw-1 --rack r017 --wave --wave-interval-ms 20",
+            ),
+        ),
+        SourceKind(
+            "sim-wave",
+            "simulated training sites as power waves (telemetry.power_wave)",
+            WaveSimOptions,
+            (
+                SITE.noted("a simulated site (repeatable)"),
+                Param("--racks", "racks", "racks per site.", type=int, low=1, high=100_000),
+                WAVE_INTERVAL,
+                Param(
+                    "--wave-scenario",
+                    "wave_scenarios",
+                    "power-wave scenario (repeatable; listed below).",
+                    multiple=True,
+                    choices=WAVE_SCENARIO_NAMES,
+                ),
+                Param("--seed", "seed", "random seed.", type=int),
+                Param(
+                    "--effects-at",
+                    "effects_at_s",
+                    "seconds after start when the scripted scenario effects begin.",
+                    type=float,
+                    low=0,
+                ),
+                Param(
+                    "--smoothing",
+                    "smoothing",
+                    "GPU power smoothing on (a floor and ramp limits, as NVML's profiles).",
+                    type=bool,
+                ),
+                INTERVAL,
+            ),
+            "pipeline.sources.sim.wave_site:wave_source",
+            details=WAVE_SCENARIOS_HELP,
+            examples=("--source sim-wave --site train-dfw-1 --racks 64 --wave-scenario load-drop",),
         ),
         SourceKind(
             "dcgm-exporter",

@@ -52,6 +52,7 @@ def retention_days(settings: Settings) -> dict[str, int]:
     return {
         "MEGAWATCH_RETENTION_DAYS": settings.retention_days,
         "MEGAWATCH_ROLLUP_RETENTION_DAYS": settings.rollup_retention_days,
+        "MEGAWATCH_WAVE_SAMPLE_RETENTION_DAYS": settings.wave_sample_retention_days,
     }
 
 

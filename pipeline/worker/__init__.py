@@ -3,13 +3,17 @@ publish: :mod:`.handlers`), shard partials between workers (:mod:`.partials`), t
 ClickHouse sink (:mod:`.sink`), the two tables (:mod:`.tables`), the offset ledger and
 ordered acks (:mod:`.ledger`, :mod:`.positions`), the services beside the agents
 (:mod:`.services`) and the HTTP endpoint (:mod:`.web`, :mod:`.live_state`,
-:mod:`.metrics`)."""
+:mod:`.metrics`); the power-wave stream beside them (:mod:`.wave_app` wires
+:mod:`.waves`, :mod:`.wave_metrics`, DR baselines from the store: :mod:`.dr_baseline`,
+and ``/api/dr``: :mod:`.dr_api`)."""
 
 __all__ = [
     "ack_order",
     "app",
     "collector",
     "dead_letters",
+    "dr_api",
+    "dr_baseline",
     "handlers",
     "identity",
     "ledger",
@@ -25,5 +29,8 @@ __all__ = [
     "skew",
     "tables",
     "topic_rows",
+    "wave_app",
+    "wave_metrics",
+    "waves",
     "web",
 ]

@@ -49,6 +49,7 @@ from pipeline.worker.services import register_services
 from pipeline.worker.sink import ClickHouseSink
 from pipeline.worker.tables import RAW, alert_state_table, job_table, spec_table
 from pipeline.worker.topic_rows import without_stored_dead_letters
+from pipeline.worker.wave_app import register_waves
 from pipeline.worker.web import register_views
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,8 @@ def create_app(
     _register_rebalance(app, handlers, stages)
     register_services(app, settings, endpoint, resources)
     register_views(app, handlers, resources)
+    # power waves (issue 22): their topics, agents, tick, DR table and /api/dr
+    register_waves(app, settings, resources, handlers)
     return app
 
 

@@ -1,4 +1,5 @@
-"""The worker's Faust tables: site specs and the job map (global), durable alert states.
+"""The worker's Faust tables: site specs, the job map and demand-response events (global),
+durable alert states.
 
 Site specs are keyed by site; alert states by the key of their alert book: the message
 key for a shard's rack and link alerts (``SITE/SHARD``), the site for the alerts of its
@@ -15,7 +16,7 @@ from typing import Any
 import faust
 from faust.tables.globaltable import GlobalTable
 
-from pipeline.kafka.topics import JOBS, SITES, SITES_PARTITIONS
+from pipeline.kafka.topics import DR, JOBS, SITES, SITES_PARTITIONS
 
 RAW: dict[str, Any] = {
     "key_type": bytes,
@@ -83,6 +84,31 @@ def job_table(app: faust.App, on_record: Callable[[str, bytes | None], None]) ->
         beacon=app.tables.beacon,
         partitions=SITES_PARTITIONS,
         changelog_topic=app.topic(JOBS, partitions=SITES_PARTITIONS, **RAW),
+        key_type=bytes,
+        value_type=bytes,
+        is_global=True,
+        standby_buffer_size=1,
+        recovery_buffer_size=1,
+    )
+    table.on_record = on_record
+    return app.tables.add(table)
+
+
+class DrTable(JobTable):
+    """``control.dr``, read whole by every worker, each record handed on as it comes."""
+
+    def _changelog_topic_name(self) -> str:
+        return DR
+
+
+def dr_table(app: faust.App, on_record: Callable[[str, bytes | None], None]) -> Any:
+    """Demand-response events (pipeline.core.wave.demand.DemandBook reads them)."""
+    table = DrTable(
+        app,
+        name="dr",
+        beacon=app.tables.beacon,
+        partitions=SITES_PARTITIONS,
+        changelog_topic=app.topic(DR, partitions=SITES_PARTITIONS, **RAW),
         key_type=bytes,
         value_type=bytes,
         is_global=True,

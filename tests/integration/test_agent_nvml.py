@@ -174,3 +174,14 @@ def test_agent_help_lists_scenarios_without_importing_the_heavy_parts(tmp_path: 
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(driver_present(), reason="this host has an NVIDIA driver")
+def test_wave_mode_without_a_driver_is_the_same_one_line(tmp_path: Path):
+    pytest.importorskip("pynvml")
+    done = cli(tmp_path, "agent", "--source", "nvml", "--site", "t-1", "--rack", "r001", "--wave")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "megawatch: --source nvml: no NVIDIA driver on this host (NVML: NVML Shared Library "
+        "Not Found); run the agent on a host with NVIDIA GPUs and drivers, or use --source sim"
+    ]

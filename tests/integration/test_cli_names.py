@@ -74,7 +74,7 @@ def loaded(store: Store, run: Run, monkeypatch: pytest.MonkeyPatch) -> Run:
             ["query", "link_loss", "-p", "link_class=wna"],
             "--param link_class: unknown link class 'wna': did you mean wan?",
         ),
-        (["query", "fleet_ledgr"], "unknown named query 'fleet_ledgr': did you mean fleet_ledger?"),
+        (["query", "fleet_ledgr"], "unknown named query 'fleet_ledgr': did you mean fleet_ledger"),
         (["alerts", "list", "--site", "ord1"], "--site: unknown site 'ord1': did you mean ord-1?"),
         (
             ["digest", "--site", "nosuch", "--until", UNTIL],

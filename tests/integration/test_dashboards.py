@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from energy_fixed import load_energy_rollups
 from test_queries import MW, UNTIL, at, insert, insert_link_health, load_fixed_data
+from wave_fixed import COMPLIANCE_PCT, load_wave_rows
 
 from pipeline.dashboards.__main__ import DASHBOARDS, OUT, main, rendered
 
@@ -98,6 +99,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, lis
         insert(store, "domain_power", domain_rows())
         insert_link_health(store)
         load_energy_rollups(store, SITE, at(0))  # the 10:00 hour of the window
+        load_wave_rows(store, SITE, at(0))
         for name, text in rendered().items():
             board = json.loads(text)
             found[name] = {}
@@ -193,3 +195,22 @@ def test_energy_pue_jobs_and_unattributed(results: dict[str, Any]) -> None:
     assert racks["r2"]["unattributed_kwh"] == pytest.approx(10.0)
     (work,) = rows_of(results, board, "SELECT w.served_model AS served_model")
     assert work["work_per_joule"] == pytest.approx(2.0)
+
+
+def test_dynamics_ramps_bands_drops_and_dr(results: dict[str, Any]) -> None:
+    """wave_fixed.py: ams-1 ramps 0.4 MW within 1 s, swings 0.5 MW in 0.1-2 Hz, drops 40 %
+    at 10:01 with fra-2; DR event ev-1 verified at 87.5 % compliance."""
+    board = results["megawatch-dynamics.json"]
+    ramps = next(rows for rows in board.values() if rows and "ramp_1s_mw" in rows[0])
+    assert max(r["ramp_1s_mw"] for r in ramps) == pytest.approx(0.4)
+    bands = next(rows for rows in board.values() if rows and "amplitude_mw" in rows[0])
+    assert {r["band"] for r in bands} == {"0.1-2 Hz", "3-30 Hz"}
+    assert max(r["amplitude_mw"] for r in bands) == pytest.approx(0.5)
+    domains = next(rows for rows in board.values() if rows and "max_amplitude_mw" in rows[0])
+    assert domains[0]["domain"] == "hall-a" and domains[0]["max_amplitude_mw"] == 0.3
+    drops = next(rows for rows in board.values() if rows and "lost_pct" in rows[0])
+    assert [(r["site"], r["lost_pct"]) for r in drops] == [(SITE, 40.0)]
+    (incident,) = next(rows for rows in board.values() if rows and "timeline" in rows[0])
+    assert incident["sites"] == 2 and incident["lost_mw"] == 5.0
+    (event,) = next(rows for rows in board.values() if rows and "compliance_pct" in rows[0])
+    assert event["compliance_pct"] == COMPLIANCE_PCT and event["time_to_target_s"] == 30.0

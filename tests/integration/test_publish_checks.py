@@ -92,5 +92,5 @@ def test_publish_names_the_topic_it_does_not_know(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert run.stderr == (
         "megawatch: TOPIC 'telemetry.rack_powr' is not a topic of the contract: "
-        "did you mean telemetry.rack_power or telemetry.power_wave?\n"
+        "did you mean telemetry.rack_power or telemetry.work?\n"
     )

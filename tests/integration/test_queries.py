@@ -417,8 +417,9 @@ def _plain(value: Any) -> Any:
 # --- one test per query ----------------------------------------------------------------
 def test_every_shipped_query_is_tested_here() -> None:
     import test_queries_energy  # the energy queries' tests, one per query, live there
+    import test_queries_waves  # and the power-wave queries' tests
 
-    names = [*globals(), *vars(test_queries_energy)]
+    names = [*globals(), *vars(test_queries_energy), *vars(test_queries_waves)]
     tested = {name.removeprefix("test_") for name in names if name.startswith("test_")}
     assert set(named_queries()) <= tested
 

@@ -62,6 +62,16 @@ SPEC_TABLES = {
     "work_samples_ledger_mv": "MaterializedView",
     "work_1h": "AggregatingMergeTree",
     "work_1h_mv": "MaterializedView",
+    # 011: power waves
+    "power_wave": "MergeTree",
+    "power_wave_ledger_mv": "MaterializedView",
+    "power_wave_samples": "MergeTree",
+    "power_wave_samples_ledger_mv": "MaterializedView",
+    "wave_features": "ReplacingMergeTree",
+    "load_drops": "ReplacingMergeTree",
+    "fleet_incidents": "ReplacingMergeTree",
+    "dr_events": "ReplacingMergeTree",
+    "dr_tracking": "ReplacingMergeTree",
     HISTORY_TABLE: "MergeTree",
 }
 
@@ -94,10 +104,11 @@ def test_migrate_creates_the_spec_tables_and_twice_is_a_no_op(empty_store: Store
             (8, "gateway_rows"),
             (9, "link_health"),
             (10, "energy"),
+            (11, "power_waves"),
         ]
     )
     status = empty_store.migration_status()
-    assert [r.version for r in status.applied] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert [r.version for r in status.applied] == list(range(1, 12))
     assert status.pending == []
     assert all(r.applied_at.tzinfo is not None for r in status.applied)
 
@@ -177,6 +188,8 @@ RAW_TABLES = {
     "dead_letters",
     "facility_power",
     "work_samples",
+    "power_wave",
+    "wave_features",
 }
 ROLLUPS = {
     "rack_power_1m",
@@ -188,12 +201,17 @@ ROLLUPS = {
     "rack_energy_1h",
     "facility_energy_1h",
     "work_1h",
+    "load_drops",
+    "fleet_incidents",
+    "dr_events",
+    "dr_tracking",
 }
+SAMPLES = {"power_wave_samples": 7}  # MEGAWATCH_WAVE_SAMPLE_RETENTION_DAYS, its own
 
 
 def test_ttl_follows_the_retention_settings(store: Store, store_settings: Settings) -> None:
     defaults = _ttl_days(store)
-    assert defaults == {**dict.fromkeys(RAW_TABLES, 90), **dict.fromkeys(ROLLUPS, 730)}
+    assert defaults == {**dict.fromkeys(RAW_TABLES, 90), **dict.fromkeys(ROLLUPS, 730), **SAMPLES}
 
     old = datetime.now(UTC) - timedelta(days=60)
     store.insert_columns(
@@ -209,6 +227,7 @@ def test_ttl_follows_the_retention_settings(store: Store, store_settings: Settin
         assert _ttl_days(shorter) == {
             **dict.fromkeys(RAW_TABLES, 30),
             **dict.fromkeys(ROLLUPS, 400),
+            **SAMPLES,
         }
         assert shorter.reconcile_ttl() == []  # only when it differs
         # history is not rewritten by the ALTER: the 60-day-old row goes at a later merge
@@ -218,12 +237,23 @@ def test_ttl_follows_the_retention_settings(store: Store, store_settings: Settin
 
     assert store.migrate() == []  # nothing to apply, but TTLs go back to these settings
     assert _ttl_days(store) == defaults
+    raw_samples = load_settings(
+        clickhouse_dsn=store_settings.clickhouse_dsn,
+        data_dir=store_settings.data_dir,
+        wave_sample_retention_days=2,
+    )
+    with open_store(raw_samples) as own:  # the raw samples have their own retention
+        changes = own.reconcile_ttl()
+        assert [(c.table, c.old_days, c.new_days) for c in changes] == [
+            ("power_wave_samples", 7, 2)
+        ]
 
 
 def test_the_rows_the_worker_builds_fit_their_tables(store: Store) -> None:
     """Every column the core and the worker fill (pipeline/core/rows.py,
     pipeline/worker/topic_rows.py) exists in its table, in the table's order."""
     from pipeline.core import rows
+    from pipeline.core.wave import rows as wave_rows
     from pipeline.worker.topic_rows import DEAD_LETTER_COLUMNS
 
     written = {
@@ -236,6 +266,13 @@ def test_the_rows_the_worker_builds_fit_their_tables(store: Store) -> None:
         "site_power": rows.SITE_POWER_COLUMNS,
         "domain_power": rows.DOMAIN_POWER_COLUMNS,
         "dead_letters": DEAD_LETTER_COLUMNS,
+        "power_wave": wave_rows.POWER_WAVE_COLUMNS,
+        "power_wave_samples": wave_rows.SAMPLE_COLUMNS,
+        "wave_features": wave_rows.FEATURE_COLUMNS,
+        "load_drops": wave_rows.DROP_COLUMNS,
+        "fleet_incidents": wave_rows.INCIDENT_COLUMNS,
+        "dr_tracking": wave_rows.DR_TRACKING_COLUMNS,
+        "dr_events": wave_rows.DR_EVENT_COLUMNS,
     }
     for table, columns in written.items():
         described = [str(row[0]) for row in store.query_rows(f"DESCRIBE TABLE {table}")]

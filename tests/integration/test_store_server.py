@@ -178,8 +178,8 @@ def test_sigkill_of_the_server_one_line_then_a_new_server(own_dir: Settings) -> 
 
 def test_the_server_stops_when_its_last_client_is_gone(tmp_path: Path) -> None:
     settings = load_settings(clickhouse_dsn=f"chdb://{tmp_path / 'store'}", store_idle_exit_s=0.5)
-    client = subprocess.run(
-        [sys.executable, "-m", "pipeline", "sql", "SELECT 1"],
+    client = subprocess.run(  # a command that creates the store (reads never do)
+        [sys.executable, "-m", "pipeline", "db", "migrate"],
         env={**_env(settings), "MEGAWATCH_STORE_IDLE_EXIT_S": "0.5"},
         cwd=tmp_path,
         capture_output=True,

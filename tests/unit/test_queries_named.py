@@ -130,7 +130,7 @@ def test_malformed_files_are_refused(text: str, message: str) -> None:
 def test_unknown_name_suggests_the_closest_or_lists_the_known_ones() -> None:
     with pytest.raises(QueryError) as caught:
         get_query("fleet_ledgr")
-    assert "unknown named query 'fleet_ledgr': did you mean fleet_ledger?" in str(caught.value)
+    assert "unknown named query 'fleet_ledgr': did you mean fleet_ledger" in str(caught.value)
     with pytest.raises(QueryError) as caught:
         get_query("zzz")
     assert "unknown named query 'zzz': known: alert_history," in str(caught.value)

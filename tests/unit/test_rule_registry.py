@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from pipeline.core.alert_book import AlertBook
 from pipeline.core.decode import describe_validation_error
 from pipeline.core.energy.book import EnergyBook
 from pipeline.core.policy import RuleConfig, SitePolicy
@@ -18,15 +19,20 @@ from pipeline.core.rules.common import MIN_COVERAGE
 from pipeline.core.rules.coverage import evaluate_coverage
 from pipeline.core.rules.registry import Param, Registry, Rule, registry
 from pipeline.core.rules.scopes import (
+    DEMAND_RESPONSE,
     DOMAIN_PRIORITIES,
     LINK_HEALTH,
     LINK_SAMPLES,
     LINK_TICK,
     POWER,
     RACK_GPUS,
+    REGION_DROPS,
+    WAVE,
 )
 from pipeline.core.site import SiteMonitor
 from pipeline.core.site_stage import SiteStage
+from pipeline.core.wave.region import RegionStage
+from pipeline.core.wave.stage import WaveConfig, WaveStage
 from pipeline.errors import ConfigError
 from pipeline.events import SiteSpec
 from pipeline.settings import Settings, load_settings
@@ -193,7 +199,14 @@ def test_the_monitor_and_site_stage_run_the_rules_of_each_scope() -> None:
     # the energy book runs the domain-priority scope on the key's tick (priority_inversion)
     energy = EnergyBook().rules
     assert energy == rules.rules_of(DOMAIN_PRIORITIES) and energy
-    assert every | set(monitor.gpu_rules) | set(energy) == {rule.evaluate for rule in rules.rules}
+    every |= set(monitor.gpu_rules) | set(energy)
+    # the wave stream's site stage, regions and DR measurement run theirs
+    wave = WaveStage("a", WaveConfig(), monitor.alerts)
+    region = RegionStage("r", WaveConfig(), AlertBook("r"))
+    assert wave.rules == rules.rules_of(WAVE) and region.rules == rules.rules_of(REGION_DROPS)
+    assert wave.dr.rules == rules.rules_of(DEMAND_RESPONSE) and wave.dr.rules
+    every |= {*wave.rules, *region.rules, *wave.dr.rules}
+    assert every == {rule.evaluate for rule in rules.rules}
 
 
 def nested(param: Param[Any], value: float) -> dict[str, Any]:

@@ -67,7 +67,6 @@ def test_the_pairs_cover_both_link_classes_and_more() -> None:
         ("loss_warn_fabric", "loss_crit_fabric"),
         ("loss_warn_wan", "loss_crit_wan"),
         ("stale_after_s", "forget_after_s"),
-        ("sink_max_rows", "sink_max_buffered_rows"),
     } <= set(every_pair())
 
 

@@ -143,3 +143,32 @@ def test_effects_can_start_earlier_or_later():
     assert late.breach_level(late.breach_site, 59.0) == 0 and "+60 s" in late.notes[0]
     with pytest.raises(ConfigError, match="--effects-at"):
         plan_scenarios(fleet, ["steady"], effects_at_s=-1)
+
+
+def test_wave_scenarios_are_the_registrys_and_do_what_they_say() -> None:
+    import dataclasses
+
+    import numpy as np
+
+    from pipeline.sources.registry import WAVE_SCENARIO_NAMES
+    from pipeline.sources.sim.scenarios import WAVE_SCENARIOS, wave_site_specs
+    from pipeline.sources.sim.wave_site import SiteWaves
+
+    assert tuple(WAVE_SCENARIOS) == WAVE_SCENARIO_NAMES
+    drop, dr = (
+        wave_site_specs([name], ["s1"], racks=10, effects_at_s=20.0)[0]
+        for name in ("load-drop", "demand-response")
+    )
+    t = np.array([19.9, 20.0, 139.9, 140.0])  # the trip lasts 120 s from +20 s
+    racks = SiteWaves(drop).power(t, noise=False)
+    plain = SiteWaves(dataclasses.replace(drop, trip=None)).power(t, noise=False)
+    assert (racks[:4, 1:3] == 0).all()  # 40 % of the racks off the grid
+    np.testing.assert_array_equal(racks[4:], plain[4:])
+    np.testing.assert_array_equal(racks[:, [0, 3]], plain[:, [0, 3]])  # and back after
+    t = np.array([19.0, 60.0])
+    cut = SiteWaves(dr).power(t, noise=False)
+    plain = SiteWaves(dataclasses.replace(dr, curtailment=None)).power(t, noise=False)
+    assert cut[:, 0] == pytest.approx(plain[:, 0])
+    assert cut[:, 1] == pytest.approx(0.7 * plain[:, 1])  # 30 % off once ramped down
+    with pytest.raises(ConfigError, match="unknown wave scenario 'x'"):
+        wave_site_specs(["x"], ["s1"], racks=1)

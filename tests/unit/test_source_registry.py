@@ -89,7 +89,7 @@ def test_shared_options_say_which_kinds_take_them_and_what_each_means() -> None:
     by_flag = {line.param.flag: line for line in LINES}
     polled = "dcgm-exporter/redfish/netdev/rdma"
     assert by_flag["--map"].help.startswith(f"{polled}: YAML mapping")
-    assert by_flag["--interval"].help == f"sim/nvml/{polled}: seconds between ticks."
+    assert by_flag["--interval"].help == f"sim/nvml/sim-wave/{polled}: seconds between ticks."
     assert by_flag["--batch-size"].help.startswith("Most events per message")  # every kind
     site = by_flag["--site"].help
     assert "replay: only these sites;" in site and f"{polled}: the devices' site." in site
@@ -154,3 +154,29 @@ def test_reading_the_registry_and_the_agent_command_imports_no_source() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_sim_wave_builds_a_wave_source_of_its_scenarios() -> None:
+    from pipeline.settings import Settings
+    from pipeline.sources.registry import source_kind
+    from pipeline.sources.sim.wave_site import WaveSource
+
+    kind = source_kind("sim-wave")
+    options = kind.options(sites=("dfw-1", "dfw-2"), racks=4, wave_scenarios=("load-drop",))
+    built = kind.build(options, Settings())
+    assert isinstance(built, WaveSource)
+    trips = [spec.trip.at_s for spec, _ in built.sites if spec.trip is not None]
+    assert trips == [10.0, 10.2]  # the sites 0.2 s apart: a fleet incident in one region
+    (message, *_) = built.tick(0).messages
+    assert message.topic == "telemetry.power_wave" and message.key == b"dfw-1"
+    with pytest.raises(SourceOptionError, match="needs at least one --site"):
+        kind.options(sites=())
+
+
+def test_nvml_takes_a_wave_mode() -> None:
+    from pipeline.sources.registry import source_kind
+
+    kind = source_kind("nvml")
+    flags = {p.flag for p in kind.all_params}
+    assert {"--wave", "--wave-interval-ms"} <= flags
+    assert kind.options(sites=("s",)).wave is False

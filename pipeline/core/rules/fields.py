@@ -7,7 +7,9 @@ so a bound written once holds for ``MEGAWATCH_STALE_HOLD_S`` and for a spec's
 * :func:`setting_fields`: every parameter, with its default (the settings' fields);
 * :func:`spec_fields`: the parameters a site may override, optional (unset: the
   worker's setting); a parameter whose ``spec`` is ``object.key`` is a key of a nested
-  object (``loss_warn: {"fabric": .., "wan": ..}``), unknown keys refused.
+  object (``loss_warn: {"fabric": .., "wan": ..}``), unknown keys refused; then the
+  rules' structured fields (:class:`pipeline.core.rules.registry.SpecField`), optional
+  too (unset: the field's default).
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ def spec_fields() -> dict[str, Any]:
     for name, params in groups.items():
         keys = ", ".join(p.spec.partition(".")[2] for p in params if p.spec)
         out[name] = _optional(_nested(name, tuple(params)), f"one value per key ({keys})")
+    for structured in registry().fields:
+        out[structured.name] = Annotated[
+            structured.annotation | None, Field(description=f"{structured.doc}; unset: none")
+        ]
     return out
 
 

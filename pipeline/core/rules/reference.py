@@ -7,7 +7,8 @@ is written by hand. tests/unit/test_rule_reference.py fails when a page differs 
 
 * ``rule-parameters``: one table per declaration (the shared parameters, then each
   rule): variable, default, unit, bounds, site-spec field, meaning;
-* ``spec-overrides``: the site-spec fields that override a setting for one site;
+* ``spec-overrides``: the site-spec fields that override a setting for one site, then
+  the structured fields a rule reads from the spec alone (no setting);
 * ``rules``: each rule, the alerts it emits, what it reads and its parameters.
 
 ``prefix`` is the settings' variable prefix (``MEGAWATCH_``), passed in: the core does
@@ -74,15 +75,26 @@ def parameter_tables(prefix: str, rules: Registry | None = None) -> str:
 
 
 def spec_table(prefix: str, rules: Registry | None = None) -> str:
-    """The site-spec fields that override a setting for one site."""
+    """The site-spec fields that override a setting for one site, and the structured
+    fields of the spec alone."""
+    rules = rules or registry()
     rows = [
         "| site spec field | overrides | bounds |",
         "|---|---|---|",
         *(
             f"| `{p.spec}` | `{prefix}{p.name.upper()}` | {bounds_text(p)} |"
-            for p in (rules or registry()).spec_params
+            for p in rules.spec_params
         ),
     ]
+    if rules.fields:
+        rows += [
+            "",
+            "Structured fields, set in the site spec only (there is no setting: unset, none):",
+            "",
+            "| site spec field | form | meaning |",
+            "|---|---|---|",
+            *(f"| `{f.name}` | `{f.shape}` | {f.doc} |" for f in rules.fields),
+        ]
     return "\n".join(rows)
 
 
@@ -91,7 +103,8 @@ def rules_table(rules: Registry | None = None) -> str:
     rows = ["| rule | alerts | reads | parameters |", "|---|---|---|---|"]
     for rule in (rules or registry()).rules:
         alerts = ", ".join(f"`{a}`" for a in rule.alerts)
-        params = ", ".join(f"`{p.name}`" for p in rule.params) or "none of its own"
+        names = [p.name for p in rule.params] + [f.name for f in rule.fields]
+        params = ", ".join(f"`{name}`" for name in names) or "none of its own"
         rows.append(f"| {rule.name} | {alerts} | {rule.scope.reads} | {params} |")
     return "\n".join(rows)
 

@@ -8,7 +8,10 @@ package, so a new rule is one new module; everything else reads them from there:
 * settings: each :class:`Param` is the setting ``MEGAWATCH_<NAME>``, with its default,
   bounds and meaning (:func:`pipeline.core.rules.fields.setting_fields`);
 * site specs: a parameter with ``spec`` is a :class:`pipeline.events.SiteSpec` field that
-  overrides it for one site (:func:`pipeline.core.rules.fields.spec_fields`);
+  overrides it for one site (:func:`pipeline.core.rules.fields.spec_fields`); a
+  :class:`SpecField` is a structured site-spec field of a rule's own (a list of limits,
+  which no flat setting could hold), with its pydantic annotation and its value when
+  unset;
 * values: :class:`pipeline.core.policy.RuleConfig` (the worker's) and
   :class:`pipeline.core.policy.SitePolicy` (one site's), read as ``policy[PARAM]``;
 * evaluation: :class:`pipeline.core.site.SiteMonitor` runs the rules of each scope
@@ -29,6 +32,7 @@ from pipeline.core.rules.scopes import Scope
 
 Number = TypeVar("Number", int, float)
 Evaluate = TypeVar("Evaluate")
+Value = TypeVar("Value")
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -73,6 +77,20 @@ class Param(Generic[Number]):
 
 
 @dataclass(frozen=True, eq=False, slots=True)
+class SpecField(Generic[Value]):
+    """A structured site-spec field a rule reads (``oscillation_limits: [{band_hz: [lo,
+    hi], max_mw}]``): checked by ``annotation`` (a pydantic type), read as
+    ``policy.field(FIELD)``; ``default`` where a spec sets none. It has no setting: a
+    list of limits is a site's own, there is no fleet-wide value to fall back on."""
+
+    name: str
+    annotation: Any  # the pydantic type of the field's value
+    default: Value
+    doc: str  # one line, for the docs tables
+    shape: str  # how it is written, for the docs: ``[{band_hz: [lo, hi], max_mw}]``
+
+
+@dataclass(frozen=True, eq=False, slots=True)
 class Rule(Generic[Evaluate]):
     """One rule: the alerts it emits, what it reads (``scope``: its subject and when it
     runs), the function that steps its alerts, and the parameters it declares."""
@@ -83,6 +101,7 @@ class Rule(Generic[Evaluate]):
     evaluate: Evaluate
     doc: str  # one line, for the docs tables
     params: tuple[Param[Any], ...] = ()
+    fields: tuple[SpecField[Any], ...] = ()  # structured site-spec fields it reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +121,11 @@ class Registry:
         return tuple(p for p in self.params if p.spec is not None)
 
     @property
+    def fields(self) -> tuple[SpecField[Any], ...]:
+        """Every structured site-spec field, in module order."""
+        return tuple(f for rule in self.rules for f in rule.fields)
+
+    @property
     def ordered(self) -> tuple[tuple[Param[Any], Param[Any]], ...]:
         """(low, high) pairs: ``low`` declares ``at_most=high``."""
         by_name = {p.name: p for p in self.params}
@@ -116,7 +140,9 @@ class Registry:
         _unique("rule", [rule.name for rule in self.rules])
         _unique("alert", [alert for rule in self.rules for alert in rule.alerts])
         _unique("rule parameter", [p.name for p in self.params])
-        _unique("site-spec field", [p.spec for p in self.spec_params])
+        _unique(
+            "site-spec field", [p.spec for p in self.spec_params] + [f.name for f in self.fields]
+        )
         names = {p.name for p in self.params}
         for p in self.params:
             if p.at_most is not None and p.at_most not in names:

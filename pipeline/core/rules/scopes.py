@@ -18,6 +18,16 @@ policy) -> list[Alert]``, typed by the scope's protocol:
   or not (:class:`pipeline.core.energy.priorities.DomainPriorities`), once per tick on
   each key's monitor (:meth:`pipeline.core.site.SiteMonitor.evaluate_priorities`, through
   :meth:`pipeline.core.energy.book.EnergyBook.evaluate`): a shard judges its own GPUs.
+* :data:`WAVE`: one stride of a site's waveform (:class:`WaveSubject`: its features,
+  load drops, domains and bands), at the site stage of ``telemetry.power_wave``
+  (:class:`pipeline.core.wave.stage.WaveStage`), once per stride of event time;
+* :data:`REGION_DROPS`: a region's load drops grouped into incidents
+  (:class:`RegionDrops`), on the worker that owns the region, once per tick;
+* :data:`DEMAND_RESPONSE`: a demand-response event's live tracking (:class:`DrLive`),
+  where its site or region is measured, once per stride.
+
+The wave scopes run on event time: ``now_ms`` is the end of the stride read, so a rule's
+``for`` is so much of the waveform, however fast a backlog is read.
 
 The batched scopes hand a rule all its subjects at once, so that it reads its
 parameters once and costs one call per message or tick, not one per link or rack.
@@ -41,6 +51,11 @@ if TYPE_CHECKING:
     from pipeline.core.links import LinkState
     from pipeline.core.policy import CapLimits, SitePolicy
     from pipeline.core.power import Draw
+    from pipeline.core.wave.dr import DrTracker
+    from pipeline.core.wave.drops import Drop
+    from pipeline.core.wave.incidents import Incident
+    from pipeline.core.wave.reader import Stride
+    from pipeline.core.wave.spectrum import Band
     from pipeline.events import Alert, LinkClass
 
     #: a known link of a site: its window, class and peer site
@@ -81,6 +96,37 @@ class GpuRacks:
     stats: Sequence[tuple[str, RackGpuStats]]
 
 
+@dataclass(frozen=True, slots=True)
+class WaveSubject:
+    """One stride of a site's waveform: row 0 of the stride's series and features is the
+    site, row ``1 + i`` its domain ``domains[i]``; ``bands`` name the feature columns.
+    ``last_drop``: the site's latest load drop (this stride's or an earlier one)."""
+
+    stride: Stride
+    domains: tuple[str, ...]
+    bands: tuple[Band, ...]
+    lag_s: tuple[float, ...]  # the ramp lags of the feature columns
+    last_drop: Drop | None
+
+
+@dataclass(frozen=True, slots=True)
+class RegionDrops:
+    """A region's incidents closed this tick, and its latest fleet incident."""
+
+    region: str
+    closed: Sequence[Incident]
+    last_fleet: Incident | None
+
+
+@dataclass(frozen=True, slots=True)
+class DrLive:
+    """A demand-response event being measured; ``ended``: past its end."""
+
+    tracker: DrTracker
+    scope: str  # "site atl-2" or "region us-east", for alert texts
+    ended: bool
+
+
 class PowerRule(Protocol):
     def __call__(
         self, book: AlertBook, subject: PowerSubject, now_ms: int, policy: SitePolicy, /
@@ -105,6 +151,24 @@ class PrioritiesRule(Protocol):
     ) -> list[Alert]: ...
 
 
+class WaveRule(Protocol):
+    def __call__(
+        self, book: AlertBook, subject: WaveSubject, now_ms: int, policy: SitePolicy, /
+    ) -> list[Alert]: ...
+
+
+class RegionRule(Protocol):
+    def __call__(
+        self, book: AlertBook, subject: RegionDrops, now_ms: int, policy: SitePolicy, /
+    ) -> list[Alert]: ...
+
+
+class DrRule(Protocol):
+    def __call__(
+        self, book: AlertBook, subject: DrLive, now_ms: int, policy: SitePolicy, /
+    ) -> list[Alert]: ...
+
+
 POWER: Scope[PowerRule] = Scope(
     "power", "a site's or power domain's draw, cap and trend; per message and per tick"
 )
@@ -121,4 +185,13 @@ RACK_GPUS: Scope[GpuRule] = Scope(
 DOMAIN_PRIORITIES: Scope[PrioritiesRule] = Scope(
     "domain priorities",
     "every power domain's fresh GPUs per priority class, capped or not; per tick",
+)
+WAVE: Scope[WaveRule] = Scope(
+    "power wave", "a site's waveform features and load drops; per stride of event time"
+)
+REGION_DROPS: Scope[RegionRule] = Scope(
+    "region drops", "the load drops of a region's sites, grouped; per tick"
+)
+DEMAND_RESPONSE: Scope[DrRule] = Scope(
+    "demand response", "a demand-response event's actual load against its target; per stride"
 )

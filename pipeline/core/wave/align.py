@@ -66,6 +66,7 @@ class AlignedBlock:
     domain_unknown: IntArray  # (domains, cells)
     samples: int  # samples aggregated into these cells
     late: int  # samples that came after their cell was closed: not aggregated
+    domain_meters: IntArray | None = None  # (domains,) meters known per domain
 
     def __len__(self) -> int:
         return len(self.total_w)
@@ -110,12 +111,14 @@ class WaveAligner:
         self.config = config or AlignConfig()
         self._lineage = lineage
         self._slots: dict[str, int] = {}
+        self._racks: dict[int, str] = {}  # slot -> the rack a meter of a rack is mapped by
         self._last = np.full(16, np.nan)  # value in the last closed cell, per meter
         self._covered = np.full(16, -1, np.int64)  # first cell not covered by its samples
         self._member = np.zeros((domains, 16))  # domain x meter membership
         self._raw: list[tuple[int, int, int, Sequence[float]]] = []  # slot, ts, interval, w
         self._carry = _Samples.empty()  # materialised samples not yet due
         self.closed_to: int | None = None  # first cell not closed yet
+        self.newest_ms: int | None = None  # the end of the newest sample added (event time)
 
     @property
     def meters(self) -> int:
@@ -130,9 +133,37 @@ class WaveAligner:
         """Samples received and not yet closed into a block."""
         return len(self._carry) + sum(len(raw[3]) for raw in self._raw)
 
-    def add(self, meter: str, ts_ms: int, interval_ms: int, power_w: Sequence[float]) -> None:
-        """One event's samples (a validated :class:`pipeline.events.PowerWave`'s fields)."""
-        self._raw.append((self._slot(meter), ts_ms, interval_ms, power_w))
+    def add(
+        self,
+        meter: str,
+        ts_ms: int,
+        interval_ms: int,
+        power_w: Sequence[float],
+        rack: str | None = None,
+    ) -> int:
+        """One event's samples (a validated :class:`pipeline.events.PowerWave`'s fields);
+        ``rack``: the rack a meter of several per rack belongs to (its domains are the
+        rack's; ``meter`` then names it among them). Returns how many of the samples fall
+        in cells already closed: they will be counted late, not aggregated."""
+        self._raw.append((self._slot(meter, rack), ts_ms, interval_ms, power_w))
+        end = ts_ms + len(power_w) * interval_ms
+        if self.newest_ms is None or end > self.newest_ms:
+            self.newest_ms = end
+        if self.closed_to is None:
+            return 0
+        # sample i is late when (ts + i * interval) // step < closed_to
+        first_open_ms = self.closed_to * self.config.step_ms
+        late = -(-(first_open_ms - ts_ms) // interval_ms)  # ceil division
+        return min(max(late, 0), len(power_w))
+
+    def relineage(self, lineage: Callable[[str], Sequence[int]] | None, domains: int) -> None:
+        """New power domains (the site's spec changed): every known meter mapped again.
+        Blocks closed from now on carry the new domains; nothing pending is lost."""
+        self._lineage = lineage
+        self._member = np.zeros((domains, len(self._last)))
+        for meter, slot in self._slots.items():
+            for domain in lineage(self._racks.get(slot, meter)) if lineage else ():
+                self._member[domain, slot] = 1.0
 
     def advance(self, now_ms: int) -> AlignedBlock | None:
         """Close the cells older than ``now_ms - lateness_ms`` (at most ``max_cells``);
@@ -157,13 +188,16 @@ class WaveAligner:
         self.closed_to = stop
         return block
 
-    def _slot(self, meter: str) -> int:
-        slot = self._slots.get(meter)
+    def _slot(self, meter: str, rack: str | None = None) -> int:
+        name = meter if rack is None else f"{rack}\x00{meter}"  # no id holds a NUL
+        slot = self._slots.get(name)
         if slot is None:
-            slot = self._slots[meter] = len(self._slots)
+            slot = self._slots[name] = len(self._slots)
+            if rack is not None:
+                self._racks[slot] = rack
             if slot == len(self._last):
                 self._grow()
-            for domain in self._lineage(meter) if self._lineage else ():
+            for domain in self._lineage(rack or meter) if self._lineage else ():
                 self._member[domain, slot] = 1.0
         return slot
 
@@ -232,6 +266,7 @@ class WaveAligner:
             domain_unknown=np.rint(member @ unknown).astype(np.int64),
             samples=len(due),
             late=late,
+            domain_meters=np.rint(member.sum(axis=1)).astype(np.int64),
         )
 
 

@@ -17,6 +17,9 @@ the baseline expanded to the same cells, per cell ``t`` in ``[start, end)``:
 
 :class:`DrTracker` is the streaming form the site stage feeds block by block; it also
 keeps the live state ``dr_off_target`` needs (since when the load has been above target).
+Each push returns a :class:`DrStep`, the counts and sums of its cells: stored as rows,
+they add up to the same :class:`DrResult` (what the verification report reads, so that
+a restart mid-event loses no part the store holds).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from pipeline.core.rules.dr_off_target import DR_GRACE, DR_TOLERANCE
 
 FloatArray = npt.NDArray[np.float64]
 _W_MS_PER_MWH = 3.6e12  # W x ms in one MWh
@@ -59,8 +64,27 @@ class DrEvent:
 
 @dataclass(frozen=True, slots=True)
 class DrTerms:
-    tolerance: float = 0.01  # above target by at most this share still counts as on target
-    grace_s: float = 60.0  # response time allowed before compliance counts
+    tolerance: float = DR_TOLERANCE.default  # above target by this share: still on target
+    grace_s: float = DR_GRACE.default  # response time allowed before compliance counts
+
+
+@dataclass(frozen=True, slots=True)
+class DrStep:
+    """What one push added: the counts and sums of its cells inside the event (the rows
+    the verification report adds up; :meth:`DrTracker.result` is their sum)."""
+
+    start_ms: int  # of the cells pushed
+    end_ms: int
+    cells: int  # inside the event
+    known: int
+    graced: int  # known and after the grace
+    on: int  # of those, on target
+    reached_ms: int | None  # the first cell on target among them
+    actual_wms: float  # W x ms over the known cells
+    baseline_wms: float
+    target_wms: float
+    actual_w: float  # the last known cell's (NaN: none known)
+    target_w: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,27 +126,45 @@ class DrTracker:
 
     def push(
         self, start_ms: int, step_ms: int, actual_w: FloatArray, baseline_w: FloatArray
-    ) -> None:
+    ) -> DrStep | None:
+        """Cells from ``start_ms`` (actual and baseline, NaN unknown); what they added,
+        or None when none of them is inside the event."""
         times = start_ms + step_ms * np.arange(len(actual_w), dtype=np.int64)
         inside = (times >= self.event.start_ms) & (times < self.event.end_ms)
         if not inside.any():
-            return
+            return None
         times = times[inside]
         actual = np.asarray(actual_w, dtype=np.float64)[inside]
         baseline = np.asarray(baseline_w, dtype=np.float64)[inside]
         target = self.event.target_w(baseline)
         known = ~np.isnan(actual) & ~np.isnan(target)
         on = known & (actual <= target * (1 + self.terms.tolerance))
+        first_on = int(times[np.argmax(on)]) if on.any() else None
         self._track_reached(times, on)
         self._track_live(times, actual, target, known, on)
         graced = known & (times >= self.event.start_ms + self.terms.grace_s * 1000)
-        self._cells += len(times)
-        self._known += int(known.sum())
-        self._graced += int(graced.sum())
-        self._on += int((on & graced).sum())
-        self._actual += float(actual[known].sum()) * step_ms
-        self._baseline += float(baseline[known].sum()) * step_ms
-        self._target += float(target[known].sum()) * step_ms
+        step = DrStep(
+            start_ms=int(times[0]),
+            end_ms=int(times[-1]) + step_ms,
+            cells=len(times),
+            known=int(known.sum()),
+            graced=int(graced.sum()),
+            on=int((on & graced).sum()),
+            reached_ms=first_on,
+            actual_wms=float(actual[known].sum()) * step_ms,
+            baseline_wms=float(baseline[known].sum()) * step_ms,
+            target_wms=float(target[known].sum()) * step_ms,
+            actual_w=self.last_actual_w,
+            target_w=self.last_target_w,
+        )
+        self._cells += step.cells
+        self._known += step.known
+        self._graced += step.graced
+        self._on += step.on
+        self._actual += step.actual_wms
+        self._baseline += step.baseline_wms
+        self._target += step.target_wms
+        return step
 
     def _track_reached(self, times: npt.NDArray[np.int64], on: npt.NDArray[np.bool_]) -> None:
         if self.reached_ms is None and on.any():

@@ -28,14 +28,16 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
+from pipeline.core.rules.load_drop import DROP_RATIO, DROP_SUSTAIN, DROP_WINDOW
+
 FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
 class DropConfig:
-    ratio: float = 0.2  # share of the load lost (the site spec's drop_ratio)
-    window_s: float = 2.0  # within this long
-    sustain_s: float = 1.0  # and not back within this long
+    ratio: float = DROP_RATIO.default  # share of the load lost (the site spec's drop_ratio)
+    window_s: float = DROP_WINDOW.default  # within this long
+    sustain_s: float = DROP_SUSTAIN.default  # and not back within this long
 
     def __post_init__(self) -> None:
         if not 0 < self.ratio < 1 or self.window_s <= 0 or self.sustain_s < 0:
@@ -43,7 +45,9 @@ class DropConfig:
 
     def cells(self, step_ms: int) -> tuple[int, int]:
         """(window, sustain) in cells."""
-        return max(1, round(self.window_s * 1000 / step_ms)), round(self.sustain_s * 1000 / step_ms)
+        cells_per_s = 1000 / step_ms
+        window = max(1, round(self.window_s * cells_per_s))
+        return window, round(self.sustain_s * cells_per_s)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pipeline.core.rules.fleet_load_drop import FLEET_WITHIN
 from pipeline.core.wave.drops import Drop
+
+WITHIN_MS = round(FLEET_WITHIN.default * 1000)  # fleet_within_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,7 @@ class Incident:
         ]
 
 
-def group_drops(drops: Iterable[Drop], within_ms: int = 1000) -> list[Incident]:
+def group_drops(drops: Iterable[Drop], within_ms: int = WITHIN_MS) -> list[Incident]:
     """Incidents of ``drops``, ordered by start (per-region groups, anchored on the
     first drop of each group)."""
     by_region: dict[str | None, list[Drop]] = {}
@@ -82,7 +85,7 @@ class IncidentBook:
     ``lateness_ms`` is how much later than its ``at_ms`` a drop may still be reported
     (the site stages' alignment lateness plus the drop's sustain, plus transit)."""
 
-    def __init__(self, within_ms: int = 1000, lateness_ms: int = 5000) -> None:
+    def __init__(self, within_ms: int = WITHIN_MS, lateness_ms: int = 5000) -> None:
         self.within_ms = within_ms
         self.lateness_ms = lateness_ms
         self._open: list[Drop] = []

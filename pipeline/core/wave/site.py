@@ -1,21 +1,21 @@
 """One site's waveform state, as the worker's site stage holds it, tick by tick.
 
 Per event it keeps the samples (:class:`pipeline.core.wave.align.WaveAligner`); per tick
-it closes the cells that are due, appends them to the recent series of the site and its
-domains (:class:`pipeline.core.wave.window.SeriesWindow`), reads the window's features
-and looks for load drops. The rules (ramp, oscillation, drop) then compare the
-:class:`WaveTick` with the site spec's limits.
+it closes the cells that are due and reads them (:class:`pipeline.core.wave.reader.WaveReader`:
+the recent series of the site and its domains, the window's features at the block's end,
+load drops). This is the one-key composition; the worker splits it in two, the aligner
+per message key and the reader at the site stage
+(:mod:`pipeline.core.wave.processor`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from pipeline.core.wave.align import AlignConfig, AlignedBlock, WaveAligner
-from pipeline.core.wave.drops import Drop, DropConfig, DropDetector
-from pipeline.core.wave.features import FeatureConfig, WindowFeatures, read_window
+from pipeline.core.wave.drops import Drop, DropConfig
+from pipeline.core.wave.features import FeatureConfig, WindowFeatures
+from pipeline.core.wave.reader import ReadConfig, WaveReader
 from pipeline.core.wave.window import SeriesWindow
 
 
@@ -49,12 +49,14 @@ class WaveSite:
         self.settings = settings or WaveSettings()
         s = self.settings
         self.aligner = aligner or WaveAligner(s.align)
-        step = s.align.step_ms
-        lookback = max(s.features.lag_cells(step))
-        capacity = max(s.features.window_cells(step), lookback) + s.align.max_cells
-        rows = 1 + self.aligner.domains
-        self.window = SeriesWindow(rows, capacity, step)
-        self.drops = DropDetector(site, step, s.drops)
+        config = ReadConfig(
+            s.features, s.drops, None, s.max_unknown, max_block_cells=s.align.max_cells
+        )
+        self.reader = WaveReader(site, s.align.step_ms, self.aligner.domains, config, region)
+
+    @property
+    def window(self) -> SeriesWindow:
+        return self.reader.window
 
     def add(self, meter: str, ts_ms: int, interval_ms: int, power_w: list[float]) -> None:
         self.aligner.add(meter, ts_ms, interval_ms, power_w)
@@ -64,12 +66,5 @@ class WaveSite:
         block = self.aligner.advance(now_ms)
         if block is None:
             return None
-        s = self.settings
-        site = block.site_series(s.max_unknown)
-        self.window.push(block.start_ms, np.vstack([site, block.domain_series(s.max_unknown)]))
-        end_ms = block.start_ms + block.step_ms * len(block)
-        features = read_window(
-            self.window.values, end_ms, block.step_ms, s.features, recent=len(block)
-        )
-        drops = self.drops.push(block.start_ms, site, self.region)
-        return WaveTick(block, features, drops)
+        (stride,) = self.reader.read(block)
+        return WaveTick(block, stride.features, list(stride.drops))

@@ -1,4 +1,5 @@
-"""Named scenarios of the simulator and their timelines, resolved against a fleet.
+"""Named scenarios of the simulator and their timelines, resolved against a fleet; and the
+scenarios of the power-wave simulator (:data:`WAVE_SCENARIOS`, :func:`wave_site_specs`).
 
 Scenarios compose (``--scenario cap-breach --scenario wan-loss``); ``steady`` is the base
 that every other scenario adds to. Times are seconds after the agent started (scripted
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.errors import ConfigError
 from pipeline.sources.sim.fleet import Fleet
@@ -171,3 +173,55 @@ def plan_scenarios(
         )
         notes.append("chaos: bad events in about 1 of 10 site ticks")
     return ScenarioPlan(names=chosen, notes=notes, **kwargs)  # type: ignore[arg-type]
+
+
+# --- power waves (``megawatch agent --source sim-wave``) ---------------------------------
+WAVE_SCENARIOS: dict[str, str] = {
+    "training-swing": "every rack runs one synchronised training job: iterations of 0.47 s "
+    "(a line at 2.14 Hz and its harmonic), a checkpoint pause every 68.5 s, a start ramp",
+    "load-drop": "40 % of each site's racks trip off at +10 s (to backup power) for 120 s, "
+    "the sites 0.2 s apart: a load drop each; sites of one region make a fleet incident",
+    "demand-response": "each site curtails by 30 % over 30 s from +10 s for 600 s (DR "
+    "software lowering power limits), then restores over 30 s",
+}
+TRIP_STAGGER_S = 0.2  # between the sites of load-drop: several within one second
+
+
+def wave_site_specs(
+    names: Iterable[str],
+    sites: Iterable[str],
+    racks: int,
+    effects_at_s: float = 10.0,
+    seed: int = 0,
+    smoothing: bool = False,
+) -> list[Any]:
+    """The simulated sites (:class:`pipeline.sources.sim.wave_site.WaveSiteSpec`) of the
+    chosen wave scenarios; times are seconds after the agent started."""
+    from pipeline.sources.sim.wave_site import Trip, WaveSiteSpec
+    from pipeline.sources.sim.waveform import Curtailment, Smoothing, TrainingJob
+
+    chosen = set(names) or {"training-swing"}
+    unknown = sorted(chosen - set(WAVE_SCENARIOS))
+    if unknown:
+        raise ConfigError(
+            f"unknown wave scenario {unknown[0]!r}; known: {', '.join(WAVE_SCENARIOS)}"
+        )
+    job = TrainingJob(start_s=0.0)
+    curtail = None
+    if "demand-response" in chosen:
+        curtail = Curtailment(effects_at_s, effects_at_s + 600.0, reduction=0.3, ramp_s=30.0)
+    out = []
+    for i, site in enumerate(sites):
+        trip = Trip(effects_at_s + TRIP_STAGGER_S * i) if "load-drop" in chosen else None
+        out.append(
+            WaveSiteSpec(
+                site,
+                tuple(f"r{r:03d}" for r in range(racks)),
+                job=job,
+                smoothing=Smoothing() if smoothing else None,
+                curtailment=curtail,
+                seed=seed,
+                trip=trip,
+            )
+        )
+    return out

@@ -6,8 +6,9 @@ GPUs at the job's level (:mod:`pipeline.sources.sim.waveform`), hosts drawing mo
 their GPUs work, and the rack's fixed load. Each rack has its own static spread, a
 clock offset of a few milliseconds (ranks of one job stay that close) and independent
 per-sample noise; a curtailment scales the whole rack (DR software lowers limits and
-pauses work; hosts and fans follow). :meth:`SiteWaves.power` with ``noise=False`` is the
-injected truth the tests compare against.
+pauses work; hosts and fans follow); a trip takes a share of the racks off the grid at
+once (a voltage dip sends them to backup power: the meters read 0 W). :meth:`SiteWaves.power`
+with ``noise=False`` is the injected truth the tests compare against.
 """
 
 from __future__ import annotations
@@ -29,12 +30,30 @@ from pipeline.sources.base import (
     Tick,
     encode_batches,
 )
+from pipeline.sources.kind import BuildContext
+from pipeline.sources.registry import WaveSimOptions
 from pipeline.sources.sim.hardware import GPU_NOISE_FRAC, GPU_SPREAD_FRAC, PLATFORMS, Platform
 from pipeline.sources.sim.waveform import Curtailment, Smoother, Smoothing, TrainingJob
 
 FloatArray = npt.NDArray[np.float64]
 
 JITTER_MS = 5.0  # rack clock offsets of one job, +- (assumed: collectives keep ranks in step)
+
+
+@dataclass(frozen=True, slots=True)
+class Trip:
+    """The first ``share`` of the racks off the grid from ``at_s`` for ``duration_s``."""
+
+    at_s: float
+    share: float = 0.4
+    duration_s: float = 120.0
+
+    def off(self, t_s: FloatArray, racks: int) -> npt.NDArray[np.bool_]:
+        """racks x samples: True where a rack is off."""
+        tripped = np.arange(racks) < round(self.share * racks)
+        t = np.asarray(t_s, dtype=np.float64)
+        during = (t >= self.at_s) & (t < self.at_s + self.duration_s)
+        return np.asarray(tripped[:, None] & during, dtype=np.bool_)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +65,7 @@ class WaveSiteSpec:
     smoothing: Smoothing | None = None
     curtailment: Curtailment | None = None
     seed: int = 0
+    trip: Trip | None = None
 
 
 class SiteWaves:
@@ -77,6 +97,8 @@ class SiteWaves:
             watts = watts * self.spec.curtailment.factor(at)
         if noise:
             watts = watts * (1 + self._rng.normal(0, self._noise_frac, watts.shape))
+        if self.spec.trip is not None:
+            watts = np.where(self.spec.trip.off(t, len(self.spec.racks)), 0.0, watts)
         return np.asarray(np.maximum(watts, 0.0), dtype=np.float64)
 
     def _rack_w(self, level: FloatArray) -> FloatArray:
@@ -151,3 +173,30 @@ class WaveSource:
             )
         # sent once the tick's last sample is due
         return Tick(due_s=(index + 1) * n * o.interval_ms / 1000, messages=messages)
+
+
+def wave_source(options: WaveSimOptions, context: BuildContext) -> WaveSource:
+    """``--source sim-wave``: simulated training sites as power waves (the scenarios of
+    :data:`pipeline.sources.sim.scenarios.WAVE_SCENARIOS`), starting now."""
+    import time
+
+    from pipeline.sources.sim.scenarios import wave_site_specs
+
+    specs = wave_site_specs(
+        options.wave_scenarios,
+        options.sites,
+        options.racks,
+        options.effects_at_s,
+        options.seed,
+        options.smoothing,
+    )
+    return WaveSource(
+        specs,
+        WaveOptions(
+            start_ms=int(time.time() * 1000),
+            interval_ms=options.wave_interval_ms,
+            tick_s=options.interval_s,
+            batch_size=options.batch_size,
+            max_bytes=context.settings.max_message_bytes,
+        ),
+    )
