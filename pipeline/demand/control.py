@@ -9,20 +9,14 @@ over cannot be cancelled.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pydantic import ValidationError
-
-from pipeline.errors import BrokerError, ConfigError
+from pipeline.errors import ConfigError
 from pipeline.events import DemandResponse
-from pipeline.kafka.endpoint import kafka_python_options, resolve_kafka
-from pipeline.kafka.site_specs import latest_per_key
-from pipeline.kafka.topics import DR, ensure_topics
+from pipeline.kafka.compacted import publish_latest, read_latest
+from pipeline.kafka.topics import DR
 from pipeline.settings import Settings
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,41 +40,12 @@ def cancelled(event: DemandResponse, now_ms: int) -> DemandResponse | None:
 def publish_events(settings: Settings, events: Iterable[DemandResponse | str]) -> int:
     """Publish events (an id alone: forget that event); returns once all are
     acknowledged, with how many were sent."""
-    from kafka import KafkaProducer
-    from kafka.errors import KafkaError
-
-    endpoint, _ = resolve_kafka(settings, start_if_missing=False)
-    ensure_topics(settings, endpoint)
-    try:
-        producer = KafkaProducer(**kafka_python_options(settings, endpoint, "producer"))
-        try:
-            futures = [
-                producer.send(DR, key=item.encode(), value=None)
-                if isinstance(item, str)
-                else producer.send(DR, key=item.id.encode(), value=encode(item))
-                for item in events
-            ]
-            for future in futures:
-                future.get(timeout=15)
-        finally:
-            producer.close(timeout=5)
-    except KafkaError as exc:
-        raise BrokerError(f"cannot publish to {DR} on {endpoint.bootstrap}: {exc}") from exc
-    return len(futures)
-
-
-def encode(event: DemandResponse) -> bytes:
-    return event.model_dump_json(exclude_none=True).encode()
+    return publish_latest(
+        settings, DR, ((e, None) if isinstance(e, str) else (e.id, e) for e in events)
+    )
 
 
 def read_events(settings: Settings) -> DrMap:
     """The events as the workers see them."""
-    events, invalid = {}, 0
-    for key, raw in latest_per_key(settings, DR).items():
-        if not raw:
-            continue  # forgotten
-        try:
-            events[key] = DemandResponse.model_validate_json(raw)
-        except ValidationError:
-            invalid += 1
-    return DrMap(events, invalid)
+    events, invalid = read_latest(settings, DR, DemandResponse)
+    return DrMap(events, len(invalid))

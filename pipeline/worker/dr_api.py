@@ -24,9 +24,10 @@ import faust
 from faust.web import Request, Response, View
 from pydantic import ValidationError
 
-from pipeline.demand.control import cancelled, encode
+from pipeline.demand.control import cancelled
 from pipeline.errors import ConfigError
 from pipeline.events import DemandResponse
+from pipeline.kafka.compacted import encoded
 from pipeline.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def register_dr_views(
                 event = DemandResponse.model_validate_json(body)
             except ValidationError as exc:
                 return self.json({"error": _reason(exc)}, status=422)
-            await publish(event.id.encode(), encode(event))
+            await publish(event.id.encode(), encoded(event))
             logger.info("DR event %s published for %s", event.id, event.scope)
             return self.json(event.model_dump(mode="json", exclude_none=True), status=201)
 
@@ -115,7 +116,7 @@ def register_dr_views(
                 cut = cancelled(event, int(time.time() * 1000))
             except ConfigError as exc:
                 return self.json({"error": str(exc)}, status=409)
-            await publish(event.id.encode(), None if cut is None else encode(cut))
+            await publish(event.id.encode(), None if cut is None else encoded(cut))
             state = "forgotten" if cut is None else "cancelled"
             return self.json({"id": event.id, "status": state})
 
