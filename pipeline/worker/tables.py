@@ -11,7 +11,7 @@ types are set here rather than a schema.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import faust
 from faust.tables.globaltable import GlobalTable
@@ -34,27 +34,14 @@ class SpecTable(GlobalTable):
     table reads another topic: this names the topic it really reads.
     """
 
+    control_topic: ClassVar[str] = SITES
+
     def _changelog_topic_name(self) -> str:
-        return SITES
+        return self.control_topic
 
 
 def spec_table(app: faust.App) -> Any:
-    # One partition and a recovery buffer of one: Faust's documented remedy for global
-    # tables that never finish recovering when several workers share them.
-    return app.tables.add(
-        SpecTable(
-            app,
-            name="sites",
-            beacon=app.tables.beacon,
-            partitions=SITES_PARTITIONS,
-            changelog_topic=app.topic(SITES, partitions=SITES_PARTITIONS, **RAW),
-            key_type=bytes,
-            value_type=bytes,
-            is_global=True,
-            standby_buffer_size=1,
-            recovery_buffer_size=1,
-        )
-    )
+    return app.tables.add(_control_table(app, SpecTable, "sites"))
 
 
 class JobTable(SpecTable):
@@ -62,10 +49,8 @@ class JobTable(SpecTable):
     live updates alike: Faust applies both through :meth:`apply_changelog_batch`) to
     ``on_record(key, value)``: the job map indexes jobs by site and host as they come."""
 
+    control_topic: ClassVar[str] = JOBS
     on_record: Callable[[str, bytes | None], None] = staticmethod(lambda key, value: None)
-
-    def _changelog_topic_name(self) -> str:
-        return JOBS
 
     def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
         events = list(batch)
@@ -78,45 +63,47 @@ class JobTable(SpecTable):
 
 def job_table(app: faust.App, on_record: Callable[[str, bytes | None], None]) -> Any:
     """control.jobs, read whole by every worker like control.sites."""
-    table = JobTable(
-        app,
-        name="jobs",
-        beacon=app.tables.beacon,
-        partitions=SITES_PARTITIONS,
-        changelog_topic=app.topic(JOBS, partitions=SITES_PARTITIONS, **RAW),
-        key_type=bytes,
-        value_type=bytes,
-        is_global=True,
-        standby_buffer_size=1,
-        recovery_buffer_size=1,
-    )
-    table.on_record = on_record
-    return app.tables.add(table)
+    return _handing_on(app, JobTable, "jobs", on_record)
 
 
 class DrTable(JobTable):
     """``control.dr``, read whole by every worker, each record handed on as it comes."""
 
-    def _changelog_topic_name(self) -> str:
-        return DR
+    control_topic: ClassVar[str] = DR
 
 
 def dr_table(app: faust.App, on_record: Callable[[str, bytes | None], None]) -> Any:
     """Demand-response events (pipeline.core.wave.demand.DemandBook reads them)."""
-    table = DrTable(
+    return _handing_on(app, DrTable, "dr", on_record)
+
+
+def _handing_on(
+    app: faust.App,
+    table_class: type[JobTable],
+    name: str,
+    on_record: Callable[[str, bytes | None], None],
+) -> Any:
+    table = _control_table(app, table_class, name)
+    table.on_record = on_record
+    return app.tables.add(table)
+
+
+def _control_table(app: faust.App, table_class: type[SpecTable], name: str) -> Any:
+    """A global table of a compacted control topic (not added to the app yet)."""
+    # One partition and a recovery buffer of one: Faust's documented remedy for global
+    # tables that never finish recovering when several workers share them.
+    return table_class(
         app,
-        name="dr",
+        name=name,
         beacon=app.tables.beacon,
         partitions=SITES_PARTITIONS,
-        changelog_topic=app.topic(DR, partitions=SITES_PARTITIONS, **RAW),
+        changelog_topic=app.topic(table_class.control_topic, partitions=SITES_PARTITIONS, **RAW),
         key_type=bytes,
         value_type=bytes,
         is_global=True,
         standby_buffer_size=1,
         recovery_buffer_size=1,
     )
-    table.on_record = on_record
-    return app.tables.add(table)
 
 
 def alert_state_table(app: faust.App, partitions: int) -> Any:
