@@ -15,13 +15,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-import orjson
-
-from pipeline.core.decode import Decoded, MessageDecoder, Reject
+from pipeline.core.decode import MessageDecoder, Reject
 from pipeline.core.processor import Outcome, Processor
 from pipeline.core.rows import (
     ALERT_COLUMNS,
@@ -38,6 +35,7 @@ from pipeline.core.rows import (
 from pipeline.events import Alert
 from pipeline.kafka.topics import ALERTS, FACILITY, GPU, LINK, RACK_POWER, WORK
 from pipeline.worker.dead_letters import MAX_KEY_BYTES, dead_letter_record
+from pipeline.worker.isolation import decode_guarded, process_isolating
 from pipeline.worker.metrics import Metrics
 from pipeline.worker.partials import PartialRelay
 from pipeline.worker.persist import until_done
@@ -120,16 +118,19 @@ class Handlers:
             return
         table, columns, process = TELEMETRY[topic]
         self.metrics.messages.labels(topic).inc()
-        decoded = self._decode(topic, partition, offset, key, value)
+        where = f"{topic}[{partition}]@{offset}"
+        decoded = decode_guarded(self.decoders[topic], value, key, where)
         text = key.decode("utf-8", errors="replace") if key else ""
         method = process(self.processor)
-
-        def run(events: Any, p: int, o: int, now: int) -> Outcome:
-            return method(events, p, o, now, text)
-
-        outcome, failed = self._process(run, decoded, partition, offset)
-        for reject in (*decoded.rejects, *failed):
-            await self._dead_letter(topic, partition, offset, key, reject)
+        processed = process_isolating(
+            lambda events: method(events, partition, offset, now_ms(), text),
+            _merged,
+            decoded,
+            where,
+        )
+        for reject in (*decoded.rejects, *processed.failed):
+            await self.dead_letter(topic, partition, offset, key, reject)
+        outcome = processed.outcome
         if outcome is None:
             done()
             return
@@ -152,47 +153,7 @@ class Handlers:
             done=done,
         )
 
-    def _decode(
-        self, topic: str, partition: int, offset: int, key: bytes | None, value: bytes | None
-    ) -> Decoded[Any]:
-        try:
-            return self.decoders[topic].decode(value, key, datetime.now(UTC))
-        except Exception as exc:  # a decoder bug some input triggers: that message only
-            logger.exception("decoding %s[%d]@%d failed", topic, partition, offset)
-            return Decoded([], [_internal_error(exc, value or b"", None)])
-
-    def _process(
-        self,
-        process: Callable[[Any, int, int, int], Outcome],
-        decoded: Decoded[Any],
-        partition: int,
-        offset: int,
-    ) -> tuple[Outcome | None, list[Reject]]:
-        """The outcome of the message's events, and the events that broke processing.
-
-        An exception (a bug some input triggers) rejects the event that raised, not the
-        batch: the batch is then processed event by event.
-        """
-        if not decoded.events:
-            return None, []
-        try:
-            return process(decoded.events, partition, offset, now_ms()), []
-        except Exception:
-            logger.exception("processing a batch at offset %d failed: event by event", offset)
-        positions = decoded.positions or [None] * len(decoded.events)
-        merged: Outcome | None = None
-        failed: list[Reject] = []
-        for event, position in zip(decoded.events, positions, strict=True):
-            try:
-                one = process([event], partition, offset, now_ms())
-            except Exception as exc:
-                raw = orjson.dumps(event.model_dump(mode="json"))
-                failed.append(_internal_error(exc, raw, position))
-                continue
-            merged = one if merged is None else _merged(merged, one)
-        return merged, failed
-
-    async def _dead_letter(
+    async def dead_letter(
         self, topic: str, partition: int, offset: int, key: bytes | None, reject: Reject
     ) -> None:
         """Publish one dead letter, retrying until it is on its topic (never dropped)."""
@@ -309,11 +270,6 @@ class Handlers:
 async def _now(call: Callable[..., object], *args: object) -> None:
     """A synchronous call as an awaitable step for :func:`until_done`."""
     call(*args)
-
-
-def _internal_error(exc: Exception, raw: bytes, index: int | None) -> Reject:
-    reason = f"internal error while processing: {type(exc).__name__}: {exc}"[:500]
-    return Reject("internal_error", reason, raw, index)
 
 
 def _merged(a: Outcome, b: Outcome) -> Outcome:

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.core.decode import Decoded, MessageDecoder, Reject
+from pipeline.core.decode import MessageDecoder
 from pipeline.core.wave.baseline import BaselineMethod
 from pipeline.core.wave.codec import WaveRecordError
 from pipeline.core.wave.demand import BaselineFound, BaselineRequest
@@ -39,10 +37,9 @@ from pipeline.core.wave.rows import (
 )
 from pipeline.events import PowerWave
 from pipeline.store.columns import ColumnStore
-from pipeline.worker.dead_letters import MAX_KEY_BYTES, dead_letter_record
 from pipeline.worker.dr_baseline import excluded_days, load_baseline
-from pipeline.worker.handlers import Handlers
-from pipeline.worker.persist import until_done
+from pipeline.worker.handlers import Handlers, now_ms
+from pipeline.worker.isolation import decode_guarded, process_isolating
 from pipeline.worker.wave_metrics import WaveMetrics
 
 logger = logging.getLogger(__name__)
@@ -98,11 +95,16 @@ class WaveHandlers:
             done()
             return
         self.handlers.metrics.messages.labels(topic).inc()
-        decoded = self._decode(value, key)
+        where = f"{topic}[{partition}]@{offset}"
+        decoded = decode_guarded(self.decoder, value, key, where)
         text = key.decode("utf-8", errors="replace") if key else ""
-        outcome, failed = self._process(decoded, partition, offset, text)
-        for reject in (*decoded.rejects, *failed):
-            await self._dead_letter(topic, partition, offset, key, reject)
+        wave = self.processor.wave
+        processed = process_isolating(
+            lambda events: wave(events, partition, offset, now_ms(), text), _merged, decoded, where
+        )
+        for reject in (*decoded.rejects, *processed.failed):
+            await self.handlers.dead_letter(topic, partition, offset, key, reject)
+        outcome = processed.outcome
         if outcome is None or outcome.columns is None:
             done()
             return
@@ -136,52 +138,10 @@ class WaveHandlers:
                 done=after_all,
             )
 
-    def _decode(self, value: bytes | None, key: bytes | None) -> Decoded[PowerWave]:
-        try:
-            return self.decoder.decode(value, key, datetime.now(UTC))
-        except Exception as exc:  # a decoder bug some input triggers: that message only
-            logger.exception("decoding a power_wave message failed")
-            return Decoded([], [_internal_error(exc, value or b"", None)])
-
-    def _process(
-        self, decoded: Decoded[PowerWave], partition: int, offset: int, key: str
-    ) -> tuple[WaveOutcome | None, list[Reject]]:
-        """The message's outcome; an event that breaks processing (a bug) is a dead
-        letter of its own, the others are processed one by one."""
-        if not decoded.events:
-            return None, []
-        wave = self.processor.wave
-        try:
-            return wave(decoded.events, partition, offset, _now_ms(), key), []
-        except Exception:
-            logger.exception("processing a power_wave batch at offset %d failed", offset)
-        merged: WaveOutcome | None = None
-        failed: list[Reject] = []
-        positions = decoded.positions or [None] * len(decoded.events)
-        for event, position in zip(decoded.events, positions, strict=True):
-            try:
-                one = wave([event], partition, offset, _now_ms(), key)
-            except Exception as exc:
-                failed.append(_internal_error(exc, event.model_dump_json().encode(), position))
-                continue
-            merged = one if merged is None else _merged(merged, one)
-        return merged, failed
-
-    async def _dead_letter(
-        self, topic: str, partition: int, offset: int, key: bytes | None, reject: Reject
-    ) -> None:
-        self.handlers.metrics.dead_letters.labels(topic, reject.code).inc()
-        record = dead_letter_record(topic, partition, offset, key, reject)
-        kafka_key = key[:MAX_KEY_BYTES] if key else None
-        send = self.handlers.publish.send_dead_letter
-        await until_done(
-            f"dead letter of {topic}[{partition}]@{offset}", lambda: send(kafka_key, record)
-        )
-
     # --- records from other workers --------------------------------------------------------
     async def receive_block(self, partition: int, value: bytes | None) -> None:
         try:
-            dropped = self.processor.receive_block(value, partition, _now_ms())
+            dropped = self.processor.receive_block(value, partition, now_ms())
         except (WaveRecordError, ValueError) as exc:
             logger.warning("megawatch.waves, partition %d: not a block: %s", partition, exc)
             self.metrics.records.labels("waves", "unreadable").inc()
@@ -192,7 +152,7 @@ class WaveHandlers:
 
     async def receive_regional(self, partition: int, value: bytes | None) -> None:
         try:
-            self.processor.receive_regional(value, partition, _now_ms())
+            self.processor.receive_regional(value, partition, now_ms())
         except (WaveRecordError, ValueError) as exc:
             logger.warning("megawatch.regions, partition %d: unreadable: %s", partition, exc)
             self.metrics.records.labels("regions", "unreadable").inc()
@@ -208,7 +168,7 @@ class WaveHandlers:
 
     # --- the tick ------------------------------------------------------------------------
     async def tick(self) -> None:
-        outcome = self.processor.tick(_now_ms())
+        outcome = self.processor.tick(now_ms())
         await self.publish(outcome)
         self.metrics.stages.labels("key").set(len(self.processor.keys))
         self.metrics.stages.labels("site").set(len(self.processor.stages))
@@ -290,15 +250,6 @@ def _merged(a: WaveOutcome, b: WaveOutcome) -> WaveOutcome:
         a.samples = _joined(a.samples, b.samples)
     a.late += b.late
     return a
-
-
-def _internal_error(exc: Exception, raw: bytes, index: int | None) -> Reject:
-    reason = f"internal error while processing: {type(exc).__name__}: {exc}"[:500]
-    return Reject("internal_error", reason, raw, index)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 __all__ = ["WaveHandlers", "WaveSenders"]
