@@ -76,6 +76,25 @@ def read_report_data(
     return ReportData(end - timedelta(seconds=since_s), end, site, frames)
 
 
+def read_window(
+    target: Store | Settings,
+    queries: dict[str, str],
+    since_s: int,
+    until: datetime | None = None,
+    site: str | None = None,
+) -> ReportData:
+    """Run named queries (frame key -> query name) that all take the window and the site
+    (``""``: every site) on ``target`` (an open store, or the settings)."""
+    from datetime import timedelta
+
+    from pipeline.store.named import named_query
+
+    end = until or datetime.now(UTC)
+    params = {"since_s": since_s, "until": end, "site": site or ""}
+    frames = {key: named_query(target, name, **params) for key, name in queries.items()}
+    return ReportData(end - timedelta(seconds=since_s), end, site, frames)
+
+
 def build_sections(data: ReportData) -> list[Section]:
     """The page, fleet first: ranking, heatmap, the top sites, links, GPUs. Every chart
     stays readable at 150 sites: they show the top N and count the rest."""

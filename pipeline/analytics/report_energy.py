@@ -9,13 +9,13 @@ to its cap (p99, p99.9, stranded MW; ``megawatch headroom`` says how many racks 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pandas as pd
 import plotly.graph_objects as go
 
-from pipeline.analytics.report import ReportData, Section
+from pipeline.analytics.report import ReportData, Section, read_window
 from pipeline.analytics.report_charts import LAYOUT, empty_figure
 
 if TYPE_CHECKING:
@@ -38,12 +38,7 @@ QUERIES = {
 def read_energy_data(
     target: Store | Settings, since_s: int, until: datetime | None = None, site: str | None = None
 ) -> ReportData:
-    from pipeline.store.named import named_query
-
-    end = until or datetime.now(UTC)
-    params = {"since_s": since_s, "until": end, "site": site or ""}
-    frames = {key: named_query(target, name, **params) for key, name in QUERIES.items()}
-    return ReportData(end - timedelta(seconds=since_s), end, site, frames)
+    return read_window(target, QUERIES, since_s, until, site)
 
 
 def energy_sections(data: ReportData) -> list[Section]:
