@@ -12,10 +12,9 @@ and each event's verification (as the named query ``dr_verification`` adds it up
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
-from grafana_foundation_sdk.models.dashboard import VariableRefresh
 
-from pipeline.dashboards.panels import board, grid, row, series
-from pipeline.dashboards.sources import CLICKHOUSE, SQL
+from pipeline.dashboards.panels import board, grid, row, series, site_variable
+from pipeline.dashboards.sources import SQL
 
 SITES = "SELECT site FROM wave_features WHERE $__timeFilter(ts) GROUP BY site ORDER BY site"
 
@@ -118,13 +117,6 @@ ORDER BY e.start_at DESC
 
 
 def dynamics_dashboard() -> dashboard.Dashboard:
-    sites = (
-        dashboard.QueryVariable("site")
-        .label("site")
-        .datasource(CLICKHOUSE)
-        .query(SQL(SITES).build().to_json())
-        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
-    )
     return (
         board(
             "megawatch-dynamics",
@@ -132,7 +124,7 @@ def dynamics_dashboard() -> dashboard.Dashboard:
             "Ramps, oscillation, load drops and demand response, from the sites' waveforms.",
         )
         .time("now-1h", "now")
-        .with_variable(sites)
+        .with_variable(site_variable(SITES))
         .with_row(row("Ramps"))
         .with_panel(series("Load and swing ($site)", [SQL(LOAD, "time_series")], "megwatt"))
         .with_panel(

@@ -8,10 +8,9 @@ no GPU accounts for, work per joule, and each power domain's p99/p99.9 against i
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
-from grafana_foundation_sdk.models.dashboard import VariableRefresh
 
-from pipeline.dashboards.panels import bars, board, grid, row, series
-from pipeline.dashboards.sources import CLICKHOUSE, SQL
+from pipeline.dashboards.panels import bars, board, grid, row, series, site_variable
+from pipeline.dashboards.sources import SQL
 
 SITES = "SELECT site FROM gpu_energy_1h WHERE $__timeFilter(hour) GROUP BY site ORDER BY site"
 
@@ -130,13 +129,6 @@ ORDER BY stranded_mw
 
 
 def energy_dashboard() -> dashboard.Dashboard:
-    sites = (
-        dashboard.QueryVariable("site")
-        .label("site")
-        .datasource(CLICKHOUSE)
-        .query(SQL(SITES).build().to_json())
-        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
-    )
     return (
         board(
             "megawatch-energy",
@@ -144,7 +136,7 @@ def energy_dashboard() -> dashboard.Dashboard:
             "Who used the megawatts: jobs, tenants, PUE, capped time, work per joule, headroom.",
         )
         .time("now-7d", "now")
-        .with_variable(sites)
+        .with_variable(site_variable(SITES))
         .with_row(row("Energy"))
         .with_panel(
             series("Energy per hour ($site)", [SQL(ENERGY, "time_series")], "kwatth", width=16)

@@ -6,7 +6,7 @@ from typing import Any
 
 from grafana_foundation_sdk.builders import barchart, dashboard, stat, table, timeseries
 from grafana_foundation_sdk.cog import builder as cogbuilder
-from grafana_foundation_sdk.models.dashboard import DataSourceRef
+from grafana_foundation_sdk.models.dashboard import DataSourceRef, VariableRefresh
 
 from pipeline.dashboards.sources import CLICKHOUSE, PROMETHEUS, SQL
 
@@ -79,6 +79,18 @@ def bars(title: str, target: Target, unit: str, width: int = 12, height: int = 8
 
 def row(title: str) -> dashboard.Row:
     return dashboard.Row(title)
+
+
+def site_variable(sites_sql: str) -> dashboard.QueryVariable:
+    """The ``$site`` picker, listing what ``sites_sql`` returns (again when the time range
+    changes: sites come and go)."""
+    return (
+        dashboard.QueryVariable("site")
+        .label("site")
+        .datasource(CLICKHOUSE)
+        .query(SQL(sites_sql).build().to_json())
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+    )
 
 
 def board(uid: str, title: str, description: str) -> dashboard.Dashboard:

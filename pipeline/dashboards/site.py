@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
-from grafana_foundation_sdk.models.dashboard import VariableRefresh
 
-from pipeline.dashboards.panels import bars, board, grid, row, series
+from pipeline.dashboards.panels import bars, board, grid, row, series, site_variable
 from pipeline.dashboards.sources import CLICKHOUSE, SQL
 
 SITES = "SELECT site FROM site_power WHERE $__timeFilter(ts) GROUP BY site ORDER BY site"
@@ -96,13 +95,6 @@ ORDER BY time
 
 
 def site_dashboard() -> dashboard.Dashboard:
-    sites = (
-        dashboard.QueryVariable("site")
-        .label("site")
-        .datasource(CLICKHOUSE)
-        .query(SQL(SITES).build().to_json())
-        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
-    )
     episodes = (
         dashboard.AnnotationQuery()
         .name("alert episodes")
@@ -117,7 +109,7 @@ def site_dashboard() -> dashboard.Dashboard:
             "megawatch: site",
             "One site: power against its cap with alert episodes, power domains, racks, GPUs.",
         )
-        .with_variable(sites)
+        .with_variable(site_variable(SITES))
         .annotation(episodes)
         .with_row(row("Power"))
         .with_panel(
