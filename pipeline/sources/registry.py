@@ -28,6 +28,15 @@ SITE = Param("--site", "sites", "Site id (repeatable).", multiple=True)
 INTERVAL = Param(
     "--interval", "interval_s", "seconds between ticks.", type=float, low=0.01, high=3600
 )
+# the simulators' (sim, sim-wave)
+SEED = Param("--seed", "seed", "random seed.", type=int)
+EFFECTS_AT = Param(
+    "--effects-at",
+    "effects_at_s",
+    "seconds after start when the scripted scenario effects begin.",
+    type=float,
+    low=0,
+)
 URL = Param("--url", "urls", "What to poll (repeatable).", multiple=True)
 TARGETS = Param(
     "--targets", "targets", "a file of URLs, one per line (# comments).", type=Path, exists=True
@@ -84,7 +93,7 @@ SIM_PARAMS = (
         multiple=True,
         choices=SCENARIO_NAMES,
     ),
-    Param("--seed", "seed", "random seed.", type=int),
+    SEED,
     Param(
         "--gpu-every",
         "gpu_every",
@@ -94,13 +103,7 @@ SIM_PARAMS = (
         high=3600,
     ),
     Param("--breach-site", "breach_site", "the site that cap-breach pushes over its cap."),
-    Param(
-        "--effects-at",
-        "effects_at_s",
-        "seconds after start when the scripted scenario effects begin.",
-        type=float,
-        low=0,
-    ),
+    EFFECTS_AT,
     Param("--wan-link", "wan_link", "the WAN link wan-loss degrades, as SITE:PEER."),
     Param(
         "--scale",
@@ -310,14 +313,8 @@ SOURCE_KINDS: dict[str, SourceKind[Any]] = {
                     multiple=True,
                     choices=WAVE_SCENARIO_NAMES,
                 ),
-                Param("--seed", "seed", "random seed.", type=int),
-                Param(
-                    "--effects-at",
-                    "effects_at_s",
-                    "seconds after start when the scripted scenario effects begin.",
-                    type=float,
-                    low=0,
-                ),
+                SEED,
+                EFFECTS_AT,
                 Param(
                     "--smoothing",
                     "smoothing",
