@@ -60,6 +60,17 @@ def load_nvml() -> Any:
     return pynvml
 
 
+def gpu_handles(nvml: Any) -> list[Any]:
+    """The handles of this host's GPUs; a one-line SourceError when there are none."""
+    try:
+        handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(nvml.nvmlDeviceGetCount())]
+    except nvml.NVMLError as exc:
+        raise SourceError(f"--source nvml: cannot list the GPUs (NVML: {exc})") from None
+    if not handles:
+        raise SourceError("--source nvml: NVML found no GPU on this host")
+    return handles
+
+
 class NvmlSource:
     def __init__(
         self,
@@ -77,13 +88,7 @@ class NvmlSource:
         self.job_dir = job_dir
         self.labels = labels or {}  # tenant, priority of every GPU of the host
         self.nvml = load_nvml()
-        try:
-            count = self.nvml.nvmlDeviceGetCount()
-            self.handles = [self.nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
-        except self.nvml.NVMLError as exc:
-            raise SourceError(f"--source nvml: cannot list the GPUs (NVML: {exc})") from None
-        if not self.handles:
-            raise SourceError("--source nvml: NVML found no GPU on this host")
+        self.handles = gpu_handles(self.nvml)
         self.names = [self._name(handle) for handle in self.handles]
         self._skipped: set[int] = set()
         # renamed in NVML 12.x (clocks "event" reasons, were "throttle" reasons)

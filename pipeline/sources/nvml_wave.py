@@ -27,7 +27,7 @@ from typing import Any
 from pipeline.errors import SourceError
 from pipeline.kafka.topics import POWER_WAVE
 from pipeline.sources.base import DEFAULT_BATCH_SIZE, Tick, encode_batches
-from pipeline.sources.nvml import host_id, load_nvml
+from pipeline.sources.nvml import gpu_handles, host_id, load_nvml
 
 logger = logging.getLogger(__name__)
 
@@ -99,13 +99,7 @@ class NvmlWaveSource:
         self.site, self.rack, self.host = site, rack, host_id(host)
         self.interval_ms, self.tick_s, self.batch_size = interval_ms, tick_s, batch_size
         self.nvml = load_nvml()
-        try:
-            count = self.nvml.nvmlDeviceGetCount()
-            self.handles = [self.nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
-        except self.nvml.NVMLError as exc:
-            raise SourceError(f"--source nvml: cannot list the GPUs (NVML: {exc})") from None
-        if not self.handles:
-            raise SourceError("--source nvml: NVML found no GPU on this host")
+        self.handles = gpu_handles(self.nvml)
         self._seen = [0] * len(self.handles)  # newest sample timestamp read (us), per GPU
         self._buffers: list[Samples] = [[] for _ in self.handles]
         self._next_ms: int | None = None  # the next grid point to send
