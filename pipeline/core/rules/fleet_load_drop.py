@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from pipeline.core.alert_book import AlertBook, AlertKey, Facts
-from pipeline.core.alert_state import Timing
+from pipeline.core.alert_book import AlertBook, Facts
 from pipeline.core.policy import SitePolicy
 from pipeline.core.rules.registry import Param, Rule
 from pipeline.core.rules.scopes import REGION_DROPS, RegionDrops
-from pipeline.core.rules.wave_common import DROP_HOLD
-from pipeline.events import Alert, Severity
+from pipeline.core.rules.wave_common import drop_alert
+from pipeline.events import Alert
 
 FLEET_WITHIN = Param(
     "fleet_within_s",
@@ -41,21 +40,13 @@ FLEET_WAIT = Param(
     le=600,
 )
 
-_TIMING = Timing(0, 0)
-
 
 def evaluate_fleet(
     book: AlertBook, subject: RegionDrops, now_ms: int, policy: SitePolicy
 ) -> list[Alert]:
     last = subject.last_fleet
-    key = AlertKey("fleet_load_drop", Severity.critical)
-    breached = last is not None and now_ms - last.start_ms < policy.ms(DROP_HOLD)
-    if not breached and not book.holds(key.rule, key.severity, key.subject):
-        return []
-    alert = book.evaluate(
-        key, breached, not breached, now_ms, _TIMING, partial(_facts, subject, breached)
-    )
-    return [alert] if alert is not None else []
+    last_ms = None if last is None else last.start_ms
+    return drop_alert(book, "fleet_load_drop", last_ms, now_ms, policy, partial(_facts, subject))
 
 
 def _facts(subject: RegionDrops, breached: bool) -> Facts:

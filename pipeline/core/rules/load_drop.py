@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from functools import partial
 
-from pipeline.core.alert_book import AlertBook, AlertKey, Facts
-from pipeline.core.alert_state import Timing
+from pipeline.core.alert_book import AlertBook, Facts
 from pipeline.core.policy import SitePolicy
 from pipeline.core.rules.registry import Param, Rule
 from pipeline.core.rules.scopes import WAVE, WaveSubject
-from pipeline.core.rules.wave_common import DROP_HOLD
-from pipeline.events import Alert, Severity
+from pipeline.core.rules.wave_common import drop_alert
+from pipeline.events import Alert
 
 DROP_RATIO = Param(
     "drop_ratio",
@@ -47,21 +46,15 @@ DROP_SUSTAIN = Param(
     le=600,
 )
 
-_TIMING = Timing(0, 0)
-
 
 def evaluate_drop(
     book: AlertBook, subject: WaveSubject, now_ms: int, policy: SitePolicy
 ) -> list[Alert]:
     drop = subject.last_drop
-    key = AlertKey("load_drop", Severity.critical)
-    breached = drop is not None and now_ms - drop.at_ms < policy.ms(DROP_HOLD)
-    if not breached and not book.holds(key.rule, key.severity, key.subject):
-        return []
-    alert = book.evaluate(
-        key, breached, not breached, now_ms, _TIMING, partial(_facts, book.site, subject, breached)
+    last_ms = None if drop is None else drop.at_ms
+    return drop_alert(
+        book, "load_drop", last_ms, now_ms, policy, partial(_facts, book.site, subject)
     )
-    return [alert] if alert is not None else []
 
 
 def _facts(site: str, subject: WaveSubject, breached: bool) -> Facts:
