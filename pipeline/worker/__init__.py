@@ -1,5 +1,6 @@
 """The Faust worker: ``create_app`` (:mod:`.app`) wires the handlers (decode, core,
-publish: :mod:`.handlers`), shard partials between workers (:mod:`.partials`), the
+publish: :mod:`.handlers`; a bug some input triggers costs that input only:
+:mod:`.isolation`), shard partials between workers (:mod:`.partials`), the
 ClickHouse sink (:mod:`.sink`), the two tables (:mod:`.tables`), the offset ledger and
 ordered acks (:mod:`.ledger`, :mod:`.positions`), the services beside the agents
 (:mod:`.services`) and the HTTP endpoint (:mod:`.web`, :mod:`.live_state`,
@@ -16,6 +17,7 @@ __all__ = [
     "dr_baseline",
     "handlers",
     "identity",
+    "isolation",
     "ledger",
     "live_state",
     "metrics",
