@@ -39,7 +39,7 @@ from typing import Any
 
 from bench_output import add_smoke, result_path, smallest, write_json
 from campus_telemetry import Campus, generate
-from cpu_usage import CpuMeter, busy_seconds, process_seconds
+from cpu_usage import CpuMeter, process_seconds
 from kafka_load import produce_backlog
 from phases import drain
 from throughput import machine
@@ -104,17 +104,19 @@ def run_peer(
         str(store),
         json.dumps(caps),
     ]
-    busy, broker = busy_seconds(), process_seconds(broker_pid)
+    broker = process_seconds(broker_pid)
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-    busy, broker = busy_seconds() - busy, process_seconds(broker_pid) - broker
+    broker = process_seconds(broker_pid) - broker
     if done.returncode != 0:
         raise RuntimeError(f"{script} exited {done.returncode}: {done.stderr[-2000:]}")
     result = dict(json.loads(done.stdout.strip().splitlines()[-1]))
     # over the whole peer process (its start and group join too): upper bounds
     result["broker_cpu_s_at_most"] = round(broker, 1)
-    # the machine's busy CPU minus the peer's own over its drain and the broker's: an
-    # upper bound of what others used
-    result["foreign_cpu_s_at_most"] = round(max(0.0, busy - result["cpu_s"] - broker), 1)
+    # over the drain: the machine's busy CPU less the peer's own and the broker's (the
+    # broker's over the whole run: what others used, give or take its idle share)
+    result["foreign_cpu_s"] = round(
+        max(0.0, result.pop("machine_busy_s") - result["cpu_s"] - broker), 1
+    )
     return result
 
 
