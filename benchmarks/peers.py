@@ -11,8 +11,11 @@ own consumer group, one after another, each into its own chDB store:
   skipped, with the reason in the JSON, when quixstreams is not installed).
 
 The peers validate with the same pydantic models and do the same work (:mod:`peer_job`),
-without dead letters, ledger or alert publication. CPU: the contender's processes only
-(worker + store server; the peer process, all its threads), over its drain.
+without dead letters, ledger or alert publication, and store the same rows (energy and
+link-health columns included) through the same migrations and materialized views. CPU:
+the contender's processes only (worker + store server; the peer process, all its
+threads), over its drain; the broker's is recorded beside it (``broker_cpu_s``), not
+counted: every contender fetches the same messages from the same broker.
 
     python benchmarks/peers.py [--seconds 20] [--only megawatch,aiokafka,quix-streams]
 
@@ -36,9 +39,10 @@ from typing import Any
 
 from bench_output import add_smoke, result_path, smallest, write_json
 from campus_telemetry import Campus, generate
-from cpu_usage import CpuMeter, busy_seconds, process_seconds
+from cpu_usage import CpuMeter, process_seconds
 from kafka_load import produce_backlog
 from phases import drain
+from throughput import machine
 from worker_process import WorkerProcess
 
 from pipeline.broker.process import EmbeddedBroker
@@ -52,26 +56,31 @@ HERE = Path(__file__).resolve().parent
 PEERS = {"aiokafka": "peer_plain.py", "quix-streams": "peer_quix.py"}
 
 
-def run_megawatch(data_dir: Path, bootstrap: str, readings: int) -> dict[str, Any]:
+def run_megawatch(data_dir: Path, broker_pid: int, bootstrap: str, readings: int) -> dict[str, Any]:
     worker = WorkerProcess(data_dir, {"MEGAWATCH_KAFKA_BOOTSTRAP": bootstrap})
     try:
         worker.start()
-        meter = CpuMeter({"worker": worker.pid}).start()
         store = owner.discover(data_dir / "clickhouse")
-        store_cpu0 = process_seconds(store.pid) if store else 0.0
+        pids = {"worker": worker.pid, "broker": broker_pid}
+        if store is not None:
+            pids["store"] = store.pid
+        # CPU from the drain's start (the last poll that saw nothing processed), as the
+        # peers count theirs from their first fetched record: start and join excluded
+        meter = CpuMeter(pids)
         try:
-            result = drain(worker, 0, readings)
+            result = drain(worker, 0, readings, at_start=meter.start)
         except Exception as exc:
             raise RuntimeError(f"{exc}; worker log:\n{worker.tail(25)}") from exc
         cpu = meter.stop()
-        store_cpu = (process_seconds(store.pid) - store_cpu0) if store else 0.0
         result.pop("timeline", None)
+        store_cpu = cpu.get("store", 0.0)
         return {
             "readings": readings,
             "seconds": result["seconds"],
             "cpu_s": round(cpu["worker"] + store_cpu, 2),
             "worker_cpu_s": cpu["worker"],
-            "store_server_cpu_s": round(store_cpu, 2),
+            "store_server_cpu_s": store_cpu,
+            "broker_cpu_s": cpu["broker"],
             "foreign_cpu_s": cpu["foreign_cpu_s"],
         }
     finally:
@@ -80,7 +89,12 @@ def run_megawatch(data_dir: Path, bootstrap: str, readings: int) -> dict[str, An
 
 
 def run_peer(
-    script: str, bootstrap: str, readings: int, store: Path, caps: dict[str, float]
+    script: str,
+    broker_pid: int,
+    bootstrap: str,
+    readings: int,
+    store: Path,
+    caps: dict[str, float],
 ) -> dict[str, Any]:
     command = [
         sys.executable,
@@ -90,15 +104,19 @@ def run_peer(
         str(store),
         json.dumps(caps),
     ]
-    busy = busy_seconds()
+    broker = process_seconds(broker_pid)
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-    busy = busy_seconds() - busy
+    broker = process_seconds(broker_pid) - broker
     if done.returncode != 0:
         raise RuntimeError(f"{script} exited {done.returncode}: {done.stderr[-2000:]}")
     result = dict(json.loads(done.stdout.strip().splitlines()[-1]))
-    # the machine's busy CPU over the whole peer process (its start and group join too)
-    # minus the peer's own over its drain: an upper bound of what others used
-    result["foreign_cpu_s_at_most"] = round(max(0.0, busy - result["cpu_s"]), 1)
+    # over the whole peer process (its start and group join too): upper bounds
+    result["broker_cpu_s_at_most"] = round(broker, 1)
+    # over the drain: the machine's busy CPU less the peer's own and the broker's (the
+    # broker's over the whole run: what others used, give or take its idle share)
+    result["foreign_cpu_s"] = round(
+        max(0.0, result.pop("machine_busy_s") - result["cpu_s"] - broker), 1
+    )
     return result
 
 
@@ -137,9 +155,11 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             where.mkdir()
             try:
                 if name == "megawatch":
-                    got = run_megawatch(where, broker.bootstrap, readings)
+                    got = run_megawatch(where, broker.pid, broker.bootstrap, readings)
                 else:
-                    got = run_peer(PEERS[name], broker.bootstrap, readings, where / "store", caps)
+                    got = run_peer(
+                        PEERS[name], broker.pid, broker.bootstrap, readings, where / "store", caps
+                    )
             except Exception as exc:  # one contender failing still reports the others
                 results[name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
                 print(f"{name}: failed: {results[name]['error'][:300]}", flush=True)
@@ -184,20 +204,26 @@ def main() -> None:
     args = smallest(parser.parse_args(), seconds=1, halls=1, racks_per_hall=20, batch=100)
     with tempfile.TemporaryDirectory(prefix="megawatch-peers-") as tmp:
         result = measure(args, Path(tmp))
-    best = max(
-        (
-            r["readings_per_s"]
-            for n, r in result["contenders"].items()
-            if n != "megawatch" and "readings_per_s" in r
-        ),
-        default=None,
-    )
-    mine = result["contenders"].get("megawatch", {}).get("readings_per_s")
-    result["megawatch_vs_best_peer"] = round(mine / best, 3) if mine and best else None
+    result["machine"] = machine()
+    for figure in ("readings_per_s", "readings_per_cpu_s"):
+        best = max(
+            (
+                r[figure]
+                for n, r in result["contenders"].items()
+                if n != "megawatch" and r.get(figure)
+            ),
+            default=None,
+        )
+        mine = result["contenders"].get("megawatch", {}).get(figure)
+        suffix = "" if figure == "readings_per_s" else "_per_cpu"
+        result[f"megawatch_vs_best_peer{suffix}"] = round(mine / best, 3) if mine and best else None
     result["parameters"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     write_json(args.out, result)
     print(table(result["contenders"]))
-    print(f"megawatch / best peer: {result['megawatch_vs_best_peer']}; written to {args.out}")
+    print(
+        f"megawatch / best peer: {result['megawatch_vs_best_peer']} readings/s, "
+        f"{result['megawatch_vs_best_peer_per_cpu']} per CPU-second; written to {args.out}"
+    )
 
 
 if __name__ == "__main__":

@@ -36,12 +36,15 @@ def drain(
     expected: int,
     stall_s: float = 30.0,
     during: Callable[[], object] | None = None,
+    at_start: Callable[[], object] | None = None,
 ) -> dict[str, Any]:
     """Poll until ``expected`` more readings are stored; readings/s excluding startup.
 
     ``during`` (the producer, when the backlog is sent to a running worker) runs in a
-    thread from the first poll on. Raises :class:`DrainStalled` when nothing moves for
-    ``stall_s`` once started (or for four times that before the first reading)."""
+    thread from the first poll on; ``at_start`` is called at every poll that still saw
+    nothing processed (its last call marks the drain's start: a CPU meter's start).
+    Raises :class:`DrainStalled` when nothing moves for ``stall_s`` once started (or for
+    four times that before the first reading)."""
     started = time.perf_counter()
     t_start = progress_at = started
     readings0: float | None = None
@@ -63,6 +66,8 @@ def drain(
             last, progress_at = (readings, stored), now
         if (readings == readings0 and stored <= 0) or not rss_start:
             t_start, rss_start = now, worker.memory_kib()  # nothing processed yet
+            if at_start is not None:
+                at_start()
         else:
             timeline.append((round(now - t_start, 2), int(readings - readings0), stored))
             if t_processed is None and readings - readings0 >= expected:

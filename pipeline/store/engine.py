@@ -87,6 +87,9 @@ class Engine:
         self._idle.put(_Handle(first))
         self._opened = 1
         self._lock = threading.Lock()
+        #: the engine's write failures as last read (count, last message): the count an
+        #: insert compares with after it, so that each insert reads system.errors once
+        self._failures_seen: tuple[int, str] | None = None
 
     def timezone(self) -> str:
         return self.query("SELECT timezone()", "TSVRaw").body.decode().strip()
@@ -129,7 +132,7 @@ class Engine:
         handle = self._take()
         try:
             self._use(handle, database)
-            failures = self._write_failures(handle)
+            failures = self._failures_before(handle)
             try:
                 with handle.conn.send_insert(statement, fmt) as inserter:
                     if data:
@@ -148,13 +151,32 @@ class Engine:
         count, _, message = body.rstrip("\n").partition("\t")
         return int(count or 0), message
 
+    def _failures_before(self, handle: _Handle) -> tuple[int, str]:
+        """The write failures counted before an insert: the last count read, read now
+        only the first time. The count only grows, so a failure during the insert still
+        shows as a higher count after it; reading it once per insert instead of twice
+        saves a query of about 2.5 ms of CPU per insert (a tenth of a small insert)."""
+        with self._lock:
+            seen = self._failures_seen
+        if seen is None:
+            seen = self._write_failures(handle)
+            self._note_failures(seen)
+        return seen
+
+    def _note_failures(self, counted: tuple[int, str]) -> None:
+        with self._lock:
+            if self._failures_seen is None or counted[0] > self._failures_seen[0]:
+                self._failures_seen = counted
+
     def _check_written(self, handle: _Handle, before: tuple[int, str]) -> None:
         """chDB's ``send_insert`` reports rows written when the disk is full (measured
         with chDB 4.4: ``finish()`` returned rows_written=3, nothing was stored, only
         ``system.errors`` counted NOT_ENOUGH_SPACE): a write failure during the insert
-        fails it. One from a concurrent statement fails it too: a retry is harmless
-        (deduplication token), a silent loss is not."""
+        fails it. One from a concurrent statement (or one since the count was last
+        read) fails it too: a retry is harmless (deduplication token), a silent loss is
+        not."""
         after = self._write_failures(handle)
+        self._note_failures(after)
         if after[0] > before[0]:
             raise EngineError(
                 f"Code: 243. DB::Exception: insert not stored: {after[1] or 'write failed'}"
