@@ -29,10 +29,14 @@ demo: install
 test-deps:
 	PYTHON=$(PYTHON) tests/install-deps.sh
 
-# The whole check: lint (ruff, formatting, mypy strict), the schemas, the suite.
+# The whole check: lint (ruff, formatting, mypy strict), the schemas, the suite: on
+# TEST_WORKERS pytest workers (each test file's tests stolen by whichever is free), then
+# the tests marked `exclusive` with the machine to themselves (pyproject.toml says why).
+TEST_WORKERS ?= 2
 test: install test-deps lint
 	$(BIN)/python -m pipeline schemas --check
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not exclusive"
+	$(BIN)/python -m pytest -q -m exclusive
 
 lint: install
 	$(BIN)/ruff check pipeline tests benchmarks

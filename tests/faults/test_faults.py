@@ -23,7 +23,7 @@ from pipeline.events import RackPower
 from pipeline.settings import load_settings
 from pipeline.store import open_store
 
-pytestmark = [pytest.mark.faults, pytest.mark.integration]
+pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.exclusive]
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from kafka import KafkaConsumer, TopicPartition
 from pipeline.broker.process import EmbeddedBroker
 from pipeline.kafka.topics import DEADLETTER
 
-pytestmark = [pytest.mark.faults, pytest.mark.integration]
+pytestmark = [pytest.mark.faults, pytest.mark.integration, pytest.mark.exclusive]
 
 RECORDS = 30_000
 PARTITIONS = 4

@@ -28,7 +28,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from pipeline.broker.process import EmbeddedBroker
 from pipeline.kafka.tansu import seek_to_true_end, true_end_offsets
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive, pytest.mark.timeout(120)]
 
 APP_FILE = Path(__file__).with_name("faust_table_app.py")
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -24,7 +24,7 @@ from worker_harness import WorkerFleet, now_ms, producer, read_topic, send_batch
 from pipeline.broker.process import EmbeddedBroker
 from pipeline.demo.worker_process import WorkerProcess
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 PARTITIONS = 6
 SITES_PER_PARTITION = 2

@@ -23,7 +23,7 @@ from worker_harness import WorkerProcess, now_ms, producer, read_topic, wait_for
 from pipeline.broker.process import EmbeddedBroker
 from pipeline.kafka.topics import POWER_WAVE
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 KEYS = ("kill-1", "kill-2/a", "kill-2/b")
 METERS = 6

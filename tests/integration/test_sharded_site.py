@@ -31,7 +31,7 @@ from pipeline.broker.process import EmbeddedBroker
 from pipeline.demo.worker_process import WorkerProcess
 from pipeline.kafka.topics import key_partition
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.exclusive]
 
 PARTITIONS = 6
 SITE = "gw-1"
