@@ -39,7 +39,11 @@ QUICK = {
 #: lanes of benchmarks that start a broker and workers, run at once (about a minute each:
 #: mostly waiting, so they share two cores well)
 LANES = (
-    {"latency_moving": "latency_moving.json", "shard_latency": "shard_latency.json"},
+    {
+        "latency_moving": "latency_moving.json",
+        "shard_latency": "shard_latency.json",
+        "drain_budget": "drain_budget.json",
+    },
     {"peers": "peers.json", "bench_notify": "notify.json", "campus_shards": "campus_shards.json"},
     {"throughput": "throughput.json", "faults": "faults.json", "gateway": "gateway.json"},
 )
