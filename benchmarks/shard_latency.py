@@ -63,7 +63,16 @@ class ShardedProbe(Probe):
     racks_per_shard: int = 5
 
     def names(self) -> list[str]:
-        return [f"s{i}" for i in range(self.shards)]
+        """``shards`` names on as many distinct partitions: two workers hold three of
+        the six each, so at least one of four shards is away from the site stage's
+        worker whatever the assignment (s0..s3 alone land on partitions 3, 4, 4, 5,
+        all on one worker when it holds 3-5)."""
+        names: dict[int, str] = {}
+        for i in range(100 * PARTITIONS):
+            names.setdefault(key_partition(f"{self.site}/s{i}".encode(), PARTITIONS), f"s{i}")
+            if len(names) == self.shards:
+                break
+        return sorted(names.values(), key=lambda n: int(n[1:]))
 
     def shard_batch(self, shard: str, shard_mw: float) -> bytes:
         ts, watts = int(time.time() * 1000), shard_mw * 1e6 / self.racks_per_shard
@@ -267,6 +276,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=result_path("shard_latency.json"))
     add_smoke(parser)
     args = smallest(parser.parse_args(), runs=1, transitions=4, load_scale=0.005)
+    if not 2 <= args.shards <= PARTITIONS:
+        parser.error(f"--shards must be 2 to {PARTITIONS}: each shard on a partition of its own")
     result: dict[str, Any] = {
         "machine": machine(),
         "parameters": {k: str(v) for k, v in vars(args).items()},
