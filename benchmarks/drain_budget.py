@@ -31,28 +31,23 @@ raw profiles.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import re
 import subprocess
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from bench_output import add_smoke, result_path, smallest, write_json
-from campus_telemetry import Campus, generate
+from campus_telemetry import Campus
 from cpu_usage import TICK, CpuMeter
-from kafka_load import produce_backlog
+from kafka_load import campus_backlog
 from phases import drain
 from profile_summary import load
 from throughput import machine
 from worker_process import PY_SPY, WorkerProcess
 
 from pipeline.broker.process import EmbeddedBroker
-from pipeline.kafka.endpoint import KafkaEndpoint
-from pipeline.kafka.site_specs import publish_specs
-from pipeline.kafka.topics import ensure_topics
 from pipeline.settings import load_settings
 from pipeline.store import owner
 
@@ -141,12 +136,7 @@ def one_drain(args: argparse.Namespace, tmp: Path, with_views: bool) -> dict[str
     campus = Campus(halls=args.halls, racks_per_hall=args.racks_per_hall)
     out: dict[str, Any] = {"views": with_views}
     with EmbeddedBroker(tmp) as broker:
-        settings = load_settings(data_dir=tmp)
-        ensure_topics(settings, KafkaEndpoint(broker.bootstrap, True, broker.cluster_id))
-        publish_specs(settings, campus.specs())
-        start_ms = int(time.time() * 1000) - args.seconds * 1000
-        load_ = generate(campus, args.seconds, start_ms, gpu_every=args.gpu_every, batch=args.batch)
-        asyncio.run(produce_backlog(broker.bootstrap, load_.messages))
+        load_ = campus_backlog(broker, campus, args.seconds, args.gpu_every, args.batch)
         if not with_views:
             out["dropped_views"] = drop_views(tmp)
         worker = WorkerProcess(tmp, {"MEGAWATCH_KAFKA_BOOTSTRAP": broker.bootstrap})

@@ -17,7 +17,13 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from campus_telemetry import Message
+from campus_telemetry import Campus, Load, Message, generate
+
+from pipeline.broker.process import EmbeddedBroker
+from pipeline.kafka.endpoint import KafkaEndpoint
+from pipeline.kafka.site_specs import publish_specs
+from pipeline.kafka.topics import ensure_topics
+from pipeline.settings import load_settings
 
 PRODUCER_OPTIONS = {
     "compression_type": "lz4",
@@ -35,6 +41,20 @@ def producer(bootstrap: str, **overrides: object) -> AIOKafkaProducer:
 
 #: Where a message landed: (topic, partition, offset, readings).
 Placement = tuple[str, int, int, int]
+
+
+def campus_backlog(
+    broker: EmbeddedBroker, campus: Campus, seconds: int, gpu_every: int, batch: int
+) -> Load:
+    """A broker ready for a drain from the earliest offset: the topics, the campus's
+    site specs, and ``seconds`` of its telemetry ending now, produced and acknowledged."""
+    settings = load_settings(data_dir=broker.data_dir)
+    ensure_topics(settings, KafkaEndpoint(broker.bootstrap, True, broker.cluster_id))
+    publish_specs(settings, campus.specs())
+    start_ms = int(time.time() * 1000) - seconds * 1000
+    load = generate(campus, seconds, start_ms, gpu_every=gpu_every, batch=batch)
+    asyncio.run(produce_backlog(broker.bootstrap, load.messages))
+    return load
 
 
 async def produce_backlog(

@@ -26,30 +26,24 @@ benchmarks/results/peers.json.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib.util
 import json
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench_output import add_smoke, result_path, smallest, write_json
-from campus_telemetry import Campus, generate
+from campus_telemetry import Campus
 from cpu_usage import CpuMeter, process_seconds
-from kafka_load import produce_backlog
+from kafka_load import campus_backlog
 from phases import drain
 from throughput import machine
 from worker_process import WorkerProcess
 
 from pipeline.broker.process import EmbeddedBroker
-from pipeline.kafka.endpoint import KafkaEndpoint
-from pipeline.kafka.site_specs import publish_specs
-from pipeline.kafka.topics import ensure_topics
-from pipeline.settings import load_settings
 from pipeline.store import owner
 
 HERE = Path(__file__).resolve().parent
@@ -133,12 +127,7 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     caps = {spec.site: spec.cap_mw * 1e6 for spec in campus.specs()}
     out: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(timespec="seconds")}
     with EmbeddedBroker(tmp) as broker:
-        settings = load_settings(data_dir=tmp)
-        ensure_topics(settings, KafkaEndpoint(broker.bootstrap, True, broker.cluster_id))
-        publish_specs(settings, campus.specs())
-        start_ms = int(time.time() * 1000) - args.seconds * 1000
-        load = generate(campus, args.seconds, start_ms, gpu_every=args.gpu_every, batch=args.batch)
-        asyncio.run(produce_backlog(broker.bootstrap, load.messages))
+        load = campus_backlog(broker, campus, args.seconds, args.gpu_every, args.batch)
         readings = load.readings
         out["backlog"] = {
             "readings": readings,
