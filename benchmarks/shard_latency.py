@@ -50,8 +50,6 @@ from pipeline.store import owner
 
 PARTITIONS = 6
 OTHERS_MW = 0.3  # the sharded probe's shards other than the toggle, together
-#: how long past the warm-up to wait for a shard to be owned away from the site stage
-PLACEMENT_WAIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -117,26 +115,15 @@ async def probes(
 
     sent_plain: dict[int, float] = {}
     sent_sharded: dict[int, float] = {}
-
-    async def warm_up(seconds: float) -> None:
-        until = time.perf_counter() + seconds
+    try:
+        until = time.perf_counter() + warmup_s
         while time.perf_counter() < until:
             await prod.send_and_wait(
                 RACK_POWER, plain.batch(plain.cap_mw * 0.4), key=plain.site.encode()
             )
             await send_others(None)
             await asyncio.sleep(plain.interval_s)
-
-    try:
-        await warm_up(warmup_s)
-        # On a loaded machine the group may still be settling (a worker joining late
-        # holds no partition yet): keep warming up until a shard is away from the stage.
-        give_up = time.perf_counter() + PLACEMENT_WAIT_S
-        while (picked := try_pick_toggle(team, sharded)) is None:
-            if time.perf_counter() > give_up:
-                toggle, placement = pick_toggle(team, sharded)  # raises, saying where
-            await warm_up(1.0)
-        toggle, placement = picked
+        toggle, placement = pick_toggle(team, sharded)
         for i in range(1, plain.transitions + 1):
             t = time.perf_counter()
             sent_plain[i] = t
@@ -154,14 +141,6 @@ async def probes(
     finally:
         await prod.stop()
     return sent_plain, sent_sharded, placement
-
-
-def try_pick_toggle(team: WorkerTeam, sharded: ShardedProbe) -> tuple[str, dict[str, Any]] | None:
-    """:func:`pick_toggle`, or None while every shard is on the stage's worker."""
-    try:
-        return pick_toggle(team, sharded)
-    except (RuntimeError, StopIteration):  # StopIteration: no worker holds the stage yet
-        return None
 
 
 def pick_toggle(team: WorkerTeam, sharded: ShardedProbe) -> tuple[str, dict[str, Any]]:
