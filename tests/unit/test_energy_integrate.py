@@ -111,3 +111,18 @@ def test_pairs_keep_one_slot_per_host_and_gpu_in_any_order() -> None:
     assert integ.pair_slots(["h1", "h9"], ["2", "0"]).tolist() == [0, 1]
     steps = integ.step(np.array([0]), np.array([51_000]), np.array([3.0]), GAP_MS)
     assert steps.energy_j.tolist() == [2.0]  # (1 + 3) / 2 x 1 s: h1/2's state was kept
+
+
+def test_pair_slots_mix_known_and_new_pairs_and_match_a_plain_dict() -> None:
+    # The C-level lookups and the slow path for new pairs together: a known host with a
+    # new GPU, a new host, a pair new in this batch and repeated in it, in random order;
+    # every pair's slot is the one a dict of (host, gpu) -> first-seen index gives.
+    rng = np.random.default_rng(7)
+    integ, expected = Integrator(), {}
+    for _ in range(5):
+        hosts = [f"h{h}" for h in rng.integers(0, 40, 300)]
+        gpus = [str(g) for g in rng.integers(0, 8, 300)]
+        slots = integ.pair_slots(hosts, gpus).tolist()
+        for host, gpu, slot in zip(hosts, gpus, slots, strict=True):
+            assert expected.setdefault((host, gpu), len(expected)) == slot
+    assert len(integ) == len(expected)

@@ -27,12 +27,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from itertools import compress, islice, pairwise
-from operator import ne
+from itertools import repeat
 
 import numpy as np
 
 _NEVER = -1
+#: the ids of an outer id never seen: read only, never written
+_NO_IDS: dict[str, int] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +51,8 @@ class Integrator:
     """Last reading per entity and the per-reading integration step.
 
     Entities are keyed by one id (a rack, a meter: :meth:`slots`) or by a pair (a GPU:
-    host and GPU id, :meth:`pair_slots`), a dict of ids per host: cheaper than a tuple
-    per GPU, and looked up once per run of a host's readings."""
+    host and GPU id, :meth:`pair_slots`), a dict of ids per host: cheaper in memory than
+    a tuple per GPU."""
 
     __slots__ = ("_n", "_pairs", "_reasons", "_single", "_tags", "_ts", "_w")
 
@@ -83,24 +84,22 @@ class Integrator:
         return np.array(found, dtype=np.int64)
 
     def pair_slots(self, outer: Sequence[str], inner: Sequence[str]) -> np.ndarray:
-        """The slot of every (outer, inner) pair; readings of one outer id (a host's
-        GPUs) usually come together, and each run of them costs one outer lookup."""
-        n = len(outer)
-        cuts = [0, *compress(range(1, n), map(ne, outer, islice(outer, 1, None))), n]
-        found: list[int | None] = []
-        for a, b in pairwise(cuts):
-            ids = self._pairs.get(outer[a])
-            if ids is None:
-                ids = self._pairs[sys.intern(outer[a])] = {}
-            run = list(map(ids.get, inner[a:b]))
-            if None in run:
-                for i, slot in enumerate(run):
+        """The slot of every (outer, inner) pair (a host's GPUs), new pairs getting new
+        slots. Known pairs cost two dict lookups in C each (``map`` over the columns:
+        the outer id's dict, then the inner id in it); a Python loop per run of a host's
+        readings cost ~0.4 us a GPU reading in the worker's drain (issue 25)."""
+        pairs = self._pairs
+        found = list(map(dict.get, map(pairs.get, outer, repeat(_NO_IDS)), inner))
+        if None in found:
+            for i, slot in enumerate(found):
+                if slot is None:
+                    ids = pairs.get(outer[i])
+                    if ids is None:
+                        ids = pairs[sys.intern(outer[i])] = {}
+                    slot = ids.get(inner[i])
                     if slot is None:
-                        key = inner[a + i]
-                        run[i] = ids.get(key)
-                        if run[i] is None:
-                            run[i] = ids[sys.intern(key)] = self._new_slot()
-            found += run
+                        slot = ids[sys.intern(inner[i])] = self._new_slot()
+                    found[i] = slot
         return np.array(found, dtype=np.int64)
 
     def _new_slot(self) -> int:
