@@ -11,9 +11,11 @@ samples or one ``map`` over the columns, never a Python loop body per reading.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import compress, islice, pairwise
-from operator import ne
+from itertools import compress, islice
+from operator import ne, or_
 from typing import Any
+
+import numpy as np
 
 from pipeline.core.columnar import column as field_column
 from pipeline.core.energy.book import EnergyBook
@@ -179,26 +181,34 @@ def _aggregate_gpus(monitor: SiteMonitor, got: dict[str, list[Any]]) -> None:
     """Feed a message's GPU samples to their racks, one ``add`` per run of samples of the
     same rack and instant (agents send a host's or rack's GPUs of a tick together).
 
-    Column-wise: the runs are found by comparing neighbouring (rack, ts) keys, and each
-    run's sums and maximum are taken over slices, so Python does per-run work, not
-    per-sample work (the per-sample loop cost ~1 us a reading)."""
+    Column-wise: the runs start where the rack or the instant changes from the sample
+    before, and each run's sums and maximum are numpy segment reductions (``reduceat``)
+    over the message's columns, so Python does one ``add`` call per run and nothing per
+    sample (a per-sample loop cost ~1 us a reading; slices and ``sum`` per run, with
+    runs of a host's 4-8 GPUs, ~0.4 us)."""
     racks, stamps = got["rack"], got["ts"]
-    util, power = got["util_pct"], got["power_w"]
+    n = len(racks)
+    if not n:
+        return
+    changed = map(
+        or_, map(ne, racks, islice(racks, 1, None)), map(ne, stamps, islice(stamps, 1, None))
+    )
+    starts = [0, *compress(range(1, n), changed)]
+    util = np.array(got["util_pct"], np.float64)
+    sums = np.add.reduceat(util, starts).tolist()
+    peaks = np.maximum(np.maximum.reduceat(util, starts), 0.0).tolist()
+    watts = np.add.reduceat(np.array(got["power_w"], np.float64), starts).tolist()
     reported = got["power_limit_w"]
     # no limit reported: the model's board power, else unknown; reported ones are > 0
     limits = list(map(board_power_w, got["model"], reported)) if None in reported else reported
-    keys = list(zip(racks, stamps, strict=True))
-    cuts = [0, *compress(range(1, len(keys)), map(ne, keys, islice(keys, 1, None))), len(keys)]
-    for a, b in pairwise(cuts):
-        known = limits[a:b]
-        if None in known:
-            known = [w for w in known if w]
-        monitor.rack_gpus(racks[a]).add(
-            stamps[a],
-            b - a,
-            sum(util[a:b], 0.0),
-            max(0.0, *util[a:b]),
-            sum(power[a:b], 0.0),
-            sum(known, 0.0),
-            b - a - len(known),
+    if None in limits:
+        unknown = np.add.reduceat(np.array([w is None for w in limits], np.int64), starts).tolist()
+        limits = [w or 0.0 for w in limits]
+    else:
+        unknown = [0] * len(starts)
+    limit_sums = np.add.reduceat(np.array(limits, np.float64), starts).tolist()
+    counts = np.diff([*starts, n]).tolist()
+    for i, at in enumerate(starts):
+        monitor.rack_gpus(racks[at]).add(
+            stamps[at], counts[i], sums[i], peaks[i], watts[i], limit_sums[i], unknown[i]
         )
