@@ -70,6 +70,8 @@ class AlertWatch:
     bootstrap: str
     site: str
     arrivals: dict[tuple[str, float], tuple[float, str, int]] = field(default_factory=dict)
+    #: (rule, value) -> the alert record's Kafka timestamp (the worker's send), epoch s
+    produced: dict[tuple[str, float], float] = field(default_factory=dict)
     other_alerts: dict[str, int] = field(default_factory=dict)  # rule -> events (not probe)
     #: every probe alert event by ``fingerprint:seq`` (a count above 1 is a duplicate)
     deliveries: dict[str, int] = field(default_factory=dict)
@@ -93,11 +95,11 @@ class AlertWatch:
                 now = time.perf_counter()
                 for records in batches.values():
                     for record in records:
-                        self._note(orjson.loads(record.value), now)
+                        self._note(orjson.loads(record.value), now, record.timestamp / 1000)
         finally:
             await consumer.stop()
 
-    def _note(self, alert: dict, now: float) -> None:
+    def _note(self, alert: dict, now: float, produced_s: float) -> None:
         if alert.get("site") != self.site or alert.get("rule") not in CAP_RULES:
             rule = str(alert.get("rule"))
             self.other_alerts[rule] = self.other_alerts.get(rule, 0) + 1
@@ -106,6 +108,7 @@ class AlertWatch:
         self.deliveries[dedupe] = self.deliveries.get(dedupe, 0) + 1
         key = (alert["rule"], round(float(alert["value"]), 3))
         self.arrivals.setdefault(key, (now, alert["status"], int(alert.get("seq", 0))))
+        self.produced.setdefault(key, produced_s)
 
 
 async def run_probe(bootstrap: str, probe: Probe, warmup_s: float) -> dict[int, float]:
@@ -151,9 +154,16 @@ def quantiles(values: list[float]) -> dict[str, float]:
 
 
 def latencies(probe: Probe, sent: dict[int, float], watch: AlertWatch) -> dict[str, object]:
-    """Per rule and status, send -> arrival of the alert each batch caused."""
+    """Per rule and status, send -> arrival of the alert each batch caused; and over all
+    of them, that time split at the alert record's Kafka timestamp: send -> the worker
+    produced it (fetch, queueing, evaluation) and produced -> arrival (the alerts topic
+    and the watcher's fetch). Both clocks are this host's (perf_counter for the send,
+    made wall-clock here)."""
     per: dict[str, list[float]] = {}
     missing: list[str] = []
+    wall = time.time() - time.perf_counter()
+    to_worker: list[float] = []
+    to_watcher: list[float] = []
     for i, t_send in sent.items():
         status = "firing" if i % 2 else "resolved"
         for rule in CAP_RULES:
@@ -163,9 +173,15 @@ def latencies(probe: Probe, sent: dict[int, float], watch: AlertWatch) -> dict[s
                 continue
             per.setdefault(rule, []).append(hit[0] - t_send)
             per.setdefault(f"{rule}:{status}", []).append(hit[0] - t_send)
+            produced = watch.produced.get((rule, probe.total_mw(i)))
+            if produced is not None:
+                to_worker.append(produced - (t_send + wall))
+                to_watcher.append(hit[0] + wall - produced)
     every = [v for rule in CAP_RULES for v in per.get(rule, [])]
     return {
         "all_cap_alerts": quantiles(every),
+        "send_to_worker_produce": quantiles(to_worker),
+        "worker_produce_to_arrival": quantiles(to_watcher),
         **{name: quantiles(values) for name, values in sorted(per.items())},
         "batches_sent": len(sent),
         "alerts_missing": missing[:20],
