@@ -78,7 +78,9 @@ def measure(racks: int, batch: int, seconds: int, domains: bool) -> dict[str, fl
     return {"readings_per_s": readings / feed_s, "tick_us_per_rack": tick_s / racks * 1e6}
 
 
-def _extract(ref: str, into: Path) -> Path:
+def extract_package(ref: str, into: Path) -> Path:
+    """The ``pipeline`` package at git ``ref``, extracted under ``into`` (which is returned:
+    put it on PYTHONPATH to run that version)."""
     archive = into / "src.tar"
     with archive.open("wb") as out:
         subprocess.run(["git", "archive", ref, "pipeline"], cwd=ROOT, stdout=out, check=True)
@@ -120,7 +122,7 @@ def main() -> None:
         return
     runs: dict[str, list[dict[str, float]]] = {"tree": [], "tree_domains": [], "baseline": []}
     with tempfile.TemporaryDirectory() as tmp:
-        base = _extract(args.baseline, Path(tmp)) if args.baseline else None
+        base = extract_package(args.baseline, Path(tmp)) if args.baseline else None
         for i in range(args.rounds):
             # Alternate which goes first: the machine's state drifts within a round.
             order = [(ROOT, "tree"), (base, "baseline")]

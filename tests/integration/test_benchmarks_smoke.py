@@ -34,6 +34,7 @@ QUICK = {
     "gateway_http": "gateway_http.json",
     "rack_memory": "rack_memory.json",
     "power_eval": "power_eval.json",
+    "gpu_path": "gpu_path.json",
     "energy_campus": "energy_campus.json",
 }
 #: lanes of benchmarks that start a broker and workers, run at once (about a minute each:
