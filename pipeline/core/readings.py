@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.core.columnar import column as field_column
+from pipeline.core.columnar import or_empty
 from pipeline.core.energy.book import EnergyBook
 from pipeline.core.gpu import board_power_w
 from pipeline.core.link_health import HEALTH_FIELDS, HealthRow
@@ -40,8 +41,8 @@ def rack_power_columns(events: Sequence[RackPower], partition: int, offset: int)
         field_column(events, "rack"),
         field_column(events, "ts"),
         field_column(events, "power_w"),
-        _or_empty(field_column(events, "pdu")),
-        _or_empty(field_column(events, "source")),
+        or_empty(field_column(events, "pdu")),
+        or_empty(field_column(events, "source")),
         [partition] * n,
         [offset] * n,
     ]
@@ -70,8 +71,8 @@ def gpu_columns(
         got["ts"],
         got["util_pct"],
         got["power_w"],
-        _or_empty(got["vendor"]),
-        _or_empty(got["model"]),
+        or_empty(got["vendor"]),
+        or_empty(got["model"]),
         got["mem_used_pct"],
         got["temp_c"],
         got["power_limit_w"],
@@ -100,7 +101,7 @@ def link_columns(
         [events[0].site] * n,
         links,
         list(map(_LINK_CLASS_TEXT.__getitem__, classes)),
-        _or_empty(peers),
+        or_empty(peers),
         *counters,
         d_tx,
         d_rx,
@@ -170,11 +171,6 @@ def _stored(name: str, values: list[Any]) -> list[Any]:
     return (
         [empty] * absent if absent == len(values) else [empty if v is None else v for v in values]
     )
-
-
-def _or_empty(values: list[str | None]) -> list[str]:
-    """An optional id column as stored: null as the empty string."""
-    return [v or "" for v in values] if None in values else values  # type: ignore[return-value]
 
 
 def _aggregate_gpus(monitor: SiteMonitor, got: dict[str, list[Any]]) -> None:

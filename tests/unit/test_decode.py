@@ -179,3 +179,13 @@ def test_a_malformed_shard_rejects_the_message(
     out = decoder.decode(orjson.dumps({"events": [rack(0)]}), key, NOW)
     assert out.events == [] and [r.code for r in out.rejects] == ["bad_key"]
     assert what in out.rejects[0].reason and "SITE/SHARD" in out.rejects[0].reason
+
+
+def test_or_empty_stores_null_text_as_empty_in_each_shape_of_column() -> None:
+    from pipeline.core.columnar import or_empty
+
+    full = ["a", "b"]
+    assert or_empty(full) is full  # nothing to replace: the column itself
+    assert or_empty([None, None, None]) == ["", "", ""]
+    assert or_empty(["a", None, "", "b"]) == ["a", "", "", "b"]
+    assert or_empty([]) == []

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.core.alert_book import AlertBook
+from pipeline.core.columnar import or_empty
 from pipeline.core.domains import NO_LEAF, DomainTree
 from pipeline.core.energy.capping import DEFAULT_PRIORITIES, rank_of
 from pipeline.core.energy.integrate import Integrator, Steps
@@ -198,7 +199,7 @@ class EnergyBook:
             (bits & 0xFFFFFFFF).astype(np.uint32),
             (state.rack_codes(got["rack"]), state.class_codes(classes)),
         )
-        labels = [_or_empty(jobs), _or_empty(tenants), _or_empty(classes), reasons]
+        labels = [or_empty(jobs), or_empty(tenants), or_empty(classes), reasons]
         return labels, [*_interval_columns(steps), steps.held_reasons.tolist()]
 
     # --- per tick ----------------------------------------------------------------------
@@ -238,7 +239,3 @@ class EnergyBook:
         for evaluate in self.rules:
             out += evaluate(book, subject, now_ms, policy)
         return out
-
-
-def _or_empty(values: list[str | None]) -> list[str]:
-    return [v or "" for v in values] if None in values else values  # type: ignore[return-value]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline.core.columnar import column
+from pipeline.core.columnar import column, or_empty
 from pipeline.core.energy.book import SiteEnergy
 from pipeline.events import FacilityPower, WorkCounter
 
@@ -39,8 +39,8 @@ def work_rows(
 ) -> Columns:
     site, n = events[0].site, len(events)
     got = {name: column(events, name) for name in _WORK_FIELDS}
-    host, job = _or_empty(got["host"]), _or_empty(got["job"])
-    model = _or_empty(got["served_model"])
+    host, job = or_empty(got["host"]), or_empty(got["job"])
+    model = or_empty(got["served_model"])
     keys = list(zip(host, job, got["counter"], model, strict=True))
     deltas = state.work_columns(keys, got["ts"], got["total"])
     return [
@@ -49,14 +49,10 @@ def work_rows(
         job,
         got["counter"],
         model,
-        _or_empty(got["source"]),
+        or_empty(got["source"]),
         got["ts"],
         got["total"],
         *deltas,
         [partition] * n,
         [offset] * n,
     ]
-
-
-def _or_empty(values: list[str | None]) -> list[str]:
-    return [v or "" for v in values]
