@@ -10,7 +10,10 @@ Each worker count gets a fresh embedded broker and store (so runs share no offse
 ledgers or deduplication tokens); the workers start and settle first, then the backlog
 is produced while they drain it (as :mod:`scaling` does). Reported per run: readings/s
 (first processed reading until every reading is stored), CPU seconds per process (each
-worker, the store server every insert goes through, the broker, this process), the
+worker, the store server every insert goes through, the broker, this process) from the
+start of the drain until the store's merges of it are done (``merges_settled_s`` after
+the last insert: counting only up to the last insert left a one-worker run's merges,
+which start later, out of its figure), the
 consumer lag (summed over partitions, sampled every 0.5 s: its peak, and how long it
 took to reach 0), the partials that crossed workers and the partitions' spread of the
 shard keys; and per worker and partition the readings processed. Then the per-shard
@@ -36,7 +39,7 @@ from bench_output import add_smoke, result_path, smallest, write_json
 from campus_telemetry import Message
 from cpu_usage import CpuMeter
 from kafka_load import producer
-from phases import drain
+from phases import drain, settle_merges
 from throughput import machine
 from worker_process import WorkerProcess, WorkerTeam
 
@@ -152,6 +155,9 @@ def drain_with(
                 asyncio.run(produce(broker.bootstrap, messages, acked))
 
             out.update(drain(team, 0, readings, during=during))  # type: ignore[arg-type]
+            # the drain's merges belong to its cost: a run whose parts are merged after
+            # the meter stopped would look cheaper than one whose are merged before
+            out["merges_settled_s"] = settle_merges(team.workers[0])
             out["cpu_s"] = meter.stop()
             lag.stopping = True
             lag.join()

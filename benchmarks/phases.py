@@ -3,6 +3,9 @@
 * :func:`drain` times the worker through a backlog: from the last ``/metrics`` poll that
   saw no reading processed (so the worker's start, store migration and group join are
   excluded) until the sink has inserted every reading.
+* :func:`settle_merges` waits, after a drain, for the store's background merges of it:
+  CPU meters stopped at the last insert miss the merges still to come, and a run that
+  makes smaller parts (more workers, each inserting less at a time) merges sooner.
 * :func:`live` runs the paced campus load and the alert probe together, sampling the
   worker's progress and RSS every second.
 """
@@ -20,6 +23,25 @@ from alert_latency import AlertWatch, Probe, latencies, run_probe
 from campus_telemetry import Message
 from kafka_load import Placement, paced
 from worker_process import WorkerProcess
+
+
+def settle_merges(worker: WorkerProcess, quiet_s: float = 3.0, timeout_s: float = 90.0) -> float:
+    """Wait until the store has run no merge for ``quiet_s`` (``system.merges`` empty at
+    every poll); the seconds waited. Polls through the worker's store server, as a user's
+    query would."""
+    started = time.perf_counter()
+    quiet_since: float | None = None
+    while time.perf_counter() - started < timeout_s:
+        running = int(worker.sql("SELECT count() FROM system.merges")[0][0])
+        now = time.perf_counter()
+        if running:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= quiet_s:
+            break
+        time.sleep(0.25)
+    return round(time.perf_counter() - started, 1)
 
 
 class DrainStalled(RuntimeError):
