@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import logging
 import secrets
+import signal
+import threading
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -152,21 +155,20 @@ class Demo:
         )
         start = time.monotonic()
         hint = " (Ctrl-C to stop)" if deadline is None else f" of {self.options.duration_s:.0f} s"
-        try:
-            with ExitStack() as screen:
-                display = (
-                    screen.enter_context(Live(console=self.console, auto_refresh=False))
-                    if live
-                    else None
-                )
-                while deadline is None or time.monotonic() < deadline:
-                    elapsed = time.monotonic() - start
-                    if not bad_sent and elapsed > self.options.breach_after_s + 5:
-                        _send_bad_messages(self.settings, endpoint)
-                        bad_sent = True
-                    self._refresh(display, worker, receiver, elapsed, hint)
-                    time.sleep(1.0)
-        except KeyboardInterrupt:
+        with ExitStack() as screen, _interrupt_sets() as stopping:
+            display = (
+                screen.enter_context(Live(console=self.console, auto_refresh=False))
+                if live
+                else None
+            )
+            while not stopping.is_set() and (deadline is None or time.monotonic() < deadline):
+                elapsed = time.monotonic() - start
+                if not bad_sent and elapsed > self.options.breach_after_s + 5:
+                    _send_bad_messages(self.settings, endpoint)
+                    bad_sent = True
+                self._refresh(display, worker, receiver, elapsed, hint)
+                stopping.wait(1.0)
+        if stopping.is_set():
             self.console.print("\n[bold]Ctrl-C: wrapping up…")
 
     def _refresh(
@@ -193,6 +195,20 @@ class Demo:
             display.update(render(state, alerts, header, width, height), refresh=True)
         elif int(elapsed) % 5 == 0:
             self.console.print(plain_line(state, alerts, header))
+
+
+@contextmanager
+def _interrupt_sets() -> Iterator[threading.Event]:
+    """While the demo runs live, Ctrl-C (SIGINT) sets an event instead of raising
+    KeyboardInterrupt wherever the main thread happens to be: raised inside
+    kafka-python's network code (the bad messages' producer connecting), the exception
+    was caught and logged there, and the demo ran on as if never interrupted."""
+    stopping = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda _signum, _frame: stopping.set())
+    try:
+        yield stopping
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _send_bad_messages(settings: Settings, endpoint: Any) -> None:

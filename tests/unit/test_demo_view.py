@@ -154,3 +154,20 @@ def test_few_sites_need_no_more_line_and_coverage_shows() -> None:
     assert not any(line.startswith("+") for line in lines)
     assert "cov" in lines[1]
     assert any(" 98% " in line or line.endswith(" 98%") for line in lines)  # 0.975, estimated
+
+
+def test_ctrl_c_while_live_sets_the_stop_event_and_raises_nowhere() -> None:
+    # A KeyboardInterrupt raised inside a library's code (kafka-python's network task
+    # caught and logged it) never reached the demo; the live part takes SIGINT as an
+    # event instead, and puts the previous handler back after.
+    import os
+    import signal
+
+    from pipeline.demo.runner import _interrupt_sets
+
+    before = signal.getsignal(signal.SIGINT)
+    with _interrupt_sets() as stopping:
+        assert not stopping.is_set()
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stopping.wait(5)
+    assert signal.getsignal(signal.SIGINT) is before
