@@ -1,4 +1,4 @@
-"""Two fixes to Faust that megawatch applies on every broker (not Tansu quirks).
+"""Fixes to Faust that megawatch applies on every broker (not Tansu quirks).
 
 A worker that started on a backlog silently skipped the first messages of every
 partition (the throughput benchmark: offsets 0-10 of each partition never read). At the
@@ -13,6 +13,15 @@ already read.
 * :class:`MegawatchConsumerThread` also seeks a partition that has no committed offset
   (or offset 0) back to where ``auto_offset_reset`` starts a new group: aiokafka's
   ``seek_to_committed`` leaves such a partition wherever the fetcher had got to.
+
+* :class:`MegawatchConsumerThread` pauses in aiokafka the partitions that Faust has
+  paused. Faust pauses a partition only in its own bookkeeping (it stops asking for its
+  records), so aiokafka kept fetching it: the changelog partitions of the worker's
+  tables, written at every alert. Their records then sat in aiokafka's fetch buffer,
+  never asked for, and aiokafka holds every fetch from a broker while a buffered result
+  of that broker waits (``prefetch_backoff``, 100 ms): the first alert state written to
+  each changelog partition stalled all telemetry for up to 100 ms (seen in a traced
+  alert-latency run; :func:`pause_as_faust_does`).
 
 * :class:`MegawatchConsumer` keeps the app's sink draining while Faust waits for every
   message in flight to be acked (``wait_empty``, on a rebalance and on a graceful stop),
@@ -32,6 +41,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any, cast
 
 from faust.tables.manager import TableManager
@@ -41,7 +51,45 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, T
 from faust.types import TP
 
 
+def pause_as_faust_does(consumer: Any, active: AbstractSet[Any]) -> None:
+    """Pause in ``consumer`` (an ``AIOKafkaConsumer``) every assigned partition not in
+    ``active`` (the partitions Faust asks records for), and resume the paused ones that
+    are. Called before every fetch Faust makes, in the consumer's own thread (aiokafka is
+    not thread-safe).
+
+    A paused partition is not fetched. What was fetched of it anyway (aiokafka prefetches
+    right after an assignment, and a fetch in flight when it was paused still lands)
+    leaves the fetch buffer: its position has not moved, so on resume it is read again
+    from there and nothing is skipped.
+    """
+    # Set operations keep aiokafka's own TopicPartition objects (it refuses Faust's TP):
+    # the left operand's elements for "-", and a filter rather than "&".
+    idle = consumer.assignment() - active
+    paused = consumer.paused()
+    if idle - paused:
+        consumer.pause(*(idle - paused))
+    resume = [tp for tp in paused if tp in active]
+    if resume:
+        consumer.resume(*resume)
+    # aiokafka 0.14's buffer and its "plan the next fetch" signal, both private:
+    # tests/integration/test_fetch_pause.py fails if they change.
+    fetcher = consumer._fetcher
+    if any([fetcher._records.pop(tp, None) for tp in idle]):
+        fetcher._notify(fetcher._wait_consume_future)
+
+
 class MegawatchConsumerThread(AIOKafkaConsumerThread):
+    async def _fetch_records(
+        self,
+        consumer: Any,
+        active_partitions: set[TP],  # None from a client-only app (Faust types it as a set)
+        timeout: float | None = None,
+        max_records: int | None = None,
+    ) -> Any:
+        if active_partitions is not None:  # None: a client-only app, every partition
+            pause_as_faust_does(consumer, active_partitions)
+        return await super()._fetch_records(consumer, active_partitions, timeout, max_records)
+
     async def seek_to_committed(self) -> Mapping[TP, int]:
         result: Mapping[TP, int] = await self.call_thread(self._seek_committed_or_reset)
         return result
