@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -271,6 +272,25 @@ def worker_phases(
     out["worker_memory_end_kib"] = worker.memory_kib()
 
 
+def keep_off(cpu: int | None) -> None:
+    """``--worker-cpu``: this process, and the broker and store server it starts (they
+    inherit it), run on every CPU but ``cpu``."""
+    if cpu is None:
+        return
+    cpus = os.sched_getaffinity(0)
+    if cpu not in cpus or len(cpus) < 2:
+        raise SystemExit(f"--worker-cpu {cpu}: this process may run on CPUs {sorted(cpus)}")
+    os.sched_setaffinity(0, cpus - {cpu})
+
+
+def pin_worker(pid: int, cpu: int | None) -> None:
+    """Every thread the worker has now on ``cpu`` (threads started later inherit it)."""
+    if cpu is None:
+        return
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(tid), {cpu})
+
+
 def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     campus = Campus(halls=args.halls, racks_per_hall=args.racks_per_hall)
     extra = Campus(halls=args.halls, racks_per_hall=args.racks_per_hall, prefix="gw-b-hall")
@@ -287,6 +307,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
             "cap_mw": campus.cap_mw_per_hall * campus.halls,
         },
     }
+    keep_off(args.worker_cpu)
     with EmbeddedBroker(data_dir) as broker:
         bootstrap, args.broker_pid = broker.bootstrap, broker.pid
         settings = load_settings(data_dir=data_dir)
@@ -302,6 +323,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         worker = WorkerProcess(data_dir)
         try:
             out["worker_web_up_s"] = round(worker.start(), 1)
+            pin_worker(worker.pid, args.worker_cpu)
             during = None
             if args.backlog_after_join:
                 out["worker_ready_s"] = round(worker.wait_log("Worker ready"), 1)
@@ -401,6 +423,12 @@ def main() -> None:
         default=1,
         help="N > 1: also drain the backlog with 1 and with N workers (fresh broker and "
         "store each) and report the ratio and the CPU per process",
+    )
+    parser.add_argument(
+        "--worker-cpu",
+        type=int,
+        help="run the worker on this CPU alone, and the benchmark (load generator), the "
+        "broker and the store server on the others",
     )
     parser.add_argument("--out", type=Path, default=result_path("throughput.json"))
     add_smoke(parser)
