@@ -280,15 +280,18 @@ def keep_off(cpu: int | None) -> None:
     cpus = os.sched_getaffinity(0)
     if cpu not in cpus or len(cpus) < 2:
         raise SystemExit(f"--worker-cpu {cpu}: this process may run on CPUs {sorted(cpus)}")
-    os.sched_setaffinity(0, cpus - {cpu})
+    pin_threads(os.getpid(), cpus - {cpu})
+
+
+def pin_threads(pid: int, cpus: set[int]) -> None:
+    """Every thread ``pid`` has now on ``cpus`` (threads started later inherit it)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(tid), cpus)
 
 
 def pin_worker(pid: int, cpu: int | None) -> None:
-    """Every thread the worker has now on ``cpu`` (threads started later inherit it)."""
-    if cpu is None:
-        return
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        os.sched_setaffinity(int(tid), {cpu})
+    if cpu is not None:
+        pin_threads(pid, {cpu})
 
 
 def run(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
