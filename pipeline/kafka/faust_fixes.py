@@ -51,30 +51,30 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, T
 from faust.types import TP
 
 
-def pause_as_faust_does(consumer: Any, active: AbstractSet[Any]) -> None:
-    """Pause in ``consumer`` (an ``AIOKafkaConsumer``) every assigned partition not in
-    ``active`` (the partitions Faust asks records for), and resume the paused ones that
-    are. Called before every fetch Faust makes, in the consumer's own thread (aiokafka is
-    not thread-safe).
+def pause_as_faust_does(consumer: Any, faust_paused: AbstractSet[Any]) -> None:
+    """Pause in ``consumer`` (an ``AIOKafkaConsumer``) the assigned partitions that Faust
+    has paused (``faust_paused``: a table's changelog once recovered), and resume those
+    it no longer pauses. Called before every fetch Faust makes, in the consumer's own
+    thread (aiokafka is not thread-safe).
 
     A paused partition is not fetched. What was fetched of it anyway (aiokafka prefetches
     right after an assignment, and a fetch in flight when it was paused still lands)
     leaves the fetch buffer: its position has not moved, so on resume it is read again
-    from there and nothing is skipped.
+    from there and nothing is skipped. A partition Faust only leaves out while its
+    stream's queue is full is not paused: its buffered records are the next it reads.
     """
-    # Set operations keep aiokafka's own TopicPartition objects (it refuses Faust's TP):
-    # the left operand's elements for "-", and a filter rather than "&".
-    idle = consumer.assignment() - active
     paused = consumer.paused()
-    if idle - paused:
-        consumer.pause(*(idle - paused))
-    resume = [tp for tp in paused if tp in active]
+    # aiokafka refuses Faust's TP: keep aiokafka's own TopicPartition objects.
+    pause = {tp for tp in consumer.assignment() if tp in faust_paused} - paused
+    resume = [tp for tp in paused if tp not in faust_paused]
+    if pause:
+        consumer.pause(*pause)
     if resume:
         consumer.resume(*resume)
     # aiokafka 0.14's buffer and its "plan the next fetch" signal, both private:
     # tests/integration/test_fetch_pause.py fails if they change.
     fetcher = consumer._fetcher
-    if any([fetcher._records.pop(tp, None) for tp in idle]):
+    if any([fetcher._records.pop(tp, None) for tp in (paused - set(resume)) | pause]):
         fetcher._notify(fetcher._wait_consume_future)
 
 
@@ -82,12 +82,11 @@ class MegawatchConsumerThread(AIOKafkaConsumerThread):
     async def _fetch_records(
         self,
         consumer: Any,
-        active_partitions: set[TP],  # None from a client-only app (Faust types it as a set)
+        active_partitions: set[TP],
         timeout: float | None = None,
         max_records: int | None = None,
     ) -> Any:
-        if active_partitions is not None:  # None: a client-only app, every partition
-            pause_as_faust_does(consumer, active_partitions)
+        pause_as_faust_does(consumer, self.consumer._paused_partitions)
         return await super()._fetch_records(consumer, active_partitions, timeout, max_records)
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
