@@ -21,7 +21,7 @@ already read.
   never asked for, and aiokafka holds every fetch from a broker while a buffered result
   of that broker waits (``prefetch_backoff``, 100 ms): the first alert state written to
   each changelog partition stalled all telemetry for up to 100 ms (seen in a traced
-  alert-latency run; :func:`pause_as_faust_does`).
+  alert-latency run; :class:`PauseMirror`).
 
 * :class:`MegawatchConsumer` keeps the app's sink draining while Faust waits for every
   message in flight to be acked (``wait_empty``, on a rebalance and on a graceful stop),
@@ -51,11 +51,10 @@ from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, T
 from faust.types import TP
 
 
-def pause_as_faust_does(consumer: Any, faust_paused: AbstractSet[Any]) -> None:
-    """Pause in ``consumer`` (an ``AIOKafkaConsumer``) the assigned partitions that Faust
-    has paused (``faust_paused``: a table's changelog once recovered), and resume those
-    it no longer pauses. Called before every fetch Faust makes, in the consumer's own
-    thread (aiokafka is not thread-safe).
+class PauseMirror:
+    """Keeps the partitions paused in an ``AIOKafkaConsumer`` equal to those Faust has
+    paused (a table's changelog once recovered). Synced before every fetch Faust makes,
+    in the consumer's own thread (aiokafka is not thread-safe).
 
     A paused partition is not fetched. What was fetched of it anyway (aiokafka prefetches
     right after an assignment, and a fetch in flight when it was paused still lands)
@@ -63,22 +62,42 @@ def pause_as_faust_does(consumer: Any, faust_paused: AbstractSet[Any]) -> None:
     from there and nothing is skipped. A partition Faust only leaves out while its
     stream's queue is full is not paused: its buffered records are the next it reads.
     """
-    paused = consumer.paused()
-    # aiokafka refuses Faust's TP: keep aiokafka's own TopicPartition objects.
-    pause = {tp for tp in consumer.assignment() if tp in faust_paused} - paused
-    resume = [tp for tp in paused if tp not in faust_paused]
-    if pause:
-        consumer.pause(*pause)
-    if resume:
-        consumer.resume(*resume)
-    # aiokafka 0.14's buffer and its "plan the next fetch" signal, both private:
-    # tests/integration/test_fetch_pause.py fails if they change.
-    fetcher = consumer._fetcher
-    if any([fetcher._records.pop(tp, None) for tp in (paused - set(resume)) | pause]):
-        fetcher._notify(fetcher._wait_consume_future)
+
+    def __init__(self) -> None:
+        self._assignment: object = None  # aiokafka's frozenset, new at each assignment
+        self._faust: frozenset[Any] = frozenset()
+        self._paused: list[Any] = []  # what this mirror paused, as aiokafka's TPs
+
+    def sync(self, consumer: Any, faust_paused: AbstractSet[Any]) -> None:
+        """``faust_paused``: the Faust consumer's paused partitions (Faust's TP)."""
+        assignment = consumer.assignment()
+        # Called for every getmany: the full pass (45 us for 96 partitions) only when
+        # the assignment or Faust's pauses changed, else a few dict lookups.
+        if assignment is not self._assignment or faust_paused != self._faust:
+            self._assignment, self._faust = assignment, frozenset(faust_paused)
+            self._mirror(consumer)
+        # aiokafka 0.14's buffer and its "plan the next fetch" signal, both private:
+        # tests/integration/test_fetch_pause.py fails if they change.
+        fetcher = consumer._fetcher
+        if any([fetcher._records.pop(tp, None) for tp in self._paused]):
+            fetcher._notify(fetcher._wait_consume_future)
+
+    def _mirror(self, consumer: Any) -> None:
+        # aiokafka refuses Faust's TP: keep aiokafka's own TopicPartition objects.
+        wanted = {tp for tp in consumer.assignment() if tp in self._faust}
+        paused = consumer.paused()
+        if wanted - paused:
+            consumer.pause(*(wanted - paused))
+        if paused - wanted:
+            consumer.resume(*(paused - wanted))
+        self._paused = list(wanted)
 
 
 class MegawatchConsumerThread(AIOKafkaConsumerThread):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pauses = PauseMirror()
+
     async def _fetch_records(
         self,
         consumer: Any,
@@ -86,7 +105,7 @@ class MegawatchConsumerThread(AIOKafkaConsumerThread):
         timeout: float | None = None,
         max_records: int | None = None,
     ) -> Any:
-        pause_as_faust_does(consumer, self.consumer._paused_partitions)
+        self._pauses.sync(consumer, self.consumer._paused_partitions)
         return await super()._fetch_records(consumer, active_partitions, timeout, max_records)
 
     async def seek_to_committed(self) -> Mapping[TP, int]:

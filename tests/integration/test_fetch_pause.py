@@ -4,8 +4,8 @@ Faust pauses a partition (a table's changelog once it is recovered) only in its 
 bookkeeping. aiokafka kept fetching it; its records then waited in aiokafka's fetch
 buffer, never asked for, and aiokafka holds every fetch from a broker while one of its
 buffered results waits (up to ``prefetch_backoff``, 100 ms): a stall of all telemetry
-after each first write to a changelog partition. ``pause_as_faust_does`` keeps aiokafka's
-paused set equal to Faust's, and no more: a partition Faust leaves out only while its
+after each first write to a changelog partition. The consumer thread keeps aiokafka's
+paused set equal to Faust's (``PauseMirror``), and no more: a partition Faust leaves out only while its
 queue is full keeps what aiokafka fetched of it. Real broker, real aiokafka consumer.
 """
 
@@ -23,7 +23,7 @@ from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from pipeline.broker.process import EmbeddedBroker
-from pipeline.kafka.faust_fixes import pause_as_faust_does
+from pipeline.kafka.faust_fixes import PauseMirror
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -46,13 +46,13 @@ def bootstrap(tmp_path: Path) -> Iterator[str]:
 
 
 async def read(
-    consumer: AIOKafkaConsumer, tp: TopicPartition, faust_paused: set[TP]
+    consumer: AIOKafkaConsumer, mirror: PauseMirror, tp: TopicPartition, faust_paused: set[TP]
 ) -> list[bytes]:
     """What Faust's getmany asking for ``tp`` gets within a few fetches, each preceded by
     the sync with Faust's paused partitions, as in ``MegawatchConsumerThread``."""
     got: list[Any] = []
     for _ in range(10):
-        pause_as_faust_does(consumer, faust_paused)
+        mirror.sync(consumer, faust_paused)
         batch = await consumer.getmany(tp, timeout_ms=200)
         got += batch.get(tp, [])
         if got:
@@ -60,12 +60,14 @@ async def read(
     return [r.value for r in got]
 
 
-async def buffered_after_a_while(consumer: AIOKafkaConsumer, faust_paused: set[TP]) -> set[Any]:
+async def buffered_after_a_while(
+    consumer: AIOKafkaConsumer, mirror: PauseMirror, faust_paused: set[TP]
+) -> set[Any]:
     """aiokafka's fetch buffer (the one that held fetches) once its background fetches had
     time to bring the changelog partition's record, synced as before each getmany."""
     for _ in range(20):
         await asyncio.sleep(0.1)
-        pause_as_faust_does(consumer, faust_paused)
+        mirror.sync(consumer, faust_paused)
         if CHANGELOG in consumer._fetcher._records:
             break
     return set(consumer._fetcher._records)
@@ -81,28 +83,29 @@ async def started(bootstrap: str) -> AIOKafkaConsumer:
 
 
 async def with_changelog_paused(bootstrap: str) -> dict[str, Any]:
-    consumer = await started(bootstrap)
+    consumer, mirror = await started(bootstrap), PauseMirror()
     try:
         paused = {TP(TOPIC, 1)}  # Faust's own TP type, as Faust keeps it
         seen = {
-            "stream": await read(consumer, STREAM, paused),
-            "buffered": await buffered_after_a_while(consumer, paused),
+            "stream": await read(consumer, mirror, STREAM, paused),
+            "buffered": await buffered_after_a_while(consumer, mirror, paused),
             "paused": set(consumer.paused()),
         }
-        pause_as_faust_does(consumer, set())
+        paused.clear()  # Faust resumes it (the same set object, changed in place)
+        mirror.sync(consumer, paused)
         seen["resumed_paused"] = set(consumer.paused())
-        seen["changelog_after_resume"] = await read(consumer, CHANGELOG, set())
+        seen["changelog_after_resume"] = await read(consumer, mirror, CHANGELOG, paused)
         return seen
     finally:
         await consumer.stop()
 
 
 async def with_nothing_paused(bootstrap: str) -> dict[str, Any]:
-    consumer = await started(bootstrap)
+    consumer, mirror = await started(bootstrap), PauseMirror()
     try:
         return {
-            "stream": await read(consumer, STREAM, set()),
-            "buffered": await buffered_after_a_while(consumer, set()),
+            "stream": await read(consumer, mirror, STREAM, set()),
+            "buffered": await buffered_after_a_while(consumer, mirror, set()),
             "paused": set(consumer.paused()),
         }
     finally:
