@@ -5,8 +5,9 @@ bookkeeping. aiokafka kept fetching it; its records then waited in aiokafka's fe
 buffer, never asked for, and aiokafka holds every fetch from a broker while one of its
 buffered results waits (up to ``prefetch_backoff``, 100 ms): a stall of all telemetry
 after each first write to a changelog partition. The consumer thread keeps aiokafka's
-paused set equal to Faust's (``PauseMirror``), and no more: a partition Faust leaves out only while its
-queue is full keeps what aiokafka fetched of it. Real broker, real aiokafka consumer.
+paused set equal to Faust's (``PauseMirror``), and no more: a partition Faust leaves out
+only while its queue is full keeps what aiokafka fetched of it. Real broker, real
+aiokafka consumer.
 """
 
 from __future__ import annotations
