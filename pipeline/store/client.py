@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 from pipeline.errors import MegawatchError, StoreError
 from pipeline.settings import Settings
 from pipeline.store import migrations as mig
-from pipeline.store.columns import SqlRunner
+from pipeline.store.columns import Chunked, SqlRunner
 from pipeline.store.connection import StoreTarget, open_client, parse_target
 from pipeline.store.messages import one_line
 from pipeline.store.native import encode_block, insert_native
@@ -159,7 +159,7 @@ class Store(SqlRunner):
                 else:  # a type or value the encoder leaves to clickhouse-connect
                     client.insert(
                         table,
-                        data=columns,
+                        data=[list(c) if isinstance(c, Chunked) else c for c in columns],
                         column_names=list(column_names),
                         column_type_names=types,
                         column_oriented=True,

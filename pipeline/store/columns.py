@@ -7,14 +7,84 @@ in-memory collector) and the worker's hot path names the one method it calls:
 * :class:`ColumnWriter`: ``insert_columns`` (the notifier's delivery records);
 * :class:`ColumnStore`: that and ``query_rows`` (the worker's sink and offset ledger);
 * :class:`SqlRunner`: that and ``command`` (migrations).
+
+A column handed to ``insert_columns`` may be a :class:`Chunked`: its values in pieces,
+read in order, which the store's encoder writes piece by piece.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Protocol
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from itertools import accumulate, chain
+from typing import Any, Protocol, overload
 
-__all__ = ["ColumnStore", "ColumnWriter", "SqlRunner"]
+__all__ = ["Chunked", "ColumnStore", "ColumnWriter", "SqlRunner"]
+
+
+#: a piece shorter than this is copied into the column's own last list
+SMALL_PIECE = 64
+
+
+class Chunked(Sequence[Any]):
+    """One column as the pieces it was gathered in (a message's column list each), read
+    as one sequence. The worker's sink keeps the lists it is given instead of copying
+    every value into one list per column on the event loop (a copy measured at 0.3-0.6
+    us a reading, on the thread the whole worker waits for); the store's Native encoder
+    writes the pieces one after another. The pieces are only read: whoever adds one
+    hands it over. Small pieces (an alert's or a dead letter's single row) are copied
+    into one list instead, so that a column of many rows is never many pieces."""
+
+    __slots__ = ("_ends", "_tail", "chunks")
+
+    def __init__(self, chunks: list[Sequence[Any]] | None = None) -> None:
+        self.chunks: list[Sequence[Any]] = chunks if chunks is not None else []
+        self._ends: list[int] | None = None
+        self._tail: list[Any] | None = None  # the last piece, when it is one of ours
+
+    def add(self, values: Sequence[Any]) -> None:
+        if len(values) < SMALL_PIECE:
+            if self._tail is None:
+                self._tail = []
+                self.chunks.append(self._tail)
+            self._tail.extend(values)
+        else:
+            self.chunks.append(values)
+            self._tail = None
+        self._ends = None
+
+    def extend(self, other: Chunked) -> None:
+        self.chunks.extend(other.chunks)
+        self._tail = None
+        self._ends = None
+
+    def __len__(self) -> int:
+        return sum(map(len, self.chunks))
+
+    def __iter__(self) -> Iterator[Any]:
+        return chain.from_iterable(self.chunks)
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Any]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return list(self)[index]
+        if self._ends is None:
+            self._ends = list(accumulate(map(len, self.chunks)))
+        size = self._ends[-1] if self._ends else 0
+        at = index + size if index < 0 else index
+        if not 0 <= at < size:
+            raise IndexError("column index out of range")
+        piece = bisect_right(self._ends, at)
+        start = self._ends[piece - 1] if piece else 0
+        return self.chunks[piece][at - start]
+
+    def __repr__(self) -> str:
+        return f"Chunked({len(self.chunks)} pieces, {len(self)} values)"
 
 
 class ColumnWriter(Protocol):

@@ -11,6 +11,11 @@ column without None is packed as it is; numbers go to ``struct.pack`` in one cal
 Where a lookup per row is unavoidable (a LowCardinality column of many values) it runs
 the same one-lookup loop as clickhouse-connect.
 
+A column may come in pieces (:class:`pipeline.store.columns.Chunked`: the worker's sink
+holds each message's column lists as they came, rather than copying them into one list
+per column on the event loop); each encoder writes its pieces one after another, so
+the block is the one the joined column gives.
+
 Its bytes are the bytes clickhouse-connect writes for the same block (the unit tests
 compare them), LowCardinality included: the server parses what it parsed before, on
 every supported version. For anything else - another type, a container that is not a
@@ -23,11 +28,13 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate, chain, repeat
 from struct import Struct, pack
 from struct import error as struct_error
 from typing import Any
+
+from pipeline.store.columns import Chunked
 
 #: struct codes of the fixed-width types ('<': little-endian, standard sizes, as the wire)
 _NUMBER_CODES = {
@@ -63,7 +70,8 @@ _U64X2 = Struct("<QQ")
 # The LEB128 length of every string up to 16 KiB, looked up from C (map) per value.
 _SHORT_LEN = 1 << 14
 
-Encoder = Callable[[Sequence[Any]], bytes]
+#: a column's values in pieces, in order (one piece: the whole column) -> its Native bytes
+Encoder = Callable[[Sequence[Sequence[Any]]], bytes]
 
 
 def leb128(value: int) -> bytes:
@@ -86,29 +94,45 @@ def encode_block(
 ) -> bytes | None:
     """One Native block (no compression, no block info) holding ``columns`` under
     ``column_names`` with the ClickHouse types ``type_names``; None when a type, a
-    container or a value is not one this encoder handles."""
+    container or a value is not one this encoder handles. A column that is a
+    :class:`~pipeline.store.columns.Chunked` is encoded piece by piece, never joined."""
     if not len(column_names) == len(type_names) == len(columns):
         return None
-    rows = len(columns[0]) if columns else 0
+    pieces = [_pieces(values) for values in columns]
+    rows = sum(map(len, pieces[0])) if pieces else 0
     if not rows:
         # clickhouse-connect sends nothing for an empty insert, and ClickHouse reads no
         # column prefix in an empty block: leave that case to the caller's own path.
         return None
     encoders = [encoder_for(name) for name in type_names]
     parts = [leb128(len(columns)), leb128(rows)]
-    for name, type_name, encode, values in zip(
-        column_names, type_names, encoders, columns, strict=True
+    for name, type_name, encode, chunks in zip(
+        column_names, type_names, encoders, pieces, strict=True
     ):
-        if encode is None or type(values) not in (list, tuple) or len(values) != rows:
+        if encode is None or not _well_formed(chunks, rows):
             return None
         try:
-            data = encode(values)
+            data = encode(chunks)
         except (TypeError, ValueError, OverflowError, AttributeError, struct_error):
             return None  # a value that does not fit: clickhouse-connect says which
         if type_name.startswith("LowCardinality("):
             data = _LC_PREFIX + data
         parts += (_string(name), _string(type_name), data)
     return b"".join(parts)
+
+
+def _pieces(values: Sequence[Any]) -> Sequence[Sequence[Any]]:
+    """A column as its pieces, without the empty ones (an encoder reads each piece's
+    first and last value)."""
+    if isinstance(values, Chunked):
+        return [chunk for chunk in values.chunks if len(chunk)]
+    return [values]
+
+
+def _well_formed(chunks: Sequence[Sequence[Any]], rows: int) -> bool:
+    """Lists or tuples only (their length is their row count; a str or range is not a
+    column), ``rows`` values in all."""
+    return all(type(chunk) in (list, tuple) for chunk in chunks) and sum(map(len, chunks)) == rows
 
 
 def encoder_for(type_name: str) -> Encoder | None:
@@ -137,10 +161,11 @@ def _number_code(type_name: str) -> str | None:
 
 
 def _numbers(code: str) -> Encoder:
-    def encode(values: Sequence[Any]) -> bytes:
+    def encode(chunks: Sequence[Sequence[Any]]) -> bytes:
         # struct, not array: it refuses a float beyond Float32 (array rounds it to inf)
         # and packs from the argument tuple faster; clickhouse-connect packs the same.
-        return pack(f"<{len(values)}{code}", *values)
+        # One pack per piece: a list unpacks into the arguments by copying its pointers.
+        return b"".join([pack(f"<{len(values)}{code}", *values) for values in chunks])
 
     return encode
 
@@ -148,14 +173,15 @@ def _numbers(code: str) -> Encoder:
 def _nullable_numbers(code: str) -> Encoder:
     encode_values = _numbers(code)
 
-    def encode(values: Sequence[Any]) -> bytes:
+    def encode(chunks: Sequence[Sequence[Any]]) -> bytes:
         try:  # most columns hold no None: do not look for one first
-            return bytes(len(values)) + encode_values(values)
+            return bytes(sum(map(len, chunks))) + encode_values(chunks)
         except struct_error:
-            if None not in values:
+            if not any(None in values for values in chunks):
                 raise  # not a None: a value that does not fit
+        values = list(chain.from_iterable(chunks))
         nulls = bytes(map(operator.is_, values, repeat(None)))
-        return nulls + encode_values([0 if v is None else v for v in values])
+        return nulls + encode_values([[0 if v is None else v for v in values]])
 
     return encode
 
@@ -168,10 +194,11 @@ def _offsets(values: Sequence[Any]) -> bytes:
 def _arrays(code: str) -> Encoder:
     encode_values = _numbers(code)
 
-    def encode(values: Sequence[Any]) -> bytes:
+    def encode(chunks: Sequence[Sequence[Any]]) -> bytes:
+        values = list(chain.from_iterable(chunks))  # link rows: few, joined once
         if not all(map(operator.is_, map(type, values), repeat(list))):
             raise TypeError("not a list")  # a tuple or str has a length too
-        return _offsets(values) + encode_values(list(chain.from_iterable(values)))
+        return _offsets(values) + encode_values([list(chain.from_iterable(values))])
 
     return encode
 
@@ -179,18 +206,23 @@ def _arrays(code: str) -> Encoder:
 def _maps(key_code: str, value_code: str) -> Encoder:
     encode_keys, encode_values = _numbers(key_code), _numbers(value_code)
 
-    def encode(values: Sequence[Any]) -> bytes:
+    def encode(chunks: Sequence[Sequence[Any]]) -> bytes:
+        values = list(chain.from_iterable(chunks))
         if not all(map(operator.is_, map(type, values), repeat(dict))):
             raise TypeError("not a dict")
         keys = list(chain.from_iterable(values))
         counts = list(chain.from_iterable(map(dict.values, values)))
-        return _offsets(values) + encode_keys(keys) + encode_values(counts)
+        return _offsets(values) + encode_keys([keys]) + encode_values([counts])
 
     return encode
 
 
-def _strings(values: Sequence[Any]) -> bytes:
+def _strings(chunks: Sequence[Sequence[Any]]) -> bytes:
     """Each value as its UTF-8 length (LEB128) and bytes; non-str values raise."""
+    return b"".join([_string_values(values) for values in chunks])
+
+
+def _string_values(values: Sequence[Any]) -> bytes:
     parts: list[Any] = [b""] * (2 * len(values))
     try:
         # ASCII strings shorter than 128 (ids, most names): the length byte is the ASCII
@@ -212,30 +244,31 @@ def _strings(values: Sequence[Any]) -> bytes:
     return b"".join(parts)
 
 
-def _low_cardinality_strings(values: Sequence[Any]) -> bytes:
+def _low_cardinality_strings(chunks: Sequence[Sequence[Any]]) -> bytes:
     """The dictionary (distinct values in first-seen order) and one index per row."""
-    first = values[0]
-    if values[-1] == first and values.count(first) == len(values):
+    first = chunks[0][0]
+    rows = sum(map(len, chunks))
+    if all(values[-1] == first and values.count(first) == len(values) for values in chunks):
         # One value (a site's batch, an optional field left empty): no lookups at all.
         # count() compares by identity first, and `[site] * n` holds one object.
         keys: list[Any] = [first]
-        indexes: list[int] | bytes = bytes(len(values))
+        indexes: list[int] | bytes = bytes(rows)
     else:
-        keys, indexes = _dictionary(values)
+        keys, indexes = _dictionary(chain.from_iterable(chunks))
     width = (len(keys).bit_length() - 1) >> 3
     if not isinstance(indexes, bytes):
         indexes = pack(f"<{len(indexes)}{_LC_INDEX_CODES[width]}", *indexes)
     return b"".join(
         (
             _U64X2.pack(_LC_FLAGS | width, len(keys)),
-            _strings(keys),
-            _U64.pack(len(values)),
+            _string_values(keys),
+            _U64.pack(rows),
             indexes,
         )
     )
 
 
-def _dictionary(values: Sequence[Any]) -> tuple[list[Any], list[int]]:
+def _dictionary(values: Iterable[Any]) -> tuple[list[Any], list[int]]:
     """Distinct values in first-seen order and each row's position among them.
 
     A plain loop, one dictionary lookup a row: the lookup (hash compare, then the

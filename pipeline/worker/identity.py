@@ -71,7 +71,8 @@ def without_stored_identities(table: str) -> Any:
             keep.append(i)
         if len(keep) == len(keys):
             return columns
-        return [[column[i] for i in keep] for column in columns]
+        # joined first: a column may come in pieces (pipeline.store.columns.Chunked)
+        return [[column[i] for i in keep] for column in map(list, columns)]
 
     return prepare
 

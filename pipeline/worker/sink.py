@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from pipeline.core.retry import Backoff, retry
 from pipeline.errors import StoreError
-from pipeline.store.columns import ColumnStore
+from pipeline.store.columns import Chunked, ColumnStore
 from pipeline.worker.ledger import OffsetLedger
 from pipeline.worker.persist import STEP_BACKOFF
 
@@ -50,7 +50,7 @@ BeforeInsert = Callable[
 @dataclass
 class _Buffer:
     column_names: tuple[str, ...]
-    columns: list[list[object]]
+    columns: list[Chunked]  # each batch's column lists as added: no copy per value
     rows: int = 0
     offsets: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition)
     done: list[Callable[[], object]] = field(default_factory=list)
@@ -107,11 +107,12 @@ class ClickHouseSink:
         if buffer is None or buffer.column_names != column_names:
             if buffer is not None:
                 await self.flush()
-            buffer = _Buffer(column_names, [[] for _ in column_names])
+            buffer = _Buffer(column_names, [Chunked() for _ in column_names])
             self._buffers[table] = buffer
         rows = len(columns[0]) if columns else 0
-        for target, values in zip(buffer.columns, columns, strict=True):
-            target.extend(values)
+        if rows:
+            for target, values in zip(buffer.columns, columns, strict=True):
+                target.add(values)
         buffer.rows += rows
         self._buffered += rows
         if source is not None:

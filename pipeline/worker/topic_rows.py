@@ -118,4 +118,5 @@ def without_stored_dead_letters(
         if identity not in stored:
             stored.add(identity)
             keep.append(position)
-    return [[column[i] for i in keep] for column in columns]
+    # joined first: a column may come in pieces (pipeline.store.columns.Chunked)
+    return [[column[i] for i in keep] for column in map(list, columns)]

@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 from pipeline.errors import StoreError
 from pipeline.store import Store
 from pipeline.store import client as store_client
+from pipeline.store.columns import Chunked
 from pipeline.store.migrations import load_migrations
 from pipeline.store.native import encode_block
 
@@ -163,6 +165,24 @@ def test_a_retry_with_the_same_token_is_stored_once(store: Store, native_calls: 
     insert(store, "gpu_samples", rows, token="p0:50-99")
     assert len(native_calls) == 3
     assert store.query_rows("SELECT count() FROM gpu_samples")[0][0] == 100
+
+
+@pytest.mark.parametrize("encoder", [True, False])
+def test_columns_in_pieces_store_the_rows_of_the_joined_columns(
+    store: Store, monkeypatch: pytest.MonkeyPatch, encoder: bool
+) -> None:
+    """What the worker's sink hands over: each column as the pieces of the messages it
+    gathered, written as they are by the encoder, and joined for clickhouse-connect."""
+    rows = gpu_rows(300)
+    if not encoder:
+        monkeypatch.setattr(store_client, "encode_block", lambda *_: None)
+    cuts = (0, 1, 100, 100, 217, 300)  # one row, an empty piece, uneven sizes
+    pieces = [Chunked([values[a:b] for a, b in pairwise(cuts)]) for values in rows.values()]
+    store.insert_columns("gpu_samples", list(rows), pieces)
+    order = "site, rack, host, gpu, ts"
+    got = read_back(store, "gpu_samples", list(rows), order)
+    sent = [tuple(values) for values in zip(*rows.values(), strict=True)]
+    assert sorted(got, key=repr) == sorted(sent, key=repr) and len(got) == 300
 
 
 def test_datetime_columns_go_through_clickhouse_connect(

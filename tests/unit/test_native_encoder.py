@@ -16,6 +16,7 @@ from clickhouse_connect.driver.insert import InsertContext
 from clickhouse_connect.driver.query import QueryContext
 from clickhouse_connect.driver.transform import NativeTransform
 
+from pipeline.store.columns import SMALL_PIECE, Chunked
 from pipeline.store.native import compressed, encode_block, encoder_for, leb128
 
 _FORMAT_LINE = b"FORMAT Native\n"
@@ -114,6 +115,51 @@ def test_values_read_back_with_clickhouse_connects_reader() -> None:
         if "DateTime64" in type_name:
             got = [None if v is None else _epoch_ms(v) for v in got]
         assert got == sent, type_name
+
+
+def in_pieces(values: list[Any], rnd: random.Random) -> Chunked:
+    """``values`` cut at random places into pieces (empty ones and ones below
+    SMALL_PIECE, which the column copies together, included), as the sink gathers them."""
+    column = Chunked()
+    start = 0
+    while start < len(values):
+        size = rnd.choice([0, 1, 5, SMALL_PIECE, 2 * SMALL_PIECE + 3, 400])
+        column.add(values[start : start + size])
+        start += size
+    return column
+
+
+@pytest.mark.parametrize(("rows", "seed"), [(1, 7), (70, 8), (2000, 9)])
+def test_a_column_in_pieces_is_the_block_of_the_joined_column(rows: int, seed: int) -> None:
+    names, types, columns = columns_of_every_type(rows, seed)
+    rnd = random.Random(seed)
+    pieces = [in_pieces(values, rnd) for values in columns]
+    assert [list(column) for column in pieces] == columns
+    assert any(len(column.chunks) > 1 for column in pieces) or rows < SMALL_PIECE
+    block = encode_block(names, types, pieces)
+    assert block is not None
+    assert block == reference_block(names, types, columns)
+
+
+def test_a_column_in_pieces_is_read_as_one_sequence() -> None:
+    column = Chunked()
+    for piece in ([1, 2], [], [3], list(range(10, 110)), [4]):
+        column.add(piece)
+    joined = [1, 2, 3, *range(10, 110), 4]
+    assert len(column) == len(joined) and list(column) == joined
+    assert [column[i] for i in range(-len(joined), len(joined))] == joined * 2
+    assert column[5:9] == joined[5:9]
+    assert column.chunks[0] == [1, 2, 3]  # the small pieces copied into one list
+    with pytest.raises(IndexError):
+        column[len(joined)]
+
+
+def test_pieces_that_do_not_fit_fall_back() -> None:
+    ragged = Chunked([[1, 2], [3]])
+    assert encode_block(["a", "b"], ["UInt8", "UInt8"], [ragged, [1, 2]]) is None
+    assert encode_block(["a"], ["UInt8"], [Chunked([[1], range(3)])]) is None
+    assert encode_block(["a"], ["UInt8"], [Chunked([[1], [256]])]) is None
+    assert encode_block(["a"], ["UInt8"], [Chunked([[], []])]) is None  # no rows
 
 
 def _f32(value: float) -> float:
