@@ -10,6 +10,12 @@ what ``Client.insert`` runs in its insert path, less the HTTP send) and
 (best round) and ``ratio`` = clickhouse-connect / encoder; the two bodies are checked to
 be byte-identical first.
 
+``gather`` times what the worker's sink does before that, for 1,000-row messages
+gathered into 20,000-row batches then encoded: each message's values copied into one
+list per column (``list.extend``, as the sink did before December 7 2026) against each
+message's column lists kept as the pieces of a :class:`pipeline.store.columns.Chunked`
+(what it does now), alternating rounds, the two blocks checked identical.
+
 ``--store`` also inserts the rows in sink-sized batches through a real store server
 (chDB, loopback HTTP) both ways and reports the CPU per row of this process and of the
 store server process.
@@ -40,6 +46,7 @@ from pipeline.core.rows import GPU_COLUMNS
 from pipeline.settings import load_settings
 from pipeline.store import client as store_client
 from pipeline.store import open_store, owner
+from pipeline.store.columns import Chunked
 from pipeline.store.native import encode_block
 
 NAMES = [*GPU_COLUMNS, "kafka_cluster"]
@@ -113,6 +120,49 @@ def encode_rounds(columns: list[list[Any]], rounds: int, types: dict[str, str]) 
         "rounds_us_per_row": {k: [round(x, 3) for x in v] for k, v in times.items()},
         "byte_identical": identical,
         "block_bytes_per_row": round(len(one_block) / len(columns[0]), 1),
+    }
+
+
+def gather_rounds(
+    columns: list[list[Any]], rounds: int, types: dict[str, str], message: int = 1_000
+) -> dict[str, Any]:
+    """CPU per row of gathering ``message``-row pieces into sink-sized batches and encoding
+    each: copied into one list per column, or kept as pieces."""
+    type_names = [types[n] for n in NAMES]
+    rows = len(columns[0])
+    batch = 20 * message
+
+    def run(pieces: bool) -> tuple[float, list[bytes]]:
+        # each message's own lists, fresh objects as a decoder hands them over
+        messages = [[list(c[s : s + message]) for c in columns] for s in range(0, rows, message)]
+        blocks: list[bytes] = []
+        started = time.process_time()
+        for first in range(0, len(messages), batch // message):
+            gathered: list[Any] = [Chunked() if pieces else [] for _ in NAMES]
+            for parts in messages[first : first + batch // message]:
+                for target, values in zip(gathered, parts, strict=True):
+                    (target.add if pieces else target.extend)(values)
+            block = encode_block(NAMES, type_names, gathered)
+            assert block is not None, "the encoder refused the GPU rows"
+            blocks.append(block)
+        return (time.process_time() - started) * 1e6 / rows, blocks
+
+    times: dict[str, list[float]] = {"copied": [], "pieces": []}
+    identical = True
+    for _ in range(rounds):
+        copied, copied_blocks = run(pieces=False)
+        kept, kept_blocks = run(pieces=True)
+        times["copied"].append(copied)
+        times["pieces"].append(kept)
+        identical = identical and copied_blocks == kept_blocks
+    best = {k: min(v) for k, v in times.items()}
+    return {
+        "rows_per_message": message,
+        "rows_per_batch": batch,
+        "cpu_us_per_row": {k: round(v, 3) for k, v in best.items()},
+        "ratio": round(best["copied"] / best["pieces"], 2),
+        "rounds_us_per_row": {k: [round(x, 3) for x in v] for k, v in times.items()},
+        "byte_identical": identical,
     }
 
 
@@ -193,6 +243,7 @@ def main() -> None:
         result: dict[str, Any] = {
             "rows": args.rows,
             "encode": encode_rounds(sample, args.rounds, types),
+            "gather": gather_rounds(sample, args.rounds, types, message=min(1_000, args.rows)),
         }
         if args.store:
             store_cols = [column[: args.store_rows] for column in columns]
