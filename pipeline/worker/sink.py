@@ -102,7 +102,11 @@ class ClickHouseSink:
         source: tuple[str, int, int] | None = None,
         done: Callable[[], object] | None = None,
     ) -> None:
-        """Buffer one column batch; ``done`` runs once these rows are stored."""
+        """Buffer one column batch; ``done`` runs once these rows are stored.
+
+        The column lists are kept as they are, not copied (the pieces of a
+        :class:`~pipeline.store.columns.Chunked`): the caller hands them over and does
+        not change them afterwards."""
         buffer = self._buffers.get(table)
         if buffer is None or buffer.column_names != column_names:
             if buffer is not None:
