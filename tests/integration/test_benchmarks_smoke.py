@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 QUICK = {
     "decode": "decode.json",
     "insert_encode": "insert_encode.json",
+    "insert_fixed_cost": "insert_fixed_cost.json",
     "state_memory": "state_memory.json",
     "power_wave": "power_wave.json",
     "store_server": "store_server.json",
