@@ -13,11 +13,12 @@ is produced while they drain it (as :mod:`scaling` does). Reported per run: read
 worker, the store server every insert goes through, the broker, this process) from the
 start of the drain until the store's merges of it are done (``merges_settled_s`` after
 the last insert: counting only up to the last insert left a one-worker run's merges,
-which start later, out of its figure), the
-consumer lag (summed over partitions, sampled every 0.5 s: its peak, and how long it
-took to reach 0), the partials that crossed workers and the partitions' spread of the
-shard keys; and per worker and partition the readings processed. Then the per-shard
-figures docs/scaling.md is built from: CPU seconds per million readings, by process.
+which start later, out of its figure), the consumer lag (summed over partitions, sampled
+every 0.5 s: its peak, and how long it took to reach 0), the partials that crossed
+workers, the inserts the workers made (the store pays a fixed cost per insert) and the
+partitions' spread of the shard keys; and per worker and partition the readings
+processed. Then the per-shard figures docs/scaling.md is built from: CPU seconds per
+million readings, by process.
 
     python benchmarks/campus_shards.py      # ~6 min; JSON in benchmarks/results/
 """
@@ -173,6 +174,9 @@ def drain_with(
                 )
                 for outcome in ("sent", "applied", "ignored")
             }
+            # chDB's cost per insert is fixed whatever its size (insert_fixed_cost.py):
+            # how many the workers made says how much of the store's CPU that is
+            out["inserts"] = int(sum(m.get("megawatch_sink_batch_rows_count", 0) for m in metrics))
             out["site_stage_on"] = [
                 w.name
                 for w, m in zip(team.workers, metrics, strict=True)
