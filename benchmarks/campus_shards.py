@@ -15,8 +15,9 @@ start of the drain until the store's merges of it are done (``merges_settled_s``
 the last insert: counting only up to the last insert left a one-worker run's merges,
 which start later, out of its figure), the consumer lag (summed over partitions, sampled
 every 0.5 s: its peak, and how long it took to reach 0), the partials that crossed
-workers, the inserts the workers made (the store pays a fixed cost per insert) and the
-partitions' spread of the shard keys; and per worker and partition the readings
+workers, the inserts the workers made (the store pays a fixed cost per insert), the
+store server's CPU per thread group (chDB's inserts, its merges, the server's Python)
+and the partitions' spread of the shard keys; and per worker and partition the readings
 processed. Then the per-shard figures docs/scaling.md is built from: CPU seconds per
 million readings, by process.
 
@@ -38,7 +39,7 @@ from typing import Any
 import orjson
 from bench_output import add_smoke, result_path, smallest, write_json
 from campus_telemetry import Message
-from cpu_usage import CpuMeter
+from cpu_usage import CpuMeter, thread_seconds
 from kafka_load import producer
 from phases import drain, settle_merges
 from throughput import machine
@@ -150,6 +151,7 @@ def drain_with(
             acked = [0]
             lag = LagSampler(team, acked)
             meter = CpuMeter(pids).start()
+            store_threads = thread_seconds(pids["store"]) if "store" in pids else None
             lag.start()
 
             def during() -> None:
@@ -160,6 +162,10 @@ def drain_with(
             # the meter stopped would look cheaper than one whose are merged before
             out["merges_settled_s"] = settle_merges(team.workers[0])
             out["cpu_s"] = meter.stop()
+            if store_threads is not None:  # chDB's inserts, merges and the server's Python
+                spent = thread_seconds(pids["store"])
+                spent.subtract(store_threads)
+                out["store_threads_cpu_s"] = {k: round(v, 2) for k, v in spent.most_common() if v}
             lag.stopping = True
             lag.join()
             out["lag"] = lag.summary()

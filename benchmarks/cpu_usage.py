@@ -8,6 +8,7 @@ worker, the broker and this process, and of everything else (``foreign_cpu_s``).
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -18,6 +19,20 @@ def busy_seconds() -> float:
     fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
     return (sum(fields[:8]) - idle) / TICK
+
+
+def thread_seconds(pid: int) -> Counter[str]:
+    """CPU seconds per thread name (``comm``) of a process: the engine's own threads
+    (merges, query pipelines) are not Python and py-spy does not see them."""
+    out: Counter[str] = Counter()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        out[name] += (int(fields[11]) + int(fields[12])) / TICK
+    return out
 
 
 def process_seconds(pid: int) -> float:

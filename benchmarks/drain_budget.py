@@ -40,7 +40,7 @@ from typing import Any
 
 from bench_output import add_smoke, result_path, smallest, write_json
 from campus_telemetry import Campus
-from cpu_usage import TICK, CpuMeter
+from cpu_usage import CpuMeter, thread_seconds
 from kafka_load import campus_backlog
 from phases import drain
 from profile_summary import load
@@ -91,20 +91,6 @@ def stage_samples(profile: Path, renamed: dict[str, str] | None = None) -> Count
             stage = stage_of(frames)
             counts[(renamed or {}).get(stage, stage)] += n
     return counts
-
-
-def thread_seconds(pid: int) -> Counter[str]:
-    """CPU seconds per thread name (``comm``) of a process: the engine's own threads
-    (merges, query pipelines) are not Python and py-spy does not see them."""
-    out: Counter[str] = Counter()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # ended meanwhile
-        out[name] += (int(fields[11]) + int(fields[12])) / TICK
-    return out
 
 
 def spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
