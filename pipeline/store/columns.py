@@ -43,6 +43,8 @@ class Chunked(Sequence[Any]):
         self._tail: list[Any] | None = None  # the last piece, when it is one of ours
 
     def add(self, values: Sequence[Any]) -> None:
+        if type(values) not in (list, tuple):
+            values = list(values)  # an array or a view: the encoder packs lists and tuples
         if len(values) < SMALL_PIECE:
             if self._tail is None:
                 self._tail = []

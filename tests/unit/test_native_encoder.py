@@ -6,6 +6,7 @@ values with clickhouse-connect's Native reader. Values it does not handle give N
 from __future__ import annotations
 
 import random
+from array import array
 from datetime import UTC, datetime
 from typing import Any
 
@@ -152,6 +153,17 @@ def test_a_column_in_pieces_is_read_as_one_sequence() -> None:
     assert column.chunks[0] == [1, 2, 3]  # the small pieces copied into one list
     with pytest.raises(IndexError):
         column[len(joined)]
+
+
+def test_a_piece_that_is_not_a_list_is_kept_as_one() -> None:
+    """What the sink's copy into one list did for any sequence (an array's values, a
+    range), the column does for a piece that is neither a list nor a tuple."""
+    column = Chunked()
+    column.add(range(100))
+    column.add(array("d", [0.5] * 100))
+    assert [type(piece) for piece in column.chunks] == [list, list]
+    block = encode_block(["a"], ["Float64"], [column])
+    assert block == reference_block(["a"], ["Float64"], [[*map(float, range(100)), *[0.5] * 100]])
 
 
 def test_pieces_that_do_not_fit_fall_back() -> None:
