@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -31,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_output import add_smoke, result_path, smallest, write_json
-from power_eval import extract_package
+from power_eval import alternating_rounds, extract_package, medians, run_child
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,13 +78,9 @@ def measure(halls: int, racks_per_hall: int, ticks: int, gpu_every: int) -> dict
 
 
 def _child(path: Path, args: argparse.Namespace) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--child"]
-    cmd += [f"--halls={args.halls}", f"--racks-per-hall={args.racks_per_hall}"]
-    cmd += [f"--ticks={args.ticks}", f"--gpu-every={args.gpu_every}"]
-    env = {**os.environ, "PYTHONPATH": str(path)}
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=ROOT)
-    result: dict[str, float] = json.loads(done.stdout)
-    return result
+    flags = [f"--halls={args.halls}", f"--racks-per-hall={args.racks_per_hall}"]
+    flags += [f"--ticks={args.ticks}", f"--gpu-every={args.gpu_every}"]
+    return run_child(__file__, path, flags, cwd=ROOT)
 
 
 def main() -> None:
@@ -104,18 +97,11 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(args.halls, args.racks_per_hall, args.ticks, args.gpu_every)))
         return
-    runs: dict[str, list[dict[str, float]]] = {"tree": [], "baseline": []}
     with tempfile.TemporaryDirectory() as tmp:
         base = extract_package(args.baseline, Path(tmp)) if args.baseline else None
-        for i in range(args.rounds):
-            order = [(ROOT, "tree"), (base, "baseline")]
-            for path, name in order if i % 2 == 0 else order[::-1]:  # the machine drifts
-                if path is not None:
-                    runs[name].append(_child(path, args))
+        runs = alternating_rounds(args.rounds, base, lambda path: _child(path, args))
     out: dict[str, Any] = {"parameters": vars(args) | {"child": None}}
-    for name, results in runs.items():
-        if results:
-            out[name] = {k: round(statistics.median(r[k] for r in results), 3) for k in results[0]}
+    out.update(medians(runs))
     pairs = list(zip(runs["tree"], runs["baseline"], strict=False))
     if pairs:  # paired, then the median: steadier than a ratio of medians
         ratios = [b["us_per_reading"] / t["us_per_reading"] for t, b in pairs]

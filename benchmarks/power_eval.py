@@ -22,6 +22,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,21 +90,47 @@ def extract_package(ref: str, into: Path) -> Path:
     return into
 
 
-def _run_child(path: Path, args: argparse.Namespace, domains: bool) -> dict[str, float]:
-    cmd = [
-        sys.executable,
-        __file__,
-        "--child",
-        f"--racks={args.racks}",
-        f"--batch={args.batch}",
-        f"--seconds={args.seconds}",
-    ]
-    if domains:
-        cmd.append("--domains")
+def run_child(script: str, path: Path, flags: list[str], cwd: Path) -> dict[str, float]:
+    """``script --child FLAGS`` run with the ``pipeline`` package found under ``path``
+    (the tree, or a baseline from :func:`extract_package`); the JSON it prints."""
     env = {**os.environ, "PYTHONPATH": str(path)}
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=path)
+    argv = [sys.executable, script, "--child", *flags]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=True, cwd=cwd)
     result: dict[str, float] = json.loads(done.stdout)
     return result
+
+
+def alternating_rounds(
+    rounds: int,
+    baseline: Path | None,
+    run: Callable[[Path], dict[str, float]],
+    after_round: Callable[[], object] | None = None,
+) -> dict[str, list[dict[str, float]]]:
+    """``run`` on the tree and on ``baseline`` (when there is one) in each of ``rounds``,
+    alternating which goes first: the machine's state drifts within a round."""
+    runs: dict[str, list[dict[str, float]]] = {"tree": [], "baseline": []}
+    for i in range(rounds):
+        order = [(ROOT, "tree"), (baseline, "baseline")]
+        for path, name in order if i % 2 == 0 else order[::-1]:
+            if path is not None:
+                runs[name].append(run(path))
+        if after_round is not None:
+            after_round()
+    return runs
+
+
+def medians(runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Each contender's median of every figure, over its runs (none: left out)."""
+    return {
+        name: {key: round(statistics.median(r[key] for r in results), 3) for key in results[0]}
+        for name, results in runs.items()
+        if results
+    }
+
+
+def _run_child(path: Path, args: argparse.Namespace, domains: bool) -> dict[str, float]:
+    flags = [f"--racks={args.racks}", f"--batch={args.batch}", f"--seconds={args.seconds}"]
+    return run_child(__file__, path, [*flags, "--domains"] if domains else flags, cwd=path)
 
 
 def main() -> None:
@@ -120,23 +147,20 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(args.racks, args.batch, args.seconds, args.domains)))
         return
-    runs: dict[str, list[dict[str, float]]] = {"tree": [], "tree_domains": [], "baseline": []}
+    with_domains: list[dict[str, float]] = []
+
+    def domains_run() -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):  # a tree without domains
+            with_domains.append(_run_child(ROOT, args, domains=True))
+
     with tempfile.TemporaryDirectory() as tmp:
         base = extract_package(args.baseline, Path(tmp)) if args.baseline else None
-        for i in range(args.rounds):
-            # Alternate which goes first: the machine's state drifts within a round.
-            order = [(ROOT, "tree"), (base, "baseline")]
-            for path, name in order if i % 2 == 0 else order[::-1]:
-                if path is not None:
-                    runs[name].append(_run_child(path, args, domains=False))
-            with contextlib.suppress(subprocess.CalledProcessError):  # a tree without domains
-                runs["tree_domains"].append(_run_child(ROOT, args, domains=True))
+        runs = alternating_rounds(
+            args.rounds, base, lambda path: _run_child(path, args, domains=False), domains_run
+        )
+    runs["tree_domains"] = with_domains
     out: dict[str, Any] = {"racks": args.racks, "batch": args.batch, "rounds": args.rounds}
-    for name, results in runs.items():
-        if results:
-            out[name] = {
-                key: round(statistics.median(r[key] for r in results), 3) for key in results[0]
-            }
+    out.update(medians(runs))
     # Paired ratios (each round's runs ran back to back), then their median: steadier
     # than a ratio of medians on a shared machine.
     for name in ("tree", "tree_domains"):
