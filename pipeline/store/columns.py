@@ -14,9 +14,8 @@ read in order, which the store's encoder writes piece by piece.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterator, Sequence
-from itertools import accumulate, chain
+from itertools import chain
 from typing import Any, Protocol, overload
 
 __all__ = ["Chunked", "ColumnStore", "ColumnWriter", "SqlRunner"]
@@ -35,11 +34,10 @@ class Chunked(Sequence[Any]):
     hands it over. Small pieces (an alert's or a dead letter's single row) are copied
     into one list instead, so that a column of many rows is never many pieces."""
 
-    __slots__ = ("_ends", "_tail", "chunks")
+    __slots__ = ("_tail", "chunks")
 
     def __init__(self, chunks: list[Sequence[Any]] | None = None) -> None:
         self.chunks: list[Sequence[Any]] = chunks if chunks is not None else []
-        self._ends: list[int] | None = None
         self._tail: list[Any] | None = None  # the last piece, when it is one of ours
 
     def add(self, values: Sequence[Any]) -> None:
@@ -53,12 +51,10 @@ class Chunked(Sequence[Any]):
         else:
             self.chunks.append(values)
             self._tail = None
-        self._ends = None
 
     def extend(self, other: Chunked) -> None:
         self.chunks.extend(other.chunks)
         self._tail = None
-        self._ends = None
 
     def __len__(self) -> int:
         return sum(map(len, self.chunks))
@@ -73,17 +69,16 @@ class Chunked(Sequence[Any]):
     def __getitem__(self, index: slice) -> list[Any]: ...
 
     def __getitem__(self, index: int | slice) -> Any:
+        # A walk over the pieces (tens of them): only the rare paths index a column.
         if isinstance(index, slice):
             return list(self)[index]
-        if self._ends is None:
-            self._ends = list(accumulate(map(len, self.chunks)))
-        size = self._ends[-1] if self._ends else 0
-        at = index + size if index < 0 else index
-        if not 0 <= at < size:
-            raise IndexError("column index out of range")
-        piece = bisect_right(self._ends, at)
-        start = self._ends[piece - 1] if piece else 0
-        return self.chunks[piece][at - start]
+        at = index + len(self) if index < 0 else index
+        if at >= 0:
+            for piece in self.chunks:
+                if at < len(piece):
+                    return piece[at]
+                at -= len(piece)
+        raise IndexError("column index out of range")
 
     def __repr__(self) -> str:
         return f"Chunked({len(self.chunks)} pieces, {len(self)} values)"
