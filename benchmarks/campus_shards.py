@@ -39,7 +39,7 @@ from typing import Any
 import orjson
 from bench_output import add_smoke, result_path, smallest, write_json
 from campus_telemetry import Message
-from cpu_usage import CpuMeter, thread_seconds
+from cpu_usage import CpuMeter, thread_seconds, thread_seconds_since
 from kafka_load import producer
 from phases import drain, settle_merges
 from throughput import machine
@@ -163,9 +163,7 @@ def drain_with(
             out["merges_settled_s"] = settle_merges(team.workers[0])
             out["cpu_s"] = meter.stop()
             if store_threads is not None:  # chDB's inserts, merges and the server's Python
-                spent = thread_seconds(pids["store"])
-                spent.subtract(store_threads)
-                out["store_threads_cpu_s"] = {k: round(v, 2) for k, v in spent.most_common() if v}
+                out["store_threads_cpu_s"] = thread_seconds_since(pids["store"], store_threads)
             lag.stopping = True
             lag.join()
             out["lag"] = lag.summary()

@@ -35,6 +35,14 @@ def thread_seconds(pid: int) -> Counter[str]:
     return out
 
 
+def thread_seconds_since(pid: int, before: Counter[str]) -> dict[str, float]:
+    """CPU seconds per thread name spent since ``before`` (:func:`thread_seconds`),
+    rounded, the idle ones left out."""
+    spent = thread_seconds(pid)
+    spent.subtract(before)
+    return {name: round(seconds, 2) for name, seconds in spent.most_common() if seconds}
+
+
 def process_seconds(pid: int) -> float:
     """utime + stime of a process and its waited-for children, in seconds."""
     try:

@@ -40,7 +40,7 @@ from typing import Any
 
 from bench_output import add_smoke, result_path, smallest, write_json
 from campus_telemetry import Campus
-from cpu_usage import CpuMeter, thread_seconds
+from cpu_usage import CpuMeter, thread_seconds, thread_seconds_since
 from kafka_load import campus_backlog
 from phases import drain
 from profile_summary import load
@@ -138,18 +138,15 @@ def one_drain(args: argparse.Namespace, tmp: Path, with_views: bool) -> dict[str
                 for name in ("worker", "store")
             }
             spies = {name: spy(pids[name], path) for name, path in profiles.items()}
-            threads: dict[str, Counter[str]] = {}
+            at_start: dict[str, Counter[str]] = {}
 
             def started() -> None:
                 meter.start()
-                threads.update({n: thread_seconds(pids[n]) for n in ("worker", "store")})
+                at_start.update({n: thread_seconds(pids[n]) for n in ("worker", "store")})
 
             result = drain(worker, 0, load_.readings, at_start=started)
             cpu = meter.stop()
-            for name in ("worker", "store"):
-                after = thread_seconds(pids[name])
-                after.subtract(threads[name])
-                threads[name] = Counter({k: round(v, 2) for k, v in after.most_common() if v})
+            threads = {n: thread_seconds_since(pids[n], at_start[n]) for n in ("worker", "store")}
         finally:
             for proc in spies.values():
                 proc.send_signal(2)  # py-spy writes its output on SIGINT
