@@ -154,6 +154,9 @@ async def _sample(worker: WorkerProcess, out: list[dict[str, Any]], stop: asynci
                 "t": round(time.perf_counter() - t0, 1),
                 "readings": int(m.get("megawatch_readings_total", 0)),
                 "rss_kib": worker.memory_kib()["VmRSS"],
+                # the store holding the worker back: pauses ended so far, and rows held
+                "backpressure_s": round(m.get("megawatch_sink_backpressure_seconds_total", 0), 1),
+                "buffered_rows": int(m.get("megawatch_sink_buffered_rows", 0)),
             }
         )
         await asyncio.sleep(1.0)

@@ -38,7 +38,7 @@ from typing import Any
 from alert_latency import Probe
 from bench_output import add_smoke, result_path, smallest, write_json
 from campus_telemetry import Campus, Load, generate, gpu_every_for_rate
-from cpu_usage import CpuMeter
+from cpu_usage import CpuMeter, process_seconds
 from kafka_load import Placement, baseline, produce_backlog
 from phases import DrainStalled, drain, live, missing_messages
 from rack_memory import measure as rack_memory
@@ -52,6 +52,7 @@ from pipeline.kafka.endpoint import KafkaEndpoint
 from pipeline.kafka.site_specs import publish_specs
 from pipeline.kafka.topics import GPU, LINK, RACK_POWER, ensure_topics
 from pipeline.settings import load_settings
+from pipeline.store import owner
 
 TARGETS = {"readings_per_s": 100_000, "ratio": 0.3, "alert_p99_ms": 1000, "rss_per_rack_kib": 1.5}
 
@@ -188,7 +189,12 @@ def measure_baseline(bootstrap: str, load: Load, placements: list[Placement]) ->
 
 
 def phase_live(
-    args: argparse.Namespace, campus: Campus, probe: Probe, bootstrap: str, worker: WorkerProcess
+    args: argparse.Namespace,
+    campus: Campus,
+    probe: Probe,
+    bootstrap: str,
+    worker: WorkerProcess,
+    meter: CpuMeter,
 ) -> dict[str, Any]:
     gpu_every = gpu_every_for_rate(campus, args.live_rate)
     seconds = int(2 + probe.stale_after_s + 1.5 + probe.transitions * probe.interval_s + 3)
@@ -196,9 +202,16 @@ def phase_live(
     # backlog, per reading) is done, plus a margin.
     gen_per_reading = args.gen_s_per_reading
     start_ms = now_ms() + int(1000 * (2.0 + 1.5 * gen_per_reading * args.live_rate * seconds))
+    generating = process_seconds(os.getpid())
     load = generate(campus, seconds, start_ms, gpu_every=gpu_every, batch=args.batch, seed=2)
+    generation_cpu_s = round(process_seconds(os.getpid()) - generating, 1)
     t0 = time.perf_counter() + (start_ms - now_ms()) / 1000
+    # The CPU of the paced load only: the messages are encoded before it, while the
+    # worker is idle, and a sending agent is another machine's CPU in production.
+    meter.start()
     result = asyncio.run(live(bootstrap, worker, load.ticks, t0, probe))
+    result["cpu_s"] = meter.stop()
+    result["generation_cpu_s"] = generation_cpu_s
     result["gpu_every"] = gpu_every
     result["seconds"] = seconds
     return result
@@ -253,7 +266,9 @@ def worker_phases(
 ) -> None:
     """Drain the backlog (optionally under py-spy), then live load, then memory."""
     campus, extra, probe = sites
-    meter = CpuMeter({"worker": worker.pid, "broker": args.broker_pid}).start()
+    store = owner.discover(worker.data_dir / "clickhouse")
+    pids = {"worker": worker.pid, "broker": args.broker_pid}
+    meter = CpuMeter({**pids, "store": store.pid} if store else pids).start()
     if args.profile:
         worker.start_profile(args.profile)
     out["worker"] = drain(worker, 0, out["backlog"]["readings"], during=during)
@@ -262,9 +277,7 @@ def worker_phases(
     out["worker"]["cpu_s"] = meter.stop()
     out["worker"]["rows"] = worker.count_rows()
     print(f"worker: {out['worker']['readings_per_s']:,} readings/s", flush=True)
-    meter.start()
-    out["live"] = phase_live(args, campus, probe, bootstrap, worker)
-    out["live"]["cpu_s"] = meter.stop()
+    out["live"] = phase_live(args, campus, probe, bootstrap, worker, meter)
     print(f"latency: {out['live']['latency']['all_cap_alerts']}", flush=True)
     if args.rss_ticks:
         out["memory"] = phase_memory(args, campus, extra, bootstrap, worker)
@@ -375,6 +388,7 @@ def summary(r: dict[str, Any]) -> dict[str, Any]:
         "alert_p99_ms": lat.get("p99_ms"),
         "alerts_measured": lat.get("n"),
         "live_offered_readings_per_s": r["live"]["offered_readings_per_s"],
+        "live_backpressure_s": _paused_live(r["live"]["samples"]),
         "rss_ready_mib": round(r["worker"]["rss_at_start_kib"]["VmRSS"] / 1024),
         "rss_after_backlog_mib": round(r["worker"]["rss_at_end_kib"]["VmRSS"] / 1024),
         # the target: slope of RSS over racks added to the core alone (rack_memory.py)
@@ -389,6 +403,13 @@ def summary(r: dict[str, Any]) -> dict[str, Any]:
         **_scaling_summary(r.get("scaling")),
         "targets": TARGETS,
     }
+
+
+def _paused_live(samples: list[dict[str, Any]]) -> float | None:
+    """Seconds the store held the worker back over the live phase (pauses that ended)."""
+    if not samples:
+        return None
+    return round(samples[-1]["backpressure_s"] - samples[0]["backpressure_s"], 1)
 
 
 def _scaling_summary(scaling: dict[str, Any] | None) -> dict[str, Any]:

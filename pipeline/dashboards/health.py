@@ -110,6 +110,12 @@ def health_dashboard() -> dashboard.Dashboard:
                     promql(
                         f"sum(increase(megawatch_sink_failures_total{rate}))", "failed inserts", "C"
                     ),
+                    # pauses of a second or two fall between scrapes of the gauge
+                    promql(
+                        f"max(rate(megawatch_sink_backpressure_seconds_total{rate}))",
+                        "share of time paused for the store",
+                        "D",
+                    ),
                 ],
                 "short",
             )

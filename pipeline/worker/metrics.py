@@ -84,6 +84,7 @@ class Metrics:
 
     def __post_init__(self) -> None:
         r = self.registry
+        self._backpressure_counted = 0.0  # the sink's paused seconds already counted
         self.readings = Counter(
             "megawatch_readings", "Valid readings processed", ["topic"], registry=r
         )
@@ -139,6 +140,12 @@ class Metrics:
         self.sink_backpressure = Gauge(
             "megawatch_sink_backpressure",
             "1 while consumption is paused until the store takes the buffered rows",
+            registry=r,
+        )
+        self.sink_backpressure_seconds = Counter(
+            "megawatch_sink_backpressure_seconds",
+            "Seconds consumption was paused until the store took the buffered rows (counted "
+            "as each pause ends; its rate is the share of time the store holds the worker back)",
             registry=r,
         )
         self.sink_failing = Gauge(
@@ -213,5 +220,9 @@ class Metrics:
     def on_sink_state(self, sink: Any) -> None:
         """Hook of :class:`pipeline.worker.sink.ClickHouseSink` (back-pressure, failing)."""
         self.sink_backpressure.set(int(sink.backpressure))
+        paused = sink.backpressure_seconds - self._backpressure_counted
+        if paused > 0:
+            self.sink_backpressure_seconds.inc(paused)
+            self._backpressure_counted = sink.backpressure_seconds
         self.sink_failing.set(int(sink.failing))
         self.sink_buffered_rows.set(sink.buffered_rows)

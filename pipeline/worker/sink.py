@@ -83,6 +83,9 @@ class ClickHouseSink:
         #: table -> drops rows already stored (run under the flush lock, in a thread)
         self.before_insert = before_insert or {}
         self.backpressure = False  # an add is waiting for the store (consumption paused)
+        #: seconds consumption was paused for the store, over the pauses that have ended
+        #: (a counter: its rate is the share of time the store holds the worker back)
+        self.backpressure_seconds = 0.0
         self.failing = False  # the last insert failed, none has succeeded since
         self._in_flight = 0  # rows of the batch being written
         self._buffers: dict[str, _Buffer] = {}
@@ -140,10 +143,12 @@ class ClickHouseSink:
     async def _hold_back(self) -> None:
         """Back-pressure: the store is behind; the caller (the agent) waits until it
         has taken what is buffered, so the stream stops pulling from Kafka."""
+        paused_at = time.monotonic()
         self._set_state(backpressure=True)
         try:
             await self.flush()
         finally:
+            self.backpressure_seconds += time.monotonic() - paused_at
             self._set_state(backpressure=False)
 
     def _set_state(self, *, backpressure: bool | None = None, failing: bool | None = None) -> None:

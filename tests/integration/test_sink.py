@@ -13,6 +13,7 @@ from pipeline.core.retry import Backoff
 from pipeline.core.rows import RACK_POWER_COLUMNS
 from pipeline.errors import StoreError
 from pipeline.store import Store
+from pipeline.worker.metrics import Metrics
 from pipeline.worker.sink import ClickHouseSink
 
 pytestmark = pytest.mark.integration
@@ -169,6 +170,11 @@ def test_back_pressure_counts_the_batch_being_written(store: Store) -> None:
     batch in flight did not count): 200k rows and 700 MB with the store full."""
     flaky = FlakyStore(store, failures=10**6)
     states: list[tuple[bool, bool]] = []
+    metrics = Metrics()
+
+    def on_state(sink: ClickHouseSink) -> None:
+        states.append((sink.backpressure, sink.failing))
+        metrics.on_sink_state(sink)
 
     async def run() -> None:
         sink = ClickHouseSink(
@@ -178,7 +184,7 @@ def test_back_pressure_counts_the_batch_being_written(store: Store) -> None:
             flush_interval=60,
             max_buffered_rows=30,
             backoff=QUICK,
-            on_state=lambda s: states.append((s.backpressure, s.failing)),
+            on_state=on_state,
         )
         for offset in range(9):  # 27 rows
             await sink.add("rack_power", COLUMNS, message(offset), source=(TOPIC, 0, offset))
@@ -194,6 +200,11 @@ def test_back_pressure_counts_the_batch_being_written(store: Store) -> None:
         await asyncio.wait_for(blocked, 10)
         await flushing
         assert not sink.backpressure and not sink.failing and sink.buffered_rows == 0
+        # the pause is counted once it ends: at least the 0.3 s the add was seen blocked
+        paused = sink.backpressure_seconds
+        assert paused >= 0.3
+        counted = metrics.registry.get_sample_value("megawatch_sink_backpressure_seconds_total")
+        assert counted == pytest.approx(paused)
 
     asyncio.run(run())
     assert count(store) == 30
