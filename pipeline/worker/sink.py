@@ -86,6 +86,8 @@ class ClickHouseSink:
         #: seconds consumption was paused for the store, over the pauses that have ended
         #: (a counter: its rate is the share of time the store holds the worker back)
         self.backpressure_seconds = 0.0
+        self._holding = 0  # adds waiting for the store now
+        self._held_since = 0.0
         self.failing = False  # the last insert failed, none has succeeded since
         self._in_flight = 0  # rows of the batch being written
         self._buffers: dict[str, _Buffer] = {}
@@ -143,13 +145,19 @@ class ClickHouseSink:
     async def _hold_back(self) -> None:
         """Back-pressure: the store is behind; the caller (the agent) waits until it
         has taken what is buffered, so the stream stops pulling from Kafka."""
-        paused_at = time.monotonic()
+        # Every agent adding meanwhile waits here too: the pause is the time from the
+        # first to hold back to the last to go on, counted once.
+        if not self._holding:
+            self._held_since = time.monotonic()
+        self._holding += 1
         self._set_state(backpressure=True)
         try:
             await self.flush()
         finally:
-            self.backpressure_seconds += time.monotonic() - paused_at
-            self._set_state(backpressure=False)
+            self._holding -= 1
+            if not self._holding:
+                self.backpressure_seconds += time.monotonic() - self._held_since
+                self._set_state(backpressure=False)
 
     def _set_state(self, *, backpressure: bool | None = None, failing: bool | None = None) -> None:
         before = (self.backpressure, self.failing)

@@ -209,3 +209,39 @@ def test_back_pressure_counts_the_batch_being_written(store: Store) -> None:
     asyncio.run(run())
     assert count(store) == 30
     assert states[0] == (False, True) and states[-1] == (False, False)
+
+
+def test_a_pause_two_agents_wait_out_is_counted_once(store: Store) -> None:
+    """Each agent that adds while the store is behind waits: one pause of the worker's
+    consumption, counted once (the first count summed every waiter's wait: 67.7 s of
+    pauses in a 33 s run), and back-pressure stays on until the last waiter goes on."""
+    flaky = FlakyStore(store, failures=10**6)
+    states: list[bool] = []
+
+    async def run() -> None:
+        sink = ClickHouseSink(
+            flaky,
+            "cluster-a",
+            max_rows=1_000,
+            flush_interval=60,
+            max_buffered_rows=6,
+            backoff=QUICK,
+            on_state=lambda s: states.append(s.backpressure),
+        )
+        await sink.add("rack_power", COLUMNS, message(0), source=(TOPIC, 0, 0))
+        began = time.monotonic()
+        waiting = [
+            asyncio.ensure_future(sink.add("rack_power", COLUMNS, message(o), source=(TOPIC, 0, o)))
+            for o in (1, 2)
+        ]
+        await asyncio.sleep(0.3)
+        assert not any(w.done() for w in waiting) and sink.backpressure
+        flaky.failures = 0
+        await asyncio.wait_for(asyncio.gather(*waiting), 10)
+        window = time.monotonic() - began
+        assert not sink.backpressure
+        assert 0.3 <= sink.backpressure_seconds <= window
+
+    asyncio.run(run())
+    assert count(store) == 9
+    assert states[-1] is False and states.count(False) == 1  # on once, off once
