@@ -49,7 +49,7 @@ from pipeline.broker.process import EmbeddedBroker
 from pipeline.kafka.endpoint import KafkaEndpoint
 from pipeline.kafka.site_specs import publish_specs
 from pipeline.kafka.topics import ensure_topics, key_partition
-from pipeline.settings import load_settings
+from pipeline.settings import load_settings, unknown_variables
 from pipeline.sources.sim.fleet import Fleet, load_fleet
 from pipeline.sources.sim.simulator import FleetSimulator, SimOptions, SimSource
 from pipeline.store import owner
@@ -128,7 +128,12 @@ class LagSampler(threading.Thread):
 
 
 def drain_with(
-    n: int, messages: list[Message], readings: int, fleet: Fleet, partitions: int
+    n: int,
+    messages: list[Message],
+    readings: int,
+    fleet: Fleet,
+    partitions: int,
+    worker_env: dict[str, str],
 ) -> dict[str, Any]:
     """Drain ``messages`` with ``n`` workers on a fresh broker and store."""
     with (
@@ -139,7 +144,7 @@ def drain_with(
         settings = load_settings(data_dir=data_dir, kafka_partitions=partitions)
         ensure_topics(settings, KafkaEndpoint(broker.bootstrap, True, broker.cluster_id))
         publish_specs(settings, fleet.site_specs())
-        env = {"MEGAWATCH_KAFKA_PARTITIONS": str(partitions)}
+        env = {**worker_env, "MEGAWATCH_KAFKA_PARTITIONS": str(partitions)}
         team = WorkerTeam([WorkerProcess(data_dir, env, name=f"worker-{i + 1}") for i in range(n)])
         try:
             out: dict[str, Any] = {"start_s": round(team.start(), 1)}
@@ -204,6 +209,17 @@ def per_million(run: dict[str, Any], readings: int) -> dict[str, float]:
     }
 
 
+def worker_setting(text: str) -> tuple[str, str]:
+    """``--worker-env``: NAME=VALUE, NAME a megawatch setting's variable."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.startswith("MEGAWATCH_"):
+        raise argparse.ArgumentTypeError(f"{text!r}: want MEGAWATCH_NAME=VALUE")
+    unknown = unknown_variables({name: value}, env_file=Path("/nonexistent"))
+    if unknown:
+        raise argparse.ArgumentTypeError(unknown[0].removesuffix(": ignored"))
+    return name, value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--scale", type=float, default=0.05)
@@ -213,6 +229,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2000, help="events per message, at most")
     parser.add_argument("--workers", default="1,2,3")
     parser.add_argument("--out", type=Path, default=result_path("campus_shards.json"))
+    parser.add_argument(
+        "--worker-env",
+        type=worker_setting,
+        action="append",
+        default=[],
+        metavar="MEGAWATCH_NAME=VALUE",
+        help="a setting for every worker (repeatable), e.g. MEGAWATCH_SINK_FLUSH_INTERVAL_S=2",
+    )
     add_smoke(parser)
     args = smallest(parser.parse_args(), scale=0.005, seconds=3, workers="1,2")
     fleet = campus(args.scale, args.rows_per_hall)
@@ -237,7 +261,7 @@ def main() -> None:
         "runs": {},
     }
     for n in (int(w) for w in args.workers.split(",")):
-        run = drain_with(n, messages, readings, fleet, args.partitions)
+        run = drain_with(n, messages, readings, fleet, args.partitions, dict(args.worker_env))
         run["cpu_s_per_million_readings"] = per_million(run, readings)
         result["runs"][f"workers_{n}"] = run
         print(
