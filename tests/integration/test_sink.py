@@ -22,6 +22,13 @@ TOPIC = "telemetry.rack_power"
 QUICK = Backoff(first_s=0.01, max_s=0.02)  # retries of a failing store, in a test's time
 
 
+def failing_sink(store: Any, **options: Any) -> ClickHouseSink:
+    """A sink that flushes only when asked and retries a failing store in a test's time."""
+    return ClickHouseSink(
+        store, "cluster-a", max_rows=1_000, flush_interval=60, backoff=QUICK, **options
+    )
+
+
 def message(offset: int, racks: int = 3, partition: int = 0) -> list[list[Any]]:
     ts = int(time.time() * 1000)
     return [
@@ -99,14 +106,7 @@ def test_store_failures_are_retried_and_nothing_is_stored_twice(store: Store) ->
     acked: list[int] = []
 
     async def run() -> None:
-        sink = ClickHouseSink(
-            flaky,
-            "cluster-a",
-            max_rows=1_000,
-            flush_interval=60,
-            backoff=QUICK,
-            on_failed=lambda: failed.append(count(store)),
-        )
+        sink = failing_sink(flaky, on_failed=lambda: failed.append(count(store)))
         await sink.add(
             "rack_power", COLUMNS, message(0), source=(TOPIC, 0, 0), done=lambda: acked.append(0)
         )
@@ -121,14 +121,7 @@ def test_back_pressure_stops_the_stream_while_the_store_is_down(store: Store) ->
     flaky = FlakyStore(store, failures=10**6)
 
     async def run() -> None:
-        sink = ClickHouseSink(
-            flaky,
-            "cluster-a",
-            max_rows=1_000,
-            flush_interval=60,
-            max_buffered_rows=30,
-            backoff=QUICK,
-        )
+        sink = failing_sink(flaky, max_buffered_rows=30)
         for offset in range(9):  # 27 rows: buffered, not yet over the limit
             await sink.add("rack_power", COLUMNS, message(offset), source=(TOPIC, 0, offset))
         blocked = asyncio.ensure_future(
@@ -177,15 +170,7 @@ def test_back_pressure_counts_the_batch_being_written(store: Store) -> None:
         metrics.on_sink_state(sink)
 
     async def run() -> None:
-        sink = ClickHouseSink(
-            flaky,
-            "cluster-a",
-            max_rows=1_000,
-            flush_interval=60,
-            max_buffered_rows=30,
-            backoff=QUICK,
-            on_state=on_state,
-        )
+        sink = failing_sink(flaky, max_buffered_rows=30, on_state=on_state)
         for offset in range(9):  # 27 rows
             await sink.add("rack_power", COLUMNS, message(offset), source=(TOPIC, 0, offset))
         flushing = asyncio.ensure_future(sink.flush())  # the timer's flush: it fails, retried
@@ -219,14 +204,8 @@ def test_a_pause_two_agents_wait_out_is_counted_once(store: Store) -> None:
     states: list[bool] = []
 
     async def run() -> None:
-        sink = ClickHouseSink(
-            flaky,
-            "cluster-a",
-            max_rows=1_000,
-            flush_interval=60,
-            max_buffered_rows=6,
-            backoff=QUICK,
-            on_state=lambda s: states.append(s.backpressure),
+        sink = failing_sink(
+            flaky, max_buffered_rows=6, on_state=lambda s: states.append(s.backpressure)
         )
         await sink.add("rack_power", COLUMNS, message(0), source=(TOPIC, 0, 0))
         began = time.monotonic()
