@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import Any, Protocol, overload
 
-__all__ = ["Chunked", "ColumnStore", "ColumnWriter", "SqlRunner"]
+__all__ = ["Chunked", "ColumnStore", "ColumnWriter", "SqlRunner", "rows_at"]
 
 
 #: a piece shorter than this is copied into the column's own last list
@@ -82,6 +82,13 @@ class Chunked(Sequence[Any]):
 
     def __repr__(self) -> str:
         return f"Chunked({len(self.chunks)} pieces, {len(self)} values)"
+
+
+def rows_at(columns: Sequence[Sequence[Any]], positions: Sequence[int]) -> list[list[Any]]:
+    """The values at ``positions`` of every column: the rows a ``before_insert`` filter
+    keeps. Each column is joined first, since a :class:`Chunked` one finds an indexed
+    value by walking its pieces."""
+    return [[column[i] for i in positions] for column in map(list, columns)]
 
 
 class ColumnWriter(Protocol):

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pipeline.store.columns import rows_at
+
 __all__ = ["IDENTITIES", "VIA_GATEWAY", "VIA_HEADER", "via_of", "without_stored_identities"]
 
 VIA_HEADER = "megawatch-via"
@@ -71,8 +73,7 @@ def without_stored_identities(table: str) -> Any:
             keep.append(i)
         if len(keep) == len(keys):
             return columns
-        # joined first: a column may come in pieces (pipeline.store.columns.Chunked)
-        return [[column[i] for i in keep] for column in map(list, columns)]
+        return rows_at(columns, keep)
 
     return prepare
 

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pipeline.events import Alert, DeadLetter
+from pipeline.store.columns import rows_at
 
 DEAD_LETTER_COLUMNS = (
     "received_at",
@@ -118,5 +119,4 @@ def without_stored_dead_letters(
         if identity not in stored:
             stored.add(identity)
             keep.append(position)
-    # joined first: a column may come in pieces (pipeline.store.columns.Chunked)
-    return [[column[i] for i in keep] for column in map(list, columns)]
+    return rows_at(columns, keep)
